@@ -1,0 +1,148 @@
+"""The ``orchestrate`` command: parse, call, print. Errors are one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from typing import Any, Callable, Optional
+
+import click
+
+from .errors import OrchestrateError
+
+DEBUG_ENV = "ORCHESTRATE_DEBUG"
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an :class:`OrchestrateError` into ``error: ...`` and its exit code (2 for a bad spec)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OrchestrateError as exc:
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def main(debug: bool) -> None:
+    """Sweeps of image-classification studies: Ray Tune + Optuna + MLflow."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # hide its database-setup chatter
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+@main.command()
+@click.argument("spec_path", metavar="SPEC")
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
+@click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
+@friendly_errors
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, address: Optional[str]) -> None:
+    """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
+    from .space import describe_plans, plan_sweep
+    from .spec import load_spec
+
+    spec = load_spec(spec_path, list(overrides))
+    plans = plan_sweep(spec)
+    if dry_run:
+        if plans is None:
+            click.echo(f"optuna study: {spec.search.num_samples} proposals over {', '.join(spec.search.space)}")
+        else:
+            click.echo("\n".join(describe_plans(plans)))
+        return
+    from .sweep import run_sweep
+
+    outcome = run_sweep(spec, address=address, echo=click.echo)
+    tally = outcome.tally
+    click.echo(
+        f"study {outcome.study}: {tally.finished} finished, {tally.pruned} pruned, "
+        f"{len(tally.failed)} failed, {outcome.skipped} kept from earlier sweeps"
+    )
+    for name, reason in tally.failed:
+        click.echo(f"  failed {name}: {reason}")
+    click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui")
+    if tally.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("study")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+@friendly_errors
+def leaderboard(study: str, csv_path: Optional[str], tracking_uri: Optional[str]) -> None:
+    """One row per configuration of STUDY, best first."""
+    from .report import leaderboard as build
+
+    table = build(study, uri=tracking_uri)
+    if csv_path:
+        table.to_csv(csv_path, index=False)
+        click.echo(f"wrote {len(table)} configurations to {csv_path}")
+    elif table.empty:
+        click.echo(f"study {study} has no finished runs yet")
+    else:
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@main.command()
+@click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True)
+def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
+    """Open the MLflow UI on the study store."""
+    from .tracking import resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    click.echo(f"MLflow UI for {uri} at http://{host}:{port}")
+    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                               "--host", host, "--port", str(port)])
+
+
+@main.command()
+@click.argument("pattern", default="*")
+@click.option("--num-classes", default=100, show_default=True)
+@click.option("--input-size", default=32, show_default=True, help="Square input side for MACs.")
+def models(pattern: str, num_classes: int, input_size: int) -> None:
+    """List registered models with params and MACs (timm/<name> builds any timm model too)."""
+    import models as zoo
+
+    from .profile import profile_model
+
+    click.echo(f"{'model':<24} {'params (M)':>10} {'MMACs':>10}   at {input_size}x{input_size}, {num_classes} classes")
+    for name in zoo.list_models(pattern):
+        params, macs = profile_model(zoo.create_model(name, num_classes=num_classes), input_size)
+        click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f}")
+
+
+@main.group()
+def data() -> None:
+    """Dataset caches."""
+
+
+@data.command("prepare")
+@click.argument("name")
+@click.option("--root", default=None, help="Cache directory (default: $ORCHESTRATE_DATA or ~/.cache/orchestrate/data).")
+@friendly_errors
+def data_prepare(name: str, root: Optional[str]) -> None:
+    """Download (or find) dataset NAME and write its decoded cache."""
+    from .data import dataset_options, load_dataset
+
+    try:
+        dataset_options(name)
+    except KeyError as exc:
+        raise OrchestrateError(str(exc.args[0])) from None
+    tensors = load_dataset(name, root=root, download=True)
+    click.echo(
+        f"{name}: {len(tensors.train_labels)} train, {len(tensors.val_labels)} val images "
+        f"of {tensors.input_size}, {tensors.num_classes} classes"
+    )

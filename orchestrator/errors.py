@@ -1,0 +1,23 @@
+"""Errors the CLI turns into one line and an exit code instead of a traceback."""
+
+from __future__ import annotations
+
+
+class OrchestrateError(Exception):
+    """A runtime problem the user can fix (exit code 1)."""
+
+    exit_code = 1
+
+
+class SpecError(OrchestrateError):
+    """An invalid spec, override or argument (exit code 2, nothing started)."""
+
+    exit_code = 2
+
+
+class OptionError(ValueError):
+    """A bad option inside a validated section; ``subpath`` extends the section's key path."""
+
+    def __init__(self, subpath: str, message: str) -> None:
+        super().__init__(message)
+        self.subpath = subpath

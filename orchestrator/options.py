@@ -1,0 +1,71 @@
+"""Check a named builder and its keyword options against the builder's signature.
+
+Models, datasets, optimizers and schedulers are all "a name plus options" in a spec. Checking the
+options against the builder's signature up front turns a typo into a spec error instead of a
+``TypeError`` in a trial an hour later.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Optional
+
+from .errors import OptionError
+
+def check_options(
+    kind: str,
+    name: str,
+    lookup: Callable[[str], Optional[dict[str, inspect.Parameter]]],
+    options: dict[str, Any],
+    *,
+    key: str = "",
+) -> None:
+    """Raise :class:`OptionError` for an unknown ``name`` or an option its builder does not take.
+
+    ``lookup(name)`` returns the builder's parameters, None when it takes any keyword, and raises
+    ``KeyError`` with a helpful message for an unknown name.
+    """
+    try:
+        params = lookup(name)
+    except KeyError as exc:
+        raise OptionError("name", str(exc.args[0])) from None
+    if params is None:
+        return
+    allowed = list(params)
+    prefix = f"{key}." if key else ""
+    for option in options:
+        if option not in allowed:
+            hint = difflib.get_close_matches(option, allowed, n=1)
+            extra = f"did you mean {hint[0]!r}? " if hint else ""
+            raise OptionError(
+                f"{prefix}{option}",
+                f"{kind} {name} has no option {option!r}; {extra}allowed: {', '.join(allowed) or 'none'}",
+            )
+
+
+def signature_options(builder: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
+    """Keyword parameters of ``builder``, or None when it accepts ``**kwargs``."""
+    params = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return dict(params)
+
+
+def lookup_in(
+    kind: str, registry: dict[str, Callable[..., Any]], *, supplied: tuple[str, ...] = ()
+) -> Callable[[str], dict[str, inspect.Parameter] | None]:
+    """A ``lookup`` for :func:`check_options` over a name -> builder dict.
+
+    ``supplied`` names the arguments the caller passes itself (never from a spec).
+    """
+
+    def lookup(name: str) -> dict[str, inspect.Parameter] | None:
+        if name not in registry:
+            hint = difflib.get_close_matches(name, list(registry), n=2)
+            extra = f"did you mean {', '.join(hint)}? " if hint else ""
+            raise KeyError(f"unknown {kind} {name!r}; {extra}allowed: {', '.join(sorted(registry))}")
+        params = signature_options(registry[name])
+        return None if params is None else {k: v for k, v in params.items() if k not in supplied}
+
+    return lookup

@@ -1,0 +1,298 @@
+"""The study spec: YAML -> validated :class:`SweepSpec`, with dotted command-line overrides.
+
+Every model forbids unknown keys. Any problem becomes one :class:`SpecError` line naming the key
+path and what is allowed, raised before anything is started or written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import OptionError, SpecError
+from .options import check_options
+
+SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+TRIAL_SECTIONS = ("data", "model", "train")
+# Keys whose children are dotted paths into the trial config, so overrides must not split them.
+PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptionsModel(BaseModel):
+    """A named builder plus free keyword options, checked against the builder's signature."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DataSpec(StrictModel):
+    dataset: str = "digits"
+    root: Optional[str] = Field(None, description="dataset cache; default $ORCHESTRATE_DATA")
+    download: bool = True
+    augment: Literal["none", "standard"] = "standard"
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(512, ge=1)
+    subset: Optional[int] = Field(None, ge=1, description="train on a seeded random subset")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_dataset(self) -> DataSpec:
+        from .data import dataset_options
+
+        check_options("dataset", self.dataset, dataset_options, self.options, key="options")
+        return self
+
+
+class ModelSpec(OptionsModel):
+    name: str = "resnet20"
+
+    @model_validator(mode="after")
+    def _known_model(self) -> ModelSpec:
+        check_options("model", self.name, _model_options, self.options)
+        _build_on_meta_device(self.name, self.options)
+        return self
+
+
+# The trainer passes these from the dataset; a spec cannot set them.
+DATASET_SUPPLIED_OPTIONS = ("num_classes", "in_chans")
+
+
+def _model_options(name: str) -> dict[str, Any] | None:
+    import models
+
+    params = models.model_options(name)
+    return None if params is None else {k: v for k, v in params.items() if k not in DATASET_SUPPLIED_OPTIONS}
+
+
+def _build_on_meta_device(name: str, options: dict[str, Any]) -> None:
+    """Build the model without allocating memory, so an ill-typed option fails here, not in a trial."""
+    import torch
+
+    import models
+
+    if options.get("pretrained"):
+        return  # building would fetch weights; the trial reports a download failure itself
+    try:
+        with torch.device("meta"):
+            models.create_model(name, **options)
+    except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        raise OptionError("", f"{name} cannot be built with these options: {exc}") from None
+
+
+class OptimizerSpec(OptionsModel):
+    name: str = "sgd"
+    lr: float = Field(0.1, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+
+    @model_validator(mode="after")
+    def _known_optimizer(self) -> OptimizerSpec:
+        from .train.recipes import optimizer_options
+
+        check_options("optimizer", self.name, optimizer_options, self.options)
+        return self
+
+
+class SchedulerSpec(OptionsModel):
+    name: str = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _known_scheduler(self) -> SchedulerSpec:
+        from .train.recipes import scheduler_options
+
+        check_options("scheduler", self.name, scheduler_options, self.options)
+        return self
+
+
+class TrainSpec(StrictModel):
+    epochs: int = Field(10, ge=1)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    grad_clip: Optional[float] = Field(None, gt=0, description="max gradient L2 norm")
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0, description="seed of the first repeat; repeat r uses seed + r")
+
+
+class TrialConfig(StrictModel):
+    """What one trial trains: the part of a spec that search keys may vary."""
+
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+
+
+class SchedulerChoice(StrictModel):
+    name: Literal["asha"] = "asha"
+    grace_period: int = Field(1, ge=1, description="epochs before a trial may be stopped")
+    reduction_factor: float = Field(3, gt=1)
+
+
+class SearchSpec(StrictModel):
+    kind: Literal["grid", "ablation", "optuna"] = "grid"
+    factors: dict[str, list[Any]] = Field(default_factory=dict)
+    baseline: Optional[dict[str, Any]] = None
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    repeats: int = Field(1, ge=1, description="seeds per configuration")
+    num_samples: int = Field(10, ge=1, description="configurations Optuna proposes")
+    sampler: Literal["tpe"] = "tpe"
+    scheduler: Optional[SchedulerChoice] = None
+    metric: str = "val/top1"
+    mode: Literal["max", "min"] = "max"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchSpec:
+        from .train.trainer import EPOCH_METRICS
+
+        if self.metric not in EPOCH_METRICS:
+            raise OptionError("metric", f"unknown metric {self.metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
+        for name, levels in self.factors.items():
+            if not levels:
+                raise ValueError(f"factor {name!r} has no levels; list at least one value")
+        if self.kind == "optuna":
+            if not self.space:
+                raise ValueError("kind optuna needs search.space: {path: {loguniform: [a, b]}, ...}")
+            if self.factors or self.baseline:
+                raise ValueError("kind optuna takes search.space, not factors or baseline")
+            if self.repeats > 1:
+                raise ValueError("kind optuna trains each proposal once; use repeats: 1")
+        else:
+            if self.space:
+                raise ValueError(f"kind {self.kind} takes search.factors, not search.space")
+            if self.baseline is not None and self.kind != "ablation":
+                raise ValueError("search.baseline is only allowed with kind: ablation")
+        return self
+
+
+class ResourcesSpec(StrictModel):
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+    max_concurrent: Optional[int] = Field(None, ge=1)
+    storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
+
+
+class TrackingSpec(StrictModel):
+    uri: Optional[str] = Field(None, description="default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
+
+
+class SweepSpec(TrialConfig):
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+    def trial_config(self) -> dict[str, Any]:
+        """The base trial config as plain data (what factors patch)."""
+        return self.model_dump(include=set(TRIAL_SECTIONS), mode="json")
+
+
+def resolve_spec_path(path: str | Path) -> Path:
+    """``path`` as given, or else under ``search_spaces/`` when relative."""
+    candidate = Path(path)
+    if candidate.exists():
+        return candidate
+    if not candidate.is_absolute() and (SEARCH_SPACES_DIR / candidate).exists():
+        return SEARCH_SPACES_DIR / candidate
+    raise SpecError(f"{path}: no such spec file (also looked in {SEARCH_SPACES_DIR})")
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SpecError(f"{where}: invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: invalid YAML: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a spec is a mapping of keys (name, data, model, ...)")
+    return raw
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override in place; the value is parsed as a YAML scalar."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise SpecError(f"override {assignment!r}: expected key=value, e.g. train.epochs=5")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SpecError(f"override {key}: cannot parse value {text!r} as YAML") from None
+    parts = key.split(".")
+    node = raw
+    walked: tuple[str, ...] = ()
+    while len(parts) > 1:
+        if walked in PATH_KEYED:
+            parts = [".".join(parts)]  # the rest is one dotted search-space key
+            break
+        head = parts.pop(0)
+        walked += (head,)
+        child = node.setdefault(head, {})
+        if not isinstance(child, dict):
+            raise SpecError(f"override {key}: {'.'.join(walked)} is not a mapping")
+        node = child
+    node[parts[0]] = value
+
+
+def parse_spec(raw: dict[str, Any], *, default_name: str | None = None) -> SweepSpec:
+    raw = dict(raw)
+    if default_name and "name" not in raw:
+        raw["name"] = default_name
+    try:
+        return SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, SweepSpec)) from None
+
+
+def load_spec(path: str | Path, overrides: list[str] = ()) -> SweepSpec:
+    """Load, override and validate a spec file; raises :class:`SpecError` with one line."""
+    resolved = resolve_spec_path(path)
+    raw = load_yaml(resolved)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return parse_spec(raw, default_name=resolved.stem)
+
+
+def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
+    """One line for the first error: ``key.path: what is wrong (what is allowed)``."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, OptionError) and cause.subpath:
+        loc += cause.subpath.split(".")
+    path = prefix + ".".join(loc) if loc else prefix.rstrip(".") or "spec"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(root, loc[:-1])
+        return f"{path}: unknown key (allowed: {', '.join(allowed)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{path}: required key is missing"
+    if error["type"] in ("value_error", "assertion_error"):
+        return f"{path}: {message}"
+    return f"{path}: {message} (got {error.get('input')!r})"
+
+
+def _allowed_keys(root: type[BaseModel], loc: list[str]) -> list[str]:
+    model: Any = root
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        annotation = field.annotation if field else None
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
