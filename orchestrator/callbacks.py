@@ -52,19 +52,29 @@ class SweepTally:
     total: Optional[int]
     finished: int = 0
     pruned: int = 0
+    unstarted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     running: set[str] = field(default_factory=set)
     best: Optional[tuple[float, str]] = None
 
 
-class MlflowTrialLogger(Callback):
-    """Creates each trial's run on start, logs every epoch in one batch, closes it with its outcome."""
+def outcome_of(trial: Trial, epochs: int) -> str:
+    """``finished``, ``pruned`` (stopped early by a scheduler) or ``unstarted`` (no epoch ran:
+    the time budget was spent before the trial began)."""
+    last = trial.last_result or {}
+    if "epoch" not in last:
+        return "unstarted"
+    return "pruned" if int(last["epoch"]) < epochs else "finished"
 
-    def __init__(self, tracker: StudyTracker, plan_for: PlanLookup, *, epochs: int, metric: str) -> None:
+
+class MlflowTrialLogger(Callback):
+    """Opens each trial's run at its first epoch, logs every epoch in one batch, closes it with
+    its outcome. A trial that never trained (time budget spent) leaves no run behind."""
+
+    def __init__(self, tracker: StudyTracker, plan_for: PlanLookup, *, epochs: int) -> None:
         self.tracker = tracker
         self.plan_for = plan_for
         self.epochs = epochs
-        self.metric = metric
         self.run_ids: dict[str, str] = {}
 
     def _run_id(self, trial: Trial) -> str:
@@ -73,22 +83,21 @@ class MlflowTrialLogger(Callback):
             self.run_ids[trial.trial_id] = self.tracker.start_trial(plan.to_dict())
         return self.run_ids[trial.trial_id]
 
-    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._run_id(trial)
-
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         metrics = {k: result[k] for k in EPOCH_METRICS if k in result and k != "epoch"}
         self.tracker.log_metrics(self._run_id(trial), metrics, step=int(result["epoch"]))
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        last = trial.last_result or {}
+        outcome = outcome_of(trial, self.epochs)
+        if outcome == "unstarted":
+            return
+        last = trial.last_result
         summary = {name: last[key] for name, key in SUMMARY_FROM.items() if key in last}
-        pruned = int(last.get("epoch", 0)) < self.epochs
         self.tracker.finish_trial(
             self._run_id(trial),
-            status="KILLED" if pruned else "FINISHED",
+            status="KILLED" if outcome == "pruned" else "FINISHED",
             summary=summary,
-            tags={f"{TAG}outcome": "pruned" if pruned else "finished"},
+            tags={f"{TAG}outcome": outcome},
         )
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
@@ -131,7 +140,7 @@ class ProgressPrinter(Callback):
     def _emit(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.start)
         tally = self.tally
-        done = tally.finished + tally.pruned + len(tally.failed)
+        done = tally.finished + tally.pruned + tally.unstarted + len(tally.failed)
         total = f"/{tally.total}" if tally.total else ""
         best = f" | best {self.metric} {tally.best[0]:.2f} ({tally.best[1]})" if tally.best else ""
         status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {done}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
@@ -147,16 +156,19 @@ class ProgressPrinter(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)
-        last = trial.last_result or {}
-        pruned = int(last.get("epoch", 0)) < self.epochs
-        best_value = last.get("val/best_top1" if self.metric == "val/top1" else self.metric)
-        if pruned:
+        outcome = outcome_of(trial, self.epochs)
+        if outcome == "unstarted":
+            self.tally.unstarted += 1
+            self._emit(f"not started (time budget spent): {self._name(trial)}")
+            return
+        if outcome == "pruned":
             self.tally.pruned += 1
         else:
             self.tally.finished += 1
+        best_value = trial.last_result.get("val/best_top1" if self.metric == "val/top1" else self.metric)
         if best_value is not None and (self.tally.best is None or self.sign * best_value > self.sign * self.tally.best[0]):
             self.tally.best = (best_value, self._name(trial))
-        self._emit(f"{'pruned' if pruned else 'finished'} {self._name(trial)}")
+        self._emit(f"{outcome} {self._name(trial)}")
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)

@@ -49,25 +49,25 @@ def main(debug: bool) -> None:
 @friendly_errors
 def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
-    from .space import describe_plans, plan_sweep
+    from .space import describe_optuna, describe_plans, plan_sweep
     from .spec import load_spec
 
     spec = load_spec(spec_path, list(overrides))
     plans = plan_sweep(spec)
     if dry_run:
-        if plans is None:
-            click.echo(f"optuna study: {spec.search.num_samples} proposals over {', '.join(spec.search.space)}")
-        else:
-            click.echo("\n".join(describe_plans(plans)))
+        click.echo("\n".join(describe_plans(plans) if plans is not None else describe_optuna(spec)))
         return
     from .sweep import run_sweep
 
     outcome = run_sweep(spec, address=address, echo=click.echo)
     tally = outcome.tally
+    unstarted = f", {tally.unstarted} not started (time budget)" if tally.unstarted else ""
     click.echo(
         f"study {outcome.study}: {tally.finished} finished, {tally.pruned} pruned, "
-        f"{len(tally.failed)} failed, {outcome.skipped} kept from earlier sweeps"
+        f"{len(tally.failed)} failed{unstarted}, {outcome.skipped} kept from earlier sweeps"
     )
+    if outcome.pareto:
+        click.echo(f"Pareto front ({' vs '.join(spec.search.metrics)}): {', '.join(outcome.pareto)}")
     for name, reason in tally.failed:
         click.echo(f"  failed {name}: {reason}")
     click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui")

@@ -86,19 +86,36 @@ def resolve_config(spec: SweepSpec, factors: dict[str, Any], *, where: str) -> d
         raise SpecError(format_validation_error(exc, TrialConfig, prefix=f"{where}: ")) from None
 
 
+def factorial(factors: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the factors' levels, the first factor varying slowest."""
+    names = list(factors)
+    return [dict(zip(names, cell)) for cell in itertools.product(*(factors[n] for n in names))]
+
+
 def configurations(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
-    """(label, factors) of every configuration of a grid or ablation study, in run order."""
+    """(label, factors) of every configuration of a grid or ablation study, in run order.
+
+    Factor levels always patch the spec's base config. An ablation's baseline is the base config
+    patched with ``search.baseline`` (the base config itself when omitted) and comes first:
+    - ``one_at_a_time``: each level of each factor alone (seed 003's tables);
+    - ``cumulative``: each step keeps the previous steps' changes (seed 000's ablation);
+    - ``factorial``: every combination of levels.
+    """
     search = spec.search
     if search.kind == "grid":
-        names = list(search.factors)
-        cells = itertools.product(*(search.factors[n] for n in names))
-        return [(label_for(f), f) for f in (dict(zip(names, c)) for c in cells)]
-    if search.kind == "ablation":
-        cells = [] if search.baseline is None else [(BASELINE_LABEL, dict(search.baseline))]
+        return [(label_for(cell), cell) for cell in factorial(search.factors)]
+    cells = [(BASELINE_LABEL, dict(search.baseline or {}))]
+    if search.design == "one_at_a_time":
         for name, levels in search.factors.items():
             cells += [(label_for({name: level}), {name: level}) for level in levels]
-        return cells or [("base", {})]
-    raise ValueError(f"{search.kind} studies have no fixed configurations")
+    elif search.design == "cumulative":
+        changes: dict[str, Any] = {}
+        for name, (level,) in search.factors.items():
+            changes[name] = level
+            cells.append((f"+{label_for({name: level})}", dict(changes)))
+    else:
+        cells += [(label_for(cell), cell) for cell in factorial(search.factors)]
+    return cells
 
 
 def expand(spec: SweepSpec) -> list[TrialPlan]:
@@ -120,24 +137,30 @@ def expand(spec: SweepSpec) -> list[TrialPlan]:
 
 
 def plan_from_suggestion(spec: SweepSpec, suggestion: dict[str, Any]) -> TrialPlan:
-    """The plan for one Optuna proposal (``{path: value}``), trained with the base seed."""
-    factors = {path: suggestion[path] for path in spec.search.space}
+    """The plan for one Optuna proposal (``{path: value}``, grid-cell values included)."""
+    axes = [*spec.search.grid, *spec.search.space]
+    factors = {path: suggestion[path] for path in axes if path in suggestion}
     config = resolve_config(spec, factors, where="search.space")
     return TrialPlan(config_key(config), label_for(factors), factors, spec.train.seed, config)
 
 
 _DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
+CONDITION_KEY = "when"
 
 
 def optuna_distribution(path: str, entry: dict[str, Any]) -> optuna.distributions.BaseDistribution:
     """``{loguniform: [a, b]}`` and friends -> an Optuna distribution; errors name the path."""
     where = f"search.space.{path}"
-    if len(entry) != 1 or next(iter(entry)) not in _DISTRIBUTIONS:
-        raise SpecError(f"{where}: expected one of {', '.join(f'{{{d}: ...}}' for d in _DISTRIBUTIONS)}")
-    kind, args = next(iter(entry.items()))
+    kinds = [key for key in entry if key != CONDITION_KEY]
+    if len(kinds) != 1 or kinds[0] not in _DISTRIBUTIONS:
+        allowed = ", ".join(f"{{{d}: ...}}" for d in _DISTRIBUTIONS)
+        raise SpecError(f"{where}: expected one of {allowed} (and optionally when: {{path: value}})")
+    kind, args = kinds[0], entry[kinds[0]]
     if kind == "choice":
         if not isinstance(args, list) or not args:
             raise SpecError(f"{where}: choice takes a non-empty list of values")
+        if not all(a is None or isinstance(a, (bool, int, float, str)) for a in args):
+            raise SpecError(f"{where}: choice values must be null, booleans, numbers or strings")
         return optuna.distributions.CategoricalDistribution(args)
     if not (isinstance(args, list) and len(args) == 2 and all(isinstance(a, (int, float)) for a in args)):
         raise SpecError(f"{where}: {kind} takes [low, high] numbers")
@@ -153,25 +176,87 @@ def optuna_distribution(path: str, entry: dict[str, Any]) -> optuna.distribution
     return optuna.distributions.FloatDistribution(float(low), float(high), log=kind == "loguniform")
 
 
+def _conditions(spec: SweepSpec) -> dict[str, dict[str, Any]]:
+    """Each axis's ``when`` condition, checked to refer to earlier axes of the space."""
+    conditions: dict[str, dict[str, Any]] = {}
+    earlier: list[str] = []
+    for path, entry in spec.search.space.items():
+        condition = entry.get(CONDITION_KEY, {})
+        if not isinstance(condition, dict) or any(k not in earlier for k in condition):
+            raise SpecError(f"search.space.{path}.when: a mapping of earlier search axes to values "
+                            f"(earlier axes: {', '.join(earlier) or 'none'})")
+        conditions[path] = condition
+        earlier.append(path)
+    return conditions
+
+
+class DefineByRun:
+    """Optuna's define-by-run space: axes in spec order, a conditional axis only when its
+    condition holds (so ``k_size`` is sampled only for ``attention: eca``), grid values fixed."""
+
+    def __init__(self, space: dict[str, optuna.distributions.BaseDistribution],
+                 conditions: dict[str, dict[str, Any]], fixed: dict[str, Any]) -> None:
+        self.space = space
+        self.conditions = conditions
+        self.fixed = fixed
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        chosen: dict[str, Any] = {}
+        for path, dist in self.space.items():
+            if all(chosen.get(k) == v for k, v in self.conditions[path].items()):
+                chosen[path] = _suggest(trial, path, dist)
+        return dict(self.fixed)
+
+
+def _suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDistribution) -> Any:
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high)
+    return trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+
+
 def optuna_space(spec: SweepSpec) -> dict[str, optuna.distributions.BaseDistribution]:
     """The Optuna distributions of an ``optuna`` study, each endpoint validated as a config."""
     space = {path: optuna_distribution(path, entry) for path, entry in spec.search.space.items()}
-    for point in _extreme_points(space):
-        resolve_config(spec, point, where="search.space")
+    conditions = _conditions(spec)
+    for cell in optuna_cells(spec):
+        for point in _extreme_points(space, conditions):
+            resolve_config(spec, {**cell, **point}, where="search.space")
     return space
 
 
-def _extreme_points(space: dict[str, optuna.distributions.BaseDistribution]) -> list[dict[str, Any]]:
-    """The low and high ends (every choice) of each axis: enough to catch ill-typed values."""
+def optuna_cells(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The fixed grid cells of an Optuna study (one empty cell without ``search.grid``)."""
+    return factorial(spec.search.grid) if spec.search.grid else [{}]
+
+
+def define_by_run(spec: SweepSpec, cell: dict[str, Any]) -> DefineByRun:
+    return DefineByRun(optuna_space(spec), _conditions(spec), cell)
+
+
+def _extreme_points(space: dict[str, optuna.distributions.BaseDistribution],
+                    conditions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The low and high ends (every choice) of each axis, with the values its condition needs:
+    enough to catch ill-typed values before any trial runs."""
+    base = {path: _first(dist) for path, dist in space.items()}
     points: list[dict[str, Any]] = []
     for path, dist in space.items():
         if isinstance(dist, optuna.distributions.CategoricalDistribution):
             values = list(dist.choices)
         else:
             values = [dist.low, dist.high]
-        base = {p: _first(d) for p, d in space.items()}
-        points += [{**base, path: v} for v in values]
+        points += [_applicable({**base, **conditions[path], path: v}, conditions) for v in values]
     return points
+
+
+def _applicable(point: dict[str, Any], conditions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``point`` without the axes whose condition it does not meet (as a trial would sample it)."""
+    kept: dict[str, Any] = {}
+    for path, value in point.items():
+        if all(kept.get(k) == v for k, v in conditions[path].items()):
+            kept[path] = value
+    return kept
 
 
 def _first(dist: optuna.distributions.BaseDistribution) -> Any:
@@ -195,3 +280,17 @@ def plan_sweep(spec: SweepSpec) -> Optional[list[TrialPlan]]:
         optuna_space(spec)
         return None
     return expand(spec)
+
+
+def describe_optuna(spec: SweepSpec) -> list[str]:
+    """The dry-run listing of an Optuna study: its axes, grid cells and budget."""
+    search = spec.search
+    cells = optuna_cells(spec)
+    lines = [f"optuna study ({search.sampler}): {search.num_samples} proposals x {len(cells)} grid cells"]
+    for path, entry in search.space.items():
+        lines.append(f"  {path}: {json.dumps(entry)}")
+    if search.grid:
+        lines += [f"  cell {i}: {label_for(cell)}" for i, cell in enumerate(cells)]
+    if search.confirm:
+        lines.append(f"  then the top {search.confirm.top_k} re-run with {search.repeats} seeds each")
+    return lines

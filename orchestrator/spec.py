@@ -10,29 +10,16 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .errors import OptionError, SpecError
-from .options import check_options
+from .options import OptionsModel, StrictModel, check_options
+from .search_spec import SearchSpec
 
 SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 TRIAL_SECTIONS = ("data", "model", "train")
 # Keys whose children are dotted paths into the trial config, so overrides must not split them.
 PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")}
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class OptionsModel(BaseModel):
-    """A named builder plus free keyword options, checked against the builder's signature."""
-
-    model_config = ConfigDict(extra="allow")
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 class DataSpec(StrictModel):
@@ -133,48 +120,6 @@ class TrialConfig(StrictModel):
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
-
-
-class SchedulerChoice(StrictModel):
-    name: Literal["asha"] = "asha"
-    grace_period: int = Field(1, ge=1, description="epochs before a trial may be stopped")
-    reduction_factor: float = Field(3, gt=1)
-
-
-class SearchSpec(StrictModel):
-    kind: Literal["grid", "ablation", "optuna"] = "grid"
-    factors: dict[str, list[Any]] = Field(default_factory=dict)
-    baseline: Optional[dict[str, Any]] = None
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    repeats: int = Field(1, ge=1, description="seeds per configuration")
-    num_samples: int = Field(10, ge=1, description="configurations Optuna proposes")
-    sampler: Literal["tpe"] = "tpe"
-    scheduler: Optional[SchedulerChoice] = None
-    metric: str = "val/top1"
-    mode: Literal["max", "min"] = "max"
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SearchSpec:
-        from .train.trainer import EPOCH_METRICS
-
-        if self.metric not in EPOCH_METRICS:
-            raise OptionError("metric", f"unknown metric {self.metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
-        for name, levels in self.factors.items():
-            if not levels:
-                raise ValueError(f"factor {name!r} has no levels; list at least one value")
-        if self.kind == "optuna":
-            if not self.space:
-                raise ValueError("kind optuna needs search.space: {path: {loguniform: [a, b]}, ...}")
-            if self.factors or self.baseline:
-                raise ValueError("kind optuna takes search.space, not factors or baseline")
-            if self.repeats > 1:
-                raise ValueError("kind optuna trains each proposal once; use repeats: 1")
-        else:
-            if self.space:
-                raise ValueError(f"kind {self.kind} takes search.factors, not search.space")
-            if self.baseline is not None and self.kind != "ablation":
-                raise ValueError("search.baseline is only allowed with kind: ablation")
-        return self
 
 
 class ResourcesSpec(StrictModel):

@@ -88,6 +88,7 @@ class StudyTracker:
         self.parent_run_id = run.info.run_id
         search = spec["search"]
         params = {f"search.{k}": search[k] for k in ("kind", "repeats", "metric", "mode")}
+        params = {k: v if isinstance(v, (str, int)) else json.dumps(v) for k, v in params.items()}
         if trial_count is not None:
             params["trials"] = trial_count
         self.client.log_batch(self.parent_run_id, params=[Param(k, str(v)) for k, v in params.items()])
@@ -196,5 +197,8 @@ def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]
         )
         if runs:
             params = runs[0].data.params
-            return params.get("search.metric", "val/top1"), params.get("search.mode", "max")
+            metric, mode = params.get("search.metric", "val/top1"), params.get("search.mode", "max")
+            if metric.startswith("["):  # a multi-objective study ranks by its first objective
+                metric, mode = json.loads(metric)[0], json.loads(mode)[0]
+            return metric, mode
     return "val/top1", "max"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from ray import tune
@@ -29,8 +30,14 @@ def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:
     return plan_from_suggestion(spec, config)
 
 
-def run_trial(config: dict[str, Any], *, spec: dict[str, Any]) -> None:
-    """Train one (configuration, seed), resuming from the trial's last checkpoint if it has one."""
+def run_trial(config: dict[str, Any], *, spec: dict[str, Any], deadline: Optional[float] = None) -> None:
+    """Train one (configuration, seed), resuming from the trial's last checkpoint if it has one.
+
+    A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
+    time budget stops launching work while running trials end cleanly.
+    """
+    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+        return
     plan = plan_for(SweepSpec.model_validate(spec), config)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:

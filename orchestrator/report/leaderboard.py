@@ -6,10 +6,9 @@ from typing import Optional
 
 import pandas as pd
 
+from ..results import rank_column
 from ..tracking import study_objective, trial_runs
 
-# The per-run value that ranks a configuration: the best epoch for top-1, else the final value.
-RANK_COLUMN = {"val/top1": "summary/best_top1"}
 COLUMNS = [
     "rank", "config_key", "label", "model", "factors", "n_seeds", "top1_mean", "top1_std",
     "top5_mean", "params_m", "train_seconds",
@@ -27,7 +26,7 @@ def leaderboard(study: str, *, uri: Optional[str] = None) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     # A (configuration, seed) counts once even if several sweeps recorded it: keep the latest.
     runs = runs.sort_values("start_time").drop_duplicates("run_key", keep="last")
-    rank_by = RANK_COLUMN.get(metric, metric)
+    rank_by = rank_column(metric)
     grouped = runs.groupby("config_key", sort=False)
     table = pd.DataFrame({
         "label": grouped["label"].first(),

@@ -81,3 +81,63 @@ def test_optuna_space_distributions_and_errors() -> None:
                          ({"choice": [-1.0]}, "train.optimizer.lr")]:
         with pytest.raises(SpecError, match=message):
             optuna_space(spec_with({"kind": "optuna", "space": {"train.optimizer.lr": bad}}))
+
+
+ABLATION = {"model.attention_kwargs.k_size": [5, 7], "train.optimizer.lr": [0.01]}
+
+
+@pytest.mark.parametrize(
+    ("design", "factors", "expected"),
+    [
+        ("one_at_a_time", ABLATION, [
+            ("baseline", {}), ("k_size=5", {"model.attention_kwargs.k_size": 5}),
+            ("k_size=7", {"model.attention_kwargs.k_size": 7}), ("lr=0.01", {"train.optimizer.lr": 0.01})]),
+        ("factorial", ABLATION, [
+            ("baseline", {}), ("k_size=5,lr=0.01", {"model.attention_kwargs.k_size": 5, "train.optimizer.lr": 0.01}),
+            ("k_size=7,lr=0.01", {"model.attention_kwargs.k_size": 7, "train.optimizer.lr": 0.01})]),
+        ("cumulative", {"train.scheduler.name": ["step"], "train.label_smoothing": [0.1], "data.augment": ["none"]}, [
+            ("baseline", {}),
+            ('+name="step"', {"train.scheduler.name": "step"}),
+            ("+label_smoothing=0.1", {"train.scheduler.name": "step", "train.label_smoothing": 0.1}),
+            ('+augment="none"', {"train.scheduler.name": "step", "train.label_smoothing": 0.1, "data.augment": "none"})]),
+    ],
+)
+def test_ablation_designs_expand_to_the_exact_trial_list(design, factors, expected) -> None:
+    spec = spec_with({"kind": "ablation", "design": design, "factors": factors, "repeats": 2},
+                     model={"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 3}})
+    plans = expand(spec)
+    assert [(p.label, p.factors, p.seed) for p in plans] == [
+        (label, cell, seed) for label, cell in expected for seed in (0, 1)]
+    baseline = [p for p in plans if p.label == "baseline"]
+    assert len(baseline) == 2 and len({p.config_key for p in baseline}) == 1
+
+
+def test_cumulative_ablation_takes_one_level_per_factor() -> None:
+    with pytest.raises(SpecError, match="cumulative ablation adds one change per step"):
+        spec_with({"kind": "ablation", "design": "cumulative", "factors": {"train.epochs": [1, 2]}})
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        ({"kind": "grid", "design": "cumulative"}, "only for kind: ablation"),
+        ({"kind": "grid", "metric": ["val/top1", "model/params"], "mode": ["max", "min"]}, "need kind: optuna"),
+        ({"kind": "optuna", "space": {"train.epochs": {"int": [1, 2]}}, "metric": ["val/top1", "model/params"],
+          "mode": ["max"]}, "one mode per metric"),
+        ({"kind": "optuna", "space": {"train.epochs": {"int": [1, 2]}}, "sampler": "cmaes",
+          "metric": ["val/top1", "model/params"], "mode": ["max", "min"]}, "cmaes optimizes one metric"),
+        ({"kind": "optuna", "space": {"train.epochs": {"int": [1, 2]}}, "repeats": 3}, "search.confirm"),
+        ({"kind": "grid", "time_budget": "soon"}, "a duration is seconds"),
+    ],
+)
+def test_inconsistent_search_sections_are_refused(search, message) -> None:
+    with pytest.raises(SpecError, match=message):
+        spec_with(search)
+
+
+def test_conditions_must_name_earlier_axes() -> None:
+    spec = spec_with({"kind": "optuna", "space": {
+        "model.attention_kwargs.k_size": {"choice": [3], "when": {"model.attention": "eca"}},
+        "model.attention": {"choice": ["eca"]}}})
+    with pytest.raises(SpecError, match=r"search.space.model.attention_kwargs.k_size.when"):
+        optuna_space(spec)

@@ -23,7 +23,9 @@ def small_spec(store_uri: str, **search) -> dict:
         "model": {"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 3}},
         "train": {"epochs": 2, "optimizer": {"name": "sgd", "lr": 0.05}},
         "search": {"kind": "ablation", "baseline": {"model.attention": None},
-                   "factors": {"model.attention_kwargs.k_size": [5]}, "repeats": 2, **search},
+                   "factors": {"model.attention_kwargs.k_size": [5],
+                               "model.attention_position": ["after_add"]},
+                   "repeats": 2, **search},
         "tracking": {"uri": store_uri},
     }
 
@@ -35,7 +37,8 @@ def runs_of(store_uri: str, study: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def finished_sweep(ray_local, tmp_path_factory):
-    """One real ablation sweep shared by the assertions below (2 configurations x 2 seeds)."""
+    """One real ablation sweep shared by the assertions below: a baseline and two factors, each
+    changed alone (3 configurations) x 2 seeds."""
     folder = tmp_path_factory.mktemp("sweep")
     store_uri = f"sqlite:///{folder / 'mlflow.db'}"
     spec = parse_spec(small_spec(store_uri) | {"resources": {"storage": str(folder / "ray")}})
@@ -51,9 +54,12 @@ def test_sweep_records_a_parent_and_one_child_per_configuration_and_seed(finishe
     assert len(parents) == 1 and parents["status"].tolist() == ["FINISHED"]
     assert (children["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).all()
     assert sorted(zip(children["tags.orchestrate.label"], children["tags.orchestrate.seed"])) == [
+        ("attention_position=\"after_add\"", "0"), ("attention_position=\"after_add\"", "1"),
         ("baseline", "0"), ("baseline", "1"), ("k_size=5", "0"), ("k_size=5", "1")]
+    assert children["tags.orchestrate.run_key"].is_unique
+    assert children.groupby("tags.orchestrate.config_key")["tags.orchestrate.seed"].nunique().eq(2).all()
     assert (children["status"] == "FINISHED").all()
-    assert outcome.tally.finished == 4 and not outcome.tally.failed
+    assert outcome.tally.finished == 6 and not outcome.tally.failed
 
 
 def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> None:
@@ -76,7 +82,7 @@ def test_leaderboard_matches_runs_recomputed_here(finished_sweep) -> None:
     store_uri, _ = finished_sweep
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
     table = leaderboard("tiny", uri=store_uri)
-    assert len(table) == 2 and table["rank"].tolist() == [1, 2]
+    assert len(table) == 3 and table["rank"].tolist() == [1, 2, 3]
     assert table["top1_mean"].is_monotonic_decreasing
     for _, row in table.iterrows():
         mine = children[children["tags.orchestrate.config_key"] == row["config_key"]]
@@ -93,9 +99,9 @@ def test_rerunning_a_finished_sweep_runs_nothing_again(finished_sweep, tmp_path)
     lines: list[str] = []
     spec = parse_spec(small_spec(store_uri) | {"resources": {"storage": str(tmp_path / "ray")}})
     outcome = run_sweep(spec, echo=lines.append)
-    assert outcome.skipped == 4 and outcome.tally.finished == 0
+    assert outcome.skipped == 6 and outcome.tally.finished == 0
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
-    assert len(children) == 4
+    assert len(children) == 6
 
 
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(ray_local, store_uri) -> None:
@@ -108,15 +114,3 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(ray_local, store_uri)
     failed = children[children["status"] == "FAILED"].iloc[0]
     assert "diverged" in failed["tags.orchestrate.failure"]
     assert [name for name, _ in outcome.tally.failed] == ["lr=1000000.0 s0"]
-
-
-def test_optuna_sweep_with_asha_runs_num_samples_trials(ray_local, store_uri) -> None:
-    raw = small_spec(store_uri)
-    raw["search"] = {"kind": "optuna", "num_samples": 3,
-                     "space": {"train.optimizer.lr": {"loguniform": [0.01, 0.1]}},
-                     "scheduler": {"name": "asha", "grace_period": 1}}
-    outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
-    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
-    assert len(children) == 3 == outcome.tally.finished + outcome.tally.pruned
-    lrs = children["params.train.optimizer.lr"].astype(float)
-    assert lrs.between(0.01, 0.1).all() and lrs.nunique() == 3

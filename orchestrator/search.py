@@ -1,0 +1,96 @@
+"""Ray Tune's side of a search: Optuna samplers and study storage, trial schedulers, budgets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import optuna
+from ray import tune
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from .search_spec import SearchSpec, TrialSchedulerSpec
+
+SAMPLER_BUILDERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "cmaes": lambda seed: optuna.samplers.CmaEsSampler(seed=seed),
+    "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
+    "qmc": lambda seed: optuna.samplers.QMCSampler(seed=seed),
+    "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+}
+
+
+def build_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    return SAMPLER_BUILDERS[name](seed)
+
+
+def optuna_storage_path(tracking_uri: str, study: str) -> Path:
+    """Where a study's Optuna journal lives: beside a SQLite MLflow store, else in ./optuna/.
+
+    A journal file is what ``optuna-dashboard PATH`` opens, and it tolerates the driver being
+    killed mid-write, which a second SQLite writer beside MLflow's would not.
+    """
+    prefix = "sqlite:///"
+    folder = Path(tracking_uri[len(prefix):]).parent if tracking_uri.startswith(prefix) else Path.cwd()
+    return folder / "optuna" / f"{study}.journal"
+
+
+def journal_storage(path: Path) -> optuna.storages.JournalStorage:
+    from optuna.storages.journal import JournalFileBackend
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+class BudgetedOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` that stops proposing once the sweep's time budget is spent.
+
+    Tune's own ``time_budget_s`` kills the running trials; a budget here only stops launching,
+    so every started trial ends cleanly.
+    """
+
+    def __init__(self, *args: Any, deadline: Optional[float] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def suggest(self, trial_id: str) -> Optional[dict]:
+        if self.deadline is not None and time.time() >= self.deadline:
+            return Searcher.FINISHED
+        return super().suggest(trial_id)
+
+
+def build_searcher(search: SearchSpec, space: Callable[[Any], dict], *, study_name: str,
+                   storage_path: Path, seed: int, deadline: Optional[float]) -> OptunaSearch:
+    metric = search.metric if not search.multi_objective else search.metrics
+    mode = search.mode if not search.multi_objective else search.modes
+    return BudgetedOptunaSearch(
+        space=space, metric=metric, mode=mode, sampler=build_sampler(search.sampler, seed),
+        study_name=study_name, storage=journal_storage(storage_path), deadline=deadline,
+    )
+
+
+def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric: str,
+                    mode: str) -> Optional[tune.schedulers.TrialScheduler]:
+    """The Tune scheduler named by the spec; ``epoch`` is the time axis so budgets read in epochs.
+
+    The metric is given to the scheduler itself: with an Optuna searcher, which owns the
+    objective, Tune refuses one in ``TuneConfig``.
+    """
+    if choice is None:
+        return None
+    objective = {"time_attr": "epoch", "metric": metric, "mode": mode}
+    if choice.name == "asha":
+        return tune.schedulers.ASHAScheduler(
+            **objective, max_t=epochs, grace_period=min(choice.grace_period, epochs),
+            reduction_factor=choice.reduction_factor, brackets=choice.brackets,
+        )
+    if choice.name == "hyperband":
+        return tune.schedulers.HyperBandScheduler(
+            **objective, max_t=epochs, reduction_factor=choice.reduction_factor,
+        )
+    return tune.schedulers.MedianStoppingRule(
+        **objective, grace_period=choice.grace_period, min_samples_required=choice.min_samples_required,
+    )

@@ -1,0 +1,118 @@
+"""The ``search`` section of a spec: study design, Optuna sampler, Tune scheduler, budgets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from .errors import OptionError
+from .options import StrictModel
+
+SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CMA-ES optimizes one objective only
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class TrialSchedulerSpec(StrictModel):
+    """A Ray Tune trial scheduler; options not used by ``name`` are ignored."""
+
+    name: Literal["asha", "hyperband", "median"] = "asha"
+    grace_period: int = Field(1, ge=1, description="epochs before asha/median may stop a trial")
+    reduction_factor: float = Field(3, gt=1, description="asha/hyperband: keep 1/factor per rung")
+    brackets: int = Field(1, ge=1, description="asha brackets")
+    min_samples_required: int = Field(3, ge=1, description="median: trials needed before stopping")
+
+
+class ConfirmSpec(StrictModel):
+    """After an Optuna search, re-run the ``top_k`` configurations with ``repeats`` seeds."""
+
+    top_k: int = Field(3, ge=1)
+
+
+class SearchSpec(StrictModel):
+    kind: Literal["grid", "ablation", "optuna"] = "grid"
+    design: Literal["one_at_a_time", "cumulative", "factorial"] = "one_at_a_time"
+    factors: dict[str, list[Any]] = Field(default_factory=dict)
+    baseline: Optional[dict[str, Any]] = None
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="optuna: fixed axes, one search per cell")
+    repeats: int = Field(1, ge=1, description="seeds per configuration")
+    num_samples: int = Field(10, ge=1, description="configurations Optuna proposes (per grid cell)")
+    sampler: Literal[SAMPLERS] = "tpe"  # type: ignore[valid-type]
+    scheduler: Optional[TrialSchedulerSpec] = None
+    confirm: Optional[ConfirmSpec] = None
+    metric: Union[str, list[str]] = "val/top1"
+    mode: Union[Literal["max", "min"], list[Literal["max", "min"]]] = "max"
+    time_budget: Optional[float] = Field(None, gt=0, description="seconds (or '90m', '2h'): stop launching trials after")
+    fail_fast: bool = False
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+            if not match:
+                raise ValueError("a duration is seconds or a number with s, m, h or d (e.g. 90m)")
+            return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        return value
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def modes(self) -> list[str]:
+        return [self.mode] if isinstance(self.mode, str) else list(self.mode)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchSpec:
+        self._check_objectives()
+        for name, levels in {**self.factors, **self.grid}.items():
+            if not levels:
+                raise ValueError(f"factor {name!r} has no levels; list at least one value")
+        if self.kind == "optuna":
+            self._check_optuna()
+        else:
+            self._check_fixed_design()
+        return self
+
+    def _check_objectives(self) -> None:
+        from .train.trainer import EPOCH_METRICS
+
+        for metric in self.metrics:
+            if metric not in EPOCH_METRICS:
+                raise OptionError("metric", f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
+        if len(self.modes) != len(self.metrics):
+            raise OptionError("mode", f"give one mode per metric ({len(self.metrics)} metrics)")
+        if self.multi_objective and self.kind != "optuna":
+            raise OptionError("metric", "several metrics need kind: optuna (a multi-objective search)")
+        if self.multi_objective and self.scheduler is not None:
+            raise OptionError("scheduler", "trial schedulers stop trials on one metric; drop it or use one metric")
+        if self.multi_objective and self.sampler in SINGLE_OBJECTIVE_SAMPLERS:
+            raise OptionError("sampler", f"{self.sampler} optimizes one metric; use nsga2, tpe, random, gp or qmc")
+
+    def _check_optuna(self) -> None:
+        if not self.space:
+            raise ValueError("kind optuna needs search.space: {path: {loguniform: [a, b]}, ...}")
+        if self.factors or self.baseline:
+            raise ValueError("kind optuna takes search.space (and search.grid), not factors or baseline")
+        if self.repeats > 1 and self.confirm is None:
+            raise OptionError("repeats", "an optuna search trains each proposal once; add "
+                                         "search.confirm: {top_k: K} to re-run the best K with repeats seeds")
+
+    def _check_fixed_design(self) -> None:
+        if self.space or self.grid or self.confirm:
+            raise ValueError(f"kind {self.kind} takes search.factors, not space, grid or confirm")
+        if self.kind != "ablation" and ({"baseline", "design"} & self.model_fields_set):
+            raise ValueError("search.baseline and search.design are only for kind: ablation")
+        if self.kind == "ablation" and self.design == "cumulative":
+            multi = [name for name, levels in self.factors.items() if len(levels) != 1]
+            if multi:
+                raise OptionError("factors", f"a cumulative ablation adds one change per step; "
+                                             f"give {multi[0]!r} exactly one level")
