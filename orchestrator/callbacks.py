@@ -71,21 +71,43 @@ class MlflowTrialLogger(Callback):
     """Opens each trial's run at its first epoch, logs every epoch in one batch, closes it with
     its outcome. A trial that never trained (time budget spent) leaves no run behind."""
 
-    def __init__(self, tracker: StudyTracker, plan_for: PlanLookup, *, epochs: int) -> None:
+    def __init__(self, tracker: StudyTracker, plan_for: PlanLookup, *, epochs: int,
+                 resumable: Optional[dict[str, str]] = None) -> None:
         self.tracker = tracker
         self.plan_for = plan_for
         self.epochs = epochs
+        self.resumable = dict(resumable or {})  # run key -> run id of interrupted runs
         self.run_ids: dict[str, str] = {}
+        self.logged_steps: dict[str, int] = {}
+        self.open: set[str] = set()
 
     def _run_id(self, trial: Trial) -> str:
         if trial.trial_id not in self.run_ids:
             plan = self.plan_for(trial.config)
-            self.run_ids[trial.trial_id] = self.tracker.start_trial(plan.to_dict())
+            run_id = self.resumable.pop(plan.run_key, None)
+            if run_id is not None:
+                self.logged_steps[trial.trial_id] = self.tracker.reopen_trial(run_id)
+            else:
+                run_id = self.tracker.start_trial(plan.to_dict())
+            self.run_ids[trial.trial_id] = run_id
+            self.open.add(run_id)
         return self.run_ids[trial.trial_id]
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        run_id, step = self._run_id(trial), int(result["epoch"])
+        if step <= self.logged_steps.get(trial.trial_id, 0):
+            return  # re-reported after a restore from an earlier checkpoint: already logged
+        self.logged_steps[trial.trial_id] = step
         metrics = {k: result[k] for k in EPOCH_METRICS if k in result and k != "epoch"}
-        self.tracker.log_metrics(self._run_id(trial), metrics, step=int(result["epoch"]))
+        self.tracker.log_metrics(run_id, metrics, step=step)
+
+    def close_open_runs(self) -> int:
+        """Mark the runs of trials that never completed as interrupted (KILLED); returns how many.
+        Called when the sweep stops early (Ctrl-C), so no run is left RUNNING."""
+        for run_id in self.open:
+            self.tracker.mark_interrupted(run_id)
+        count, self.open = len(self.open), set()
+        return count
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         outcome = outcome_of(trial, self.epochs)
@@ -93,8 +115,10 @@ class MlflowTrialLogger(Callback):
             return
         last = trial.last_result
         summary = {name: last[key] for name, key in SUMMARY_FROM.items() if key in last}
+        run_id = self._run_id(trial)
+        self.open.discard(run_id)
         self.tracker.finish_trial(
-            self._run_id(trial),
+            run_id,
             status="KILLED" if outcome == "pruned" else "FINISHED",
             summary=summary,
             tags={f"{TAG}outcome": outcome},
@@ -102,8 +126,10 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         error = error_text(trial)
+        run_id = self._run_id(trial)
+        self.open.discard(run_id)
         self.tracker.finish_trial(
-            self._run_id(trial),
+            run_id,
             status="FAILED",
             summary={},
             tags={f"{TAG}outcome": "failed", f"{TAG}failure": first_line(error)},

@@ -28,6 +28,11 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 traceback.print_exc()
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except Exception as exc:  # a bug or an unexpected environment: still one line by default
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+            sys.exit(1)
 
     return wrapper
 
@@ -37,6 +42,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def main(debug: bool) -> None:
     """Sweeps of image-classification studies: Ray Tune + Optuna + MLflow."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # hide its database-setup chatter
+    # Tune's own warnings suggest Tuner.restore and list trial folders; the sweep's summary
+    # says what happened and how to resume in this tool's terms.
+    logging.getLogger("ray.tune").setLevel(logging.ERROR)
     if debug:
         os.environ[DEBUG_ENV] = "1"
 
@@ -45,9 +53,11 @@ def main(debug: bool) -> None:
 @click.argument("spec_path", metavar="SPEC")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted sweep of the same spec.")
 @click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
 @friendly_errors
-def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, address: Optional[str]) -> None:
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool,
+          address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .space import describe_optuna, describe_plans, plan_sweep
     from .spec import load_spec
@@ -59,8 +69,17 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, address: Op
         return
     from .sweep import run_sweep
 
-    outcome = run_sweep(spec, address=address, echo=click.echo)
+    resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
+    try:
+        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: running trials stopped and their runs marked KILLED; "
+                   f"continue with: {resume_hint}", err=True)
+        sys.exit(130)
     tally = outcome.tally
+    if outcome.interrupted:
+        click.echo(f"interrupted: {outcome.interrupted} runs marked KILLED; continue with: {resume_hint}")
+        sys.exit(130)
     unstarted = f", {tally.unstarted} not started (time budget)" if tally.unstarted else ""
     click.echo(
         f"study {outcome.study}: {tally.finished} finished, {tally.pruned} pruned, "

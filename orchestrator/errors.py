@@ -15,6 +15,12 @@ class SpecError(OrchestrateError):
     exit_code = 2
 
 
+class ResumeError(OrchestrateError):
+    """A sweep that must (or cannot) be resumed as asked (exit code 2, nothing started)."""
+
+    exit_code = 2
+
+
 class OptionError(ValueError):
     """A bad option inside a validated section; ``subpath`` extends the section's key path."""
 

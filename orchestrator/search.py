@@ -62,13 +62,28 @@ class BudgetedOptunaSearch(OptunaSearch):
         return super().suggest(trial_id)
 
 
+def finished_trial_count(storage_path: Path, study_name: str) -> int:
+    """Trials of a persisted study that ended (complete, pruned or failed): a resumed search
+    proposes only the rest of its ``num_samples``."""
+    if not storage_path.exists():
+        return 0
+    try:
+        study = optuna.load_study(study_name=study_name, storage=journal_storage(storage_path))
+    except KeyError:  # no study of that name in the journal yet
+        return 0
+    running = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING
+    return sum(trial.state not in running for trial in study.trials)
+
+
 def build_searcher(search: SearchSpec, space: Callable[[Any], dict], *, study_name: str,
-                   storage_path: Path, seed: int, deadline: Optional[float]) -> OptunaSearch:
+                   storage_path: Path, seed: int, deadline: Optional[float],
+                   points_to_evaluate: Optional[list[dict[str, Any]]] = None) -> OptunaSearch:
     metric = search.metric if not search.multi_objective else search.metrics
     mode = search.mode if not search.multi_objective else search.modes
     return BudgetedOptunaSearch(
         space=space, metric=metric, mode=mode, sampler=build_sampler(search.sampler, seed),
         study_name=study_name, storage=journal_storage(storage_path), deadline=deadline,
+        points_to_evaluate=points_to_evaluate or None,
     )
 
 

@@ -126,6 +126,8 @@ class ResourcesSpec(StrictModel):
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
     max_concurrent: Optional[int] = Field(None, ge=1)
+    max_failures: int = Field(2, ge=0, description="retries of a trial whose process died, from its checkpoint")
+    checkpoint_every: int = Field(1, ge=1, description="epochs between trial checkpoints")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import time
@@ -15,13 +16,14 @@ import ray
 from ray import tune
 
 from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally
-from .errors import OrchestrateError
+from .data import load_dataset
+from .errors import OrchestrateError, ResumeError
 from .results import confirm_plans, pareto_front
-from .search import build_scheduler, build_searcher, optuna_storage_path
+from .search import build_scheduler, build_searcher, finished_trial_count, optuna_storage_path
 from .space import TrialPlan, define_by_run, label_for, optuna_cells, plan_sweep
 from .spec import SweepSpec
-from .tracking import StudyTracker
-from .trial import PLAN_KEY, plan_for, run_trial
+from .tracking import TAG, StudyTracker, check_reachable, flatten, resolve_uri
+from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
 
 Echo = Callable[[str], None]
 
@@ -35,6 +37,7 @@ class SweepOutcome:
     skipped: int
     optuna_storage: Optional[Path] = None
     pareto: list[str] = field(default_factory=list)
+    interrupted: int = 0
 
 
 def connect_ray(address: Optional[str]) -> None:
@@ -53,23 +56,53 @@ def connect_ray(address: Optional[str]) -> None:
         raise OrchestrateError(f"cannot connect to Ray at {address}: {exc}") from None
 
 
+def spec_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two specs."""
+    old, new = flatten(recorded), flatten(current)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(old.keys() | new.keys())
+            if old.get(k) != new.get(k)]
+
+
+def preflight_data(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> None:
+    """Load every dataset the sweep trains on once in the driver, before anything is recorded.
+
+    A missing archive fails here with its message instead of in every trial, and the decoded
+    cache is written once instead of by concurrent trials.
+    """
+    configs = [p.config["data"] for p in plans] if plans else [spec.data.model_dump(mode="json")]
+    seen: set[str] = set()
+    for data in configs:
+        key = json.dumps([data["dataset"], data["root"], data["options"]], sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            load_dataset(data["dataset"], root=data["root"], download=data["download"], **data["options"])
+
+
+class SweepInterrupted(Exception):
+    """Tune stopped before every trial completed (Ctrl-C or SIGTERM)."""
+
+
 class Sweep:
     """One invocation of ``orchestrate sweep``: its tracker, callbacks and Tune stages."""
 
-    def __init__(self, spec: SweepSpec, echo: Echo) -> None:
+    def __init__(self, spec: SweepSpec, echo: Echo, *, resumable: dict[str, Any]) -> None:
         self.spec = spec
         self.echo = echo
         self.spec_data = spec.model_dump(mode="json")
         self.tracker = StudyTracker(spec.name, spec.tracking.uri)
         self.tally = SweepTally(total=0)
         self.deadline = time.time() + spec.search.time_budget if spec.search.time_budget else None
-        self.storage = Path(spec.resources.storage or "ray_results").resolve()
+        self.checkpoint_root = Path(spec.resources.storage or "ray_results").resolve() / spec.name
+        self.storage = self.checkpoint_root / time.strftime("%Y%m%d-%H%M%S")
         self.optuna_storage = optuna_storage_path(self.tracker.uri, spec.name)
-        lookup = functools.partial(plan_for, spec)
+        self.resumable = resumable
+        self.lookup = functools.partial(plan_for, spec)
         search = spec.search
+        self.logger = MlflowTrialLogger(self.tracker, self.lookup, epochs=spec.train.epochs,
+                                        resumable={k: run.info.run_id for k, run in resumable.items()})
         self.callbacks = [
-            MlflowTrialLogger(self.tracker, lookup, epochs=spec.train.epochs),
-            ProgressPrinter(self.tally, lookup, epochs=spec.train.epochs, metric=search.metrics[0],
+            self.logger,
+            ProgressPrinter(self.tally, self.lookup, epochs=spec.train.epochs, metric=search.metrics[0],
                             mode=search.modes[0], echo=echo),
         ]
 
@@ -90,21 +123,32 @@ class Sweep:
         cells = optuna_cells(self.spec)
         for index, cell in enumerate(cells):
             study_name = self.spec.name if len(cells) == 1 else f"{self.spec.name}[{label_for(cell)}]"
+            done = finished_trial_count(self.optuna_storage, study_name)
+            # Interrupted proposals are asked again first, so they continue from their checkpoints.
+            again = [json.loads(run.data.tags[f"{TAG}factors"]) for run in self.resumable.values()]
+            again = [point for point in again if all(point.get(k) == v for k, v in cell.items())]
+            samples = max(search.num_samples - done, len(again))
+            if samples == 0:
+                continue
             searcher = build_searcher(
                 search, define_by_run(self.spec, cell), study_name=study_name,
                 storage_path=self.optuna_storage, seed=self.spec.train.seed, deadline=self.deadline,
+                points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
             )
-            self.tally.total = (self.tally.total or 0) + search.num_samples
+            self.tally.total = (self.tally.total or 0) + samples
             suffix = "" if len(cells) == 1 else f"-cell{index}"
-            self.fit({}, name=f"{self.spec.name}{suffix}", num_samples=search.num_samples, search_alg=searcher)
+            self.fit({}, name=f"optuna{suffix}", num_samples=samples, search_alg=searcher)
 
     def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int,
             search_alg: Optional[tune.search.Searcher] = None) -> None:
         spec, search, resources = self.spec, self.spec.search, self.spec.resources
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, spec=self.spec_data, deadline=self.deadline),
+            tune.with_parameters(run_trial, spec=self.spec_data, deadline=self.deadline,
+                                 checkpoint_root=str(self.checkpoint_root),
+                                 resume_keys=sorted(self.resumable)),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
+        lookup = self.lookup
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
@@ -114,8 +158,8 @@ class Sweep:
                                           metric=search.metrics[0], mode=search.modes[0]),
                 num_samples=num_samples,
                 max_concurrent_trials=resources.max_concurrent,
-                trial_name_creator=lambda trial: f"trial_{trial.trial_id}",
-                trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
+                trial_name_creator=lambda trial: trial_dirname(lookup(trial.config)),
+                trial_dirname_creator=lambda trial: trial_dirname(lookup(trial.config)),
             ),
             run_config=tune.RunConfig(
                 name=name,
@@ -123,16 +167,47 @@ class Sweep:
                 callbacks=self.callbacks,
                 verbose=0,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=search.fail_fast),
+                failure_config=tune.FailureConfig(max_failures=resources.max_failures,
+                                                  fail_fast=search.fail_fast),
             ),
         )
         tuner.fit()
+        if self.logger.open:
+            # Tune returns normally on Ctrl-C, leaving trials uncompleted: stop here, not in a
+            # later stage, and let run_sweep mark those runs interrupted.
+            raise SweepInterrupted(f"{len(self.logger.open)} trials were interrupted")
 
 
-def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = print) -> SweepOutcome:
-    """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept."""
+def prepare(spec: SweepSpec, *, resume: bool) -> tuple[Optional[list[TrialPlan]], dict[str, Any]]:
+    """Everything checked before Ray starts or the store is written: plans, data, resume state."""
     plans = plan_sweep(spec)
-    sweep = Sweep(spec, echo)
+    check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
+    tracker = StudyTracker(spec.name, spec.tracking.uri)
+    resumable = tracker.unfinished_trials()
+    if resume:
+        recorded = tracker.recorded_spec()
+        if recorded is None:
+            raise ResumeError(f"study {spec.name!r} has no sweep to resume in {tracker.uri}")
+        differences = spec_differences(recorded, spec.model_dump(mode="json"))
+        if differences:
+            raise ResumeError(f"the spec differs from the one that started {spec.name!r}: "
+                              f"{'; '.join(differences[:5])}; resume with that spec or use a new name")
+    elif resumable:
+        raise ResumeError(f"study {spec.name!r} has {len(resumable)} interrupted runs; continue them "
+                          f"with `orchestrate sweep ... --resume` (or give the study a new name)")
+    preflight_data(spec, plans)
+    return plans, resumable
+
+
+def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = print,
+              resume: bool = False) -> SweepOutcome:
+    """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
+
+    With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
+    and the Optuna study goes on; without it, a study with interrupted runs is refused.
+    """
+    plans, resumable = prepare(spec, resume=resume)
+    sweep = Sweep(spec, echo, resumable=resumable)
     skipped = 0
     if plans is not None:
         pending = sweep.pending(plans)
@@ -144,28 +219,43 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     # ProgressPrinter callback is the display.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     connect_ray(address)
-    sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None)
+    if resume:
+        sweep.tracker.resume_sweep()
+    else:
+        sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None)
     echo(f"study {spec.name}: tracking {sweep.tracker.uri} (parent run {sweep.tracker.parent_run_id})")
     status = "FAILED"
     outcome = SweepOutcome(spec.name, sweep.tracker.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
     try:
-        if plans is not None:
-            sweep.run_plans(plans, name=spec.name)
-        else:
-            echo(f"optuna study {spec.name}: {sweep.optuna_storage} (optuna-dashboard {sweep.optuna_storage})")
-            outcome.optuna_storage = sweep.optuna_storage
-            sweep.run_optuna()
-            if spec.search.confirm is not None:
-                confirm = sweep.pending(confirm_plans(spec, sweep.tracker.uri))
-                echo(f"confirm: re-running the top {spec.search.confirm.top_k} configurations "
-                     f"with {spec.search.repeats} seeds ({len(confirm)} trials)")
-                sweep.run_plans(confirm, name=f"{spec.name}-confirm")
-            if spec.search.multi_objective:
-                outcome.pareto = pareto_front(spec, sweep.tracker)
+        _run_stages(sweep, plans, outcome)
         status = "FAILED" if sweep.tally.failed else "FINISHED"
+    except SweepInterrupted:
+        status = "KILLED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
+        outcome.interrupted = sweep.logger.close_open_runs()
+        for run_id in sweep.logger.resumable.values():  # interrupted earlier, not continued now
+            sweep.tracker.mark_interrupted(run_id)
+        if outcome.interrupted:
+            status = "KILLED"
         sweep.tracker.end_sweep(status)
     return outcome
+
+
+def _run_stages(sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
+    spec = sweep.spec
+    if plans is not None:
+        sweep.run_plans(plans, name="grid")
+        return
+    sweep.echo(f"optuna study {spec.name}: {sweep.optuna_storage} (optuna-dashboard {sweep.optuna_storage})")
+    outcome.optuna_storage = sweep.optuna_storage
+    sweep.run_optuna()
+    if spec.search.confirm is not None:
+        confirm = sweep.pending(confirm_plans(spec, sweep.tracker.uri))
+        sweep.echo(f"confirm: re-running the top {spec.search.confirm.top_k} configurations "
+                   f"with {spec.search.repeats} seeds ({len(confirm)} trials)")
+        sweep.run_plans(confirm, name="confirm")
+    if spec.search.multi_objective:
+        outcome.pareto = pareto_front(spec, sweep.tracker)

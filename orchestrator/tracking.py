@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -36,6 +37,31 @@ def resolve_uri(configured: Optional[str] = None) -> str:
     if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
         uri = prefix + str(Path(uri[len(prefix):]).resolve())
     return uri
+
+
+def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
+    """Fail fast with one line when the store cannot be used, instead of MLflow's minutes of
+    retries against a server that is down or a database folder that does not exist."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        folder = Path(uri[len(prefix):]).parent
+        if not folder.is_dir():
+            raise OrchestrateError(f"tracking store {uri}: folder {folder} does not exist")
+        return
+    if uri.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=timeout)
+        except requests.RequestException as exc:
+            raise OrchestrateError(
+                f"cannot reach the MLflow tracking server at {redact(uri)}: {type(exc).__name__}"
+            ) from None
+
+
+def redact(uri: str) -> str:
+    """``uri`` without the password of a ``user:password@host`` part."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -99,6 +125,63 @@ class StudyTracker:
         if self.parent_run_id is not None:
             self.client.set_terminated(self.parent_run_id, status=status)
 
+    def _runs(self, kind: str, extra_filter: str = "", max_results: int = 10_000) -> list[Any]:
+        if self.client.get_experiment_by_name(self.study) is None:
+            return []
+        query = f"tags.`{TAG}kind` = '{kind}'" + (f" AND {extra_filter}" if extra_filter else "")
+        return self.client.search_runs(
+            [self.experiment_id], filter_string=query, max_results=max_results,
+            order_by=["attributes.start_time DESC"],
+        )
+
+    def latest_sweep(self) -> Optional[Any]:
+        runs = self._runs(KIND_SWEEP, max_results=1)
+        return runs[0] if runs else None
+
+    def recorded_spec(self) -> Optional[dict[str, Any]]:
+        """The spec the study's latest sweep started with (its ``spec.json``), if any."""
+        latest = self.latest_sweep()
+        if latest is None:
+            return None
+        path = self.client.download_artifacts(latest.info.run_id, "spec.json")
+        return json.loads(Path(path).read_text())
+
+    def resume_sweep(self) -> str:
+        """Reopen the latest parent run, so a resumed sweep stays one sweep in the UI."""
+        latest = self.latest_sweep()
+        if latest is None:
+            raise OrchestrateError(f"study {self.study!r} has no sweep to resume")
+        self.parent_run_id = latest.info.run_id
+        self.client.update_run(self.parent_run_id, status="RUNNING")
+        return self.parent_run_id
+
+    def unfinished_trials(self) -> dict[str, Any]:
+        """run key -> run of trial runs left RUNNING or interrupted (not finished, failed or
+        pruned): the runs a resume continues."""
+        unfinished: dict[str, Any] = {}
+        for run in self._runs(KIND_TRIAL):
+            if run.info.status not in ("RUNNING", "KILLED"):
+                continue
+            # A run still RUNNING belongs to a driver that died; KILLED ones were interrupted
+            # (Ctrl-C) unless a scheduler pruned them.
+            outcome = run.data.tags.get(f"{TAG}outcome", "running")
+            key = run.data.tags.get(f"{TAG}run_key")
+            if outcome in ("running", "interrupted") and key and key not in unfinished:
+                unfinished[key] = run
+        return unfinished
+
+    def reopen_trial(self, run_id: str) -> int:
+        """Mark an interrupted run RUNNING again; returns the last epoch it has metrics for, so a
+        continued trial does not log the same step twice."""
+        self.client.update_run(run_id, status="RUNNING")
+        self.client.set_tag(run_id, f"{TAG}outcome", "running")
+        history = self.client.get_metric_history(run_id, "val/top1")
+        return max((m.step for m in history), default=0)
+
+    def mark_interrupted(self, run_id: str) -> None:
+        self.client.set_tag(run_id, f"{TAG}outcome", "interrupted")
+        self.client.set_terminated(run_id, status="KILLED")
+
     def start_trial(self, plan: dict[str, Any]) -> str:
         """Create the child run of a plan (see :class:`orchestrator.space.TrialPlan`)."""
         tags = {
@@ -114,6 +197,7 @@ class StudyTracker:
         }
         if self.parent_run_id is not None:
             tags["mlflow.parentRunId"] = self.parent_run_id
+        tags[f"{TAG}outcome"] = "running"
         run = self.client.create_run(
             self.experiment_id, run_name=f"{plan['label']} s{plan['seed']}", tags=tags
         )

@@ -30,26 +30,62 @@ def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:
     return plan_from_suggestion(spec, config)
 
 
-def run_trial(config: dict[str, Any], *, spec: dict[str, Any], deadline: Optional[float] = None) -> None:
-    """Train one (configuration, seed), resuming from the trial's last checkpoint if it has one.
+def trial_dirname(plan: TrialPlan) -> str:
+    """A trial's folder is named by its run key, so any later sweep can find its checkpoints."""
+    return plan.run_key
+
+
+def latest_checkpoint(checkpoint_root: Path, run_key: str) -> Optional[Path]:
+    """The newest checkpoint any earlier sweep of the study saved for ``run_key``.
+
+    Layout: ``<root>/<sweep>/<stage>/<run key>/checkpoint_<n>/trainer.pt`` (Tune's, with our
+    folder names). Tune restores a retried trial itself; this finds the checkpoint of a trial
+    whose driver died, which a resumed sweep starts as a new Tune trial.
+    """
+    found = list(checkpoint_root.glob(f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}"))
+    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+
+
+def _restore(trainer: Trainer, checkpoint_root: Path, resumed_key: Optional[str]) -> None:
+    """Load Tune's checkpoint of a retried trial, else the newest one of a resumed run."""
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            trainer.load_state_dict(torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False))
+        return
+    path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
+    if path is not None:
+        trainer.load_state_dict(torch.load(path, weights_only=False))
+
+
+def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: str,
+              resume_keys: list[str] = (), deadline: Optional[float] = None) -> None:
+    """Train one (configuration, seed), continuing from its newest checkpoint if it has one.
+
+    Only the runs a ``--resume`` continues (``resume_keys``) look for earlier sweeps'
+    checkpoints; any other trial starts from scratch, whatever lies in the storage.
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
     time budget stops launching work while running trials end cleanly.
     """
     if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
         return
-    plan = plan_for(SweepSpec.model_validate(spec), config)
+    sweep_spec = SweepSpec.model_validate(spec)
+    plan = plan_for(sweep_spec, config)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     trainer = Trainer.from_config(plan.config, seed=plan.seed)
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
-        trainer.load_state_dict(state)
+    _restore(trainer, Path(checkpoint_root), plan.run_key if plan.run_key in resume_keys else None)
+    if trainer.done:  # the driver died after the last checkpoint but before the run closed
+        tune.report(trainer.last_metrics)
+        return
+    every = sweep_spec.resources.checkpoint_every
     while not trainer.done:
         metrics = trainer.run_epoch()
+        if trainer.epoch % every and not trainer.done:
+            tune.report(metrics)
+            continue
         with tempfile.TemporaryDirectory() as folder:
             torch.save(trainer.state_dict(), Path(folder) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))

@@ -91,6 +91,7 @@ class Trainer:
         self.epoch = 0
         self.train_seconds = 0.0
         self.best = {"val/best_top1": float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
+        self.last_metrics: dict[str, float] = {}
 
     @classmethod
     def from_config(
@@ -161,6 +162,7 @@ class Trainer:
             "time/train_seconds": self.train_seconds,
             "model/params": float(self.params),
         }
+        self.last_metrics = metrics
         for callback in self.callbacks:
             callback(metrics)
         return metrics
@@ -185,6 +187,7 @@ class Trainer:
             "epoch": self.epoch,
             "train_seconds": self.train_seconds,
             "best": dict(self.best),
+            "last_metrics": dict(self.last_metrics),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -200,3 +203,4 @@ class Trainer:
         self.epoch = state["epoch"]
         self.train_seconds = state["train_seconds"]
         self.best = dict(state["best"])
+        self.last_metrics = dict(state["last_metrics"])
