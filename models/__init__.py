@@ -1,9 +1,24 @@
 """Model zoo: a registry of image classifiers by name. Imports torch and timm only."""
 
-from . import resnet_cifar  # noqa: F401  (registers the CIFAR ResNets)
+from . import (  # noqa: F401  (each import registers its family's models)
+    attention_resnet,
+    autoencoder,
+    cbam_resnet,
+    densenet,
+    inception_resnet,
+    res2net,
+    resnet,
+    resnet_cifar,
+    resnext,
+    sknet,
+    tiny_imagenet,
+)
+from ._helpers import PretrainedWeightsUnavailable
 from ._registry import (
     UnknownModelError,
     create_model,
+    default_input_size,
+    input_size,
     is_model,
     list_models,
     model_options,
@@ -11,8 +26,11 @@ from ._registry import (
 )
 
 __all__ = [
+    "PretrainedWeightsUnavailable",
     "UnknownModelError",
     "create_model",
+    "default_input_size",
+    "input_size",
     "is_model",
     "list_models",
     "model_options",

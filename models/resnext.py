@@ -1,0 +1,93 @@
+"""ResNeXt-29 for CIFAR: Xie et al., "Aggregated Residual Transformations for Deep Neural
+Networks", CVPR 2017, sec. 5.3.
+
+A 3x3 stem and three stages of three bottleneck blocks with grouped 3x3 convs, output widths
+256-512-1024; cardinality C and group width d give "C x d" (first-stage bottleneck width C * d,
+doubled each stage). The paper's CIFAR models are 8x64d (34.4M params at 10 classes, which this
+builds exactly) and 16x64d (68.1M); 2x64d, 4x64d and 32x4d are the smaller members common in CIFAR
+code. Seed 000 does not say which member it trained; ``resnext29_8x64d`` is the paper's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._registry import register_model
+from .layers.residual import AttentionPosition, Bottleneck
+from .resnet import ResNet, build_resnet
+
+
+def _resnext29(cardinality: int, group_width: int, **kwargs: Any) -> ResNet:
+    return build_resnet(
+        Bottleneck,
+        [3, 3, 3],
+        widths=(64, 128, 256),
+        width_factor=cardinality * group_width / 64,
+        conv_kwargs={"groups": cardinality},
+        **kwargs,
+    )
+
+
+@register_model
+def resnext29_2x64d(
+    num_classes: int = 100,
+    in_chans: int = 3,
+    attention: str | None = None,
+    attention_kwargs: dict[str, Any] | None = None,
+    attention_position: AttentionPosition = "before_add",
+    drop_path_rate: float = 0.0,
+) -> ResNet:
+    """ResNeXt-29 2x64d: 9.22M params at 100 classes."""
+    return _resnext29(2, 64, **locals())
+
+
+@register_model
+def resnext29_4x64d(
+    num_classes: int = 100,
+    in_chans: int = 3,
+    attention: str | None = None,
+    attention_kwargs: dict[str, Any] | None = None,
+    attention_position: AttentionPosition = "before_add",
+    drop_path_rate: float = 0.0,
+) -> ResNet:
+    """ResNeXt-29 4x64d: 17.65M params at 100 classes."""
+    return _resnext29(4, 64, **locals())
+
+
+@register_model
+def resnext29_8x64d(
+    num_classes: int = 100,
+    in_chans: int = 3,
+    attention: str | None = None,
+    attention_kwargs: dict[str, Any] | None = None,
+    attention_position: AttentionPosition = "before_add",
+    drop_path_rate: float = 0.0,
+) -> ResNet:
+    """ResNeXt-29 8x64d: 34.43M params at 10 classes (the paper's 34.4M), 34.52M at 100."""
+    return _resnext29(8, 64, **locals())
+
+
+@register_model
+def resnext29_16x64d(
+    num_classes: int = 100,
+    in_chans: int = 3,
+    attention: str | None = None,
+    attention_kwargs: dict[str, Any] | None = None,
+    attention_position: AttentionPosition = "before_add",
+    drop_path_rate: float = 0.0,
+) -> ResNet:
+    """ResNeXt-29 16x64d: 68.16M params at 10 classes (the paper's 68.1M)."""
+    return _resnext29(16, 64, **locals())
+
+
+@register_model
+def resnext29_32x4d(
+    num_classes: int = 100,
+    in_chans: int = 3,
+    attention: str | None = None,
+    attention_kwargs: dict[str, Any] | None = None,
+    attention_position: AttentionPosition = "before_add",
+    drop_path_rate: float = 0.0,
+) -> ResNet:
+    """ResNeXt-29 32x4d: 4.87M params at 100 classes."""
+    return _resnext29(32, 4, **locals())
