@@ -4,14 +4,20 @@ from . import (  # noqa: F401  (each import registers its family's models)
     attention_resnet,
     autoencoder,
     cbam_resnet,
+    convnext,
     densenet,
+    hornet,
     inception_resnet,
+    mixer,
     res2net,
     resnet,
     resnet_cifar,
     resnext,
     sknet,
+    timm_backed,
     tiny_imagenet,
+    van,
+    vit,
 )
 from ._helpers import PretrainedWeightsUnavailable
 from ._registry import (
