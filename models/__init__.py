@@ -19,7 +19,7 @@ from . import (  # noqa: F401  (each import registers its family's models)
     van,
     vit,
 )
-from ._helpers import PretrainedWeightsUnavailable
+from ._helpers import PretrainedWeightsUnavailable, pretrained_normalization
 from ._registry import (
     UnknownModelError,
     create_model,
@@ -40,5 +40,6 @@ __all__ = [
     "is_model",
     "list_models",
     "model_options",
+    "pretrained_normalization",
     "register_model",
 ]

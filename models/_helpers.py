@@ -1,4 +1,9 @@
-"""What several families share: pretrained weights through timm, and backbone freezing."""
+"""What several families share: pretrained weights through timm, and backbone freezing.
+
+A model built with pretrained weights carries the normalisation those weights were trained with
+(:func:`pretrained_normalization`), so the data pipeline can use ImageNet statistics for it and
+the dataset's own statistics for everything trained from scratch.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def create_timm(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Mod
     if not pretrained:
         return timm.create_model(name, **kwargs)
     try:
-        return timm.create_model(name, pretrained=True, **kwargs)
+        model = timm.create_model(name, pretrained=True, **kwargs)
     except DOWNLOAD_ERRORS as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PretrainedWeightsUnavailable(
@@ -33,6 +38,18 @@ def create_timm(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Mod
             f"cached copy (timm fetches them from the Hugging Face Hub into $HF_HOME). Run once "
             f"with network access, or set pretrained: false. Cause: {cause}"
         ) from exc
+    return mark_pretrained(model, model.pretrained_cfg)
+
+
+def mark_pretrained(model: nn.Module, cfg: dict[str, Any]) -> nn.Module:
+    """Record on ``model`` the input mean and std of the weights it was loaded with."""
+    model.pretrained_normalization = (tuple(cfg["mean"]), tuple(cfg["std"]))
+    return model
+
+
+def pretrained_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) the model's pretrained weights expect, or None when it was not pretrained."""
+    return getattr(model, "pretrained_normalization", None)
 
 
 def freeze_backbone(model: nn.Module, trainable: Iterable[nn.Module]) -> nn.Module:

@@ -41,6 +41,14 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
+def register_variant(name: str, entry: Callable[..., nn.Module], doc: str) -> Callable[..., nn.Module]:
+    """Register ``entry`` under ``name``: for families whose variants share one signature and
+    differ only in constants, so a factory closes over the constants instead of repeating it."""
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = doc
+    return register_model(entry)
+
+
 def input_size(size: int) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Mark an entry point with the square input side it is built for (apply under ``register_model``)."""
 

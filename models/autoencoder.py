@@ -29,7 +29,9 @@ class TransposedResidualUnit(nn.Module):
     def __init__(self, in_chs: int, out_chs: int) -> None:
         super().__init__()
         self.layer = nn.Sequential(
-            nn.ConvTranspose2d(in_chs, out_chs, 3, 2, 1, output_padding=1), nn.BatchNorm2d(out_chs), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(in_chs, out_chs, 3, 2, 1, output_padding=1),
+            nn.BatchNorm2d(out_chs),
+            nn.ReLU(inplace=True),
             nn.Conv2d(out_chs, out_chs, 3, 1, 1), nn.BatchNorm2d(out_chs),
         )
         self.shortcut = nn.ConvTranspose2d(in_chs, out_chs, 1, 2, output_padding=1)

@@ -65,7 +65,9 @@ def sample_resnet(
     attention_kwargs: dict[str, Any] | None = None,
 ) -> SampleResNet:
     """Seed 002's Sample ResNet with CBAM: 232,164 params at 10 classes (the seed's 0.23M)."""
-    return SampleResNet(num_classes=num_classes, in_chans=in_chans, attention=attention, attention_kwargs=attention_kwargs)
+    return SampleResNet(
+        num_classes=num_classes, in_chans=in_chans, attention=attention, attention_kwargs=attention_kwargs
+    )
 
 
 @register_model

@@ -37,7 +37,9 @@ def conv_bn_relu(in_chs: int, out_chs: int, kernel_size: int) -> nn.Sequential:
 
 
 class DenseLayer(nn.Module):
-    def __init__(self, in_chs: int, growth: int, *, attn: tuple[str, dict[str, Any]] | None, position: DensePosition) -> None:
+    def __init__(
+        self, in_chs: int, growth: int, *, attn: tuple[str, dict[str, Any]] | None, position: DensePosition
+    ) -> None:
         super().__init__()
         width = 4 * growth
         self.conv1 = conv_bn_relu(in_chs, width, 1)

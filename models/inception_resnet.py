@@ -20,7 +20,9 @@ import torch.nn as nn
 from ._registry import input_size, register_model
 
 
-def cbr(in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1, padding: str | int = "same") -> nn.Sequential:
+def cbr(
+    in_chs: int, out_chs: int, kernel: int | tuple[int, int], stride: int = 1, padding: str | int = "same"
+) -> nn.Sequential:
     kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
     if stride > 1 and padding == "same":
         padding = kernel[0] // 2  # torch refuses "same" with strides
@@ -91,7 +93,9 @@ def block_b(scale: float) -> ScaledResidual:
 
 
 class InceptionResNetTin(nn.Module):
-    def __init__(self, *, num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: float = 0.5) -> None:
+    def __init__(
+        self, *, num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: float = 0.5
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             stem(in_chans), block_a(residual_scale), reduction_a(), block_b(residual_scale), block_b(residual_scale)
@@ -112,4 +116,6 @@ def inception_resnet_tin(
     num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: float = 0.5
 ) -> InceptionResNetTin:
     """Modified Inception-ResNet-v2 for 64x64: 6.22M params at 200 classes."""
-    return InceptionResNetTin(num_classes=num_classes, in_chans=in_chans, residual_scale=residual_scale, drop_rate=drop_rate)
+    return InceptionResNetTin(
+        num_classes=num_classes, in_chans=in_chans, residual_scale=residual_scale, drop_rate=drop_rate
+    )

@@ -46,6 +46,10 @@ def mlp_mixer_b16(
 ) -> MlpMixer:
     """timm's Mixer-B/16 at 224px: 59.19M params at 100 classes."""
     model = create_timm(
-        "mixer_b16_224", pretrained=pretrained, num_classes=num_classes, in_chans=in_chans, drop_path_rate=drop_path_rate
+        "mixer_b16_224",
+        pretrained=pretrained,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        drop_path_rate=drop_path_rate,
     )
     return apply_freeze(model, freeze, [model.get_classifier()])

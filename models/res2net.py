@@ -13,64 +13,43 @@ on the CIFAR 3x3 stem. Seed 000 leaves depth and width open; these are the paper
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from ._registry import register_model
+from ._registry import register_variant
 from .layers.residual import AttentionPosition, Bottleneck, Shortcut
 from .resnet import ResNet, Stem, build_resnet
 
 
-def _res2net50(scale: int, base_width: int, **kwargs: Any) -> ResNet:
-    return build_resnet(
-        Bottleneck,
-        [3, 4, 6, 3],
-        width_factor=scale * base_width / 64,
-        conv="res2",
-        conv_kwargs={"scale": scale},
-        **kwargs,
-    )
+def _variant(name: str, attention: str | None, stem: Stem, shortcut: Shortcut, doc: str) -> Callable[..., ResNet]:
+    def entry(
+        num_classes: int = 100,
+        in_chans: int = 3,
+        scale: int = 4,
+        base_width: int = 26,
+        attention: str | None = attention,
+        attention_kwargs: dict[str, Any] | None = None,
+        attention_position: AttentionPosition = "before_add",
+        stem: Stem = stem,
+        shortcut: Shortcut = shortcut,
+        drop_path_rate: float = 0.0,
+    ) -> ResNet:
+        return build_resnet(
+            Bottleneck, [3, 4, 6, 3], width_factor=scale * base_width / 64, conv="res2", conv_kwargs={"scale": scale},
+            num_classes=num_classes, in_chans=in_chans, attention=attention, attention_kwargs=attention_kwargs,
+            attention_position=attention_position, stem=stem, shortcut=shortcut, drop_path_rate=drop_path_rate,
+        )
+
+    return register_variant(name, entry, doc)
 
 
-@register_model
-def res2net(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    scale: int = 4,
-    base_width: int = 26,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """Res2Net-50 26w x 4s, CIFAR stem: 23.85M params at 100 classes."""
-    return _res2net50(**locals())
-
-
-@register_model
-def res2net_ca(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    scale: int = 4,
-    base_width: int = 26,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """Res2Net-50 + Coordinate Attention before the add: 25.77M params at 100 classes (CA's 1x1 convs at 2048 channels)."""
-    return _res2net50(attention="coord", **locals())
-
-
-@register_model
-def res2net_ca_v1b(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    scale: int = 4,
-    base_width: int = 26,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    stem: Stem = "cifar_deep",
-    shortcut: Shortcut = "d",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """Res2Net-50 + CA, deep stem and avg-pool shortcut: 25.79M params at 100 classes."""
-    return _res2net50(attention="coord", **locals())
+res2net = _variant("res2net", None, "cifar", "b", "Res2Net-50 26w x 4s, CIFAR stem: 23.85M params at 100 classes.")
+res2net_ca = _variant(
+    "res2net_ca", "coord", "cifar", "b", "Res2Net-50 + CA before the add: 25.77M params at 100 classes."
+)
+res2net_ca_v1b = _variant(
+    "res2net_ca_v1b",
+    "coord",
+    "cifar_deep",
+    "d",
+    "Res2Net-50 + CA, deep stem, avg-pool shortcut: 25.79M params at 100 classes.",
+)

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn as nn
 
-from ._helpers import Freeze, apply_freeze, create_timm
-from ._registry import register_model
-from .layers.residual import AttentionPosition, BasicBlock, Bottleneck
+from ._helpers import Freeze, apply_freeze, create_timm, mark_pretrained
+from ._registry import register_variant
+from .layers.residual import AttentionPosition, BasicBlock, Bottleneck, init_resnet_weights
 
 Stem = Literal["cifar", "cifar_deep", "imagenet"]
 
@@ -46,7 +46,8 @@ def make_stem(kind: Stem, in_chans: int, width: int) -> nn.Sequential:
     if kind not in convs:
         raise ValueError(f"stem must be one of {', '.join(convs)}, got {kind!r}")
     pool = nn.MaxPool2d(3, 2, 1) if kind == "imagenet" else nn.Identity()
-    return nn.Sequential(OrderedDict(conv=convs[kind](), bn=nn.BatchNorm2d(width), act=nn.ReLU(inplace=True), pool=pool))
+    layers = OrderedDict(conv=convs[kind](), bn=nn.BatchNorm2d(width), act=nn.ReLU(inplace=True), pool=pool)
+    return nn.Sequential(layers)
 
 
 class ResNet(nn.Module):
@@ -81,15 +82,7 @@ class ResNet(nn.Module):
         self.neck: nn.Module = nn.Identity()
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_chs, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_resnet_weights(self)
 
     def get_classifier(self) -> nn.Module:
         return self.fc
@@ -152,53 +145,39 @@ def build_resnet(
             raise ValueError("no ImageNet weights are published for this variant")
         source = create_timm(weights, pretrained=True, num_classes=0, in_chans=kwargs.get("in_chans", 3))
         load_timm_resnet_state(model, source.state_dict())
+        mark_pretrained(model, source.pretrained_cfg)
     return apply_freeze(model, freeze, [model.neck, model.fc])
 
 
-@register_model
-def resnet18(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    stem: Stem | None = None,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-    pretrained: bool = False,
-    freeze: Freeze | None = None,
-) -> ResNet:
-    """ResNet-18: 11.22M params at 100 classes (CIFAR stem)."""
-    return build_resnet(BasicBlock, [2, 2, 2, 2], weights="resnet18.tv_in1k", **locals())
+def _variant(
+    name: str, block: type[BasicBlock] | type[Bottleneck], layers: list[int], params: str
+) -> Callable[..., ResNet]:
+    def entry(
+        num_classes: int = 100,
+        in_chans: int = 3,
+        stem: Stem | None = None,
+        attention: str | None = None,
+        attention_kwargs: dict[str, Any] | None = None,
+        attention_position: AttentionPosition = "before_add",
+        drop_path_rate: float = 0.0,
+        pretrained: bool = False,
+        freeze: Freeze | None = None,
+    ) -> ResNet:
+        return build_resnet(
+            block, layers, weights=f"{name}.tv_in1k", stem=stem, pretrained=pretrained, freeze=freeze,
+            num_classes=num_classes, in_chans=in_chans, attention=attention, attention_kwargs=attention_kwargs,
+            attention_position=attention_position, drop_path_rate=drop_path_rate,
+        )
+
+    return register_variant(name, entry, params)
 
 
-@register_model
-def resnet34(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    stem: Stem | None = None,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-    pretrained: bool = False,
-    freeze: Freeze | None = None,
-) -> ResNet:
-    """ResNet-34: 21.33M params at 100 classes (CIFAR stem)."""
-    return build_resnet(BasicBlock, [3, 4, 6, 3], weights="resnet34.tv_in1k", **locals())
-
-
-@register_model
-def resnet50(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    stem: Stem | None = None,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-    pretrained: bool = False,
-    freeze: Freeze | None = None,
-) -> ResNet:
-    """ResNet-50: 23.71M params at 100 classes (CIFAR stem); 23,528,522 at 10 classes with the
-    ImageNet stem (seed 002, whose ``pretrained: true, freeze: backbone`` trains 20,490)."""
-    return build_resnet(Bottleneck, [3, 4, 6, 3], weights="resnet50.tv_in1k", **locals())
+resnet18 = _variant("resnet18", BasicBlock, [2, 2, 2, 2], "ResNet-18: 11.22M params at 100 classes (CIFAR stem).")
+resnet34 = _variant("resnet34", BasicBlock, [3, 4, 6, 3], "ResNet-34: 21.33M params at 100 classes (CIFAR stem).")
+resnet50 = _variant(
+    "resnet50",
+    Bottleneck,
+    [3, 4, 6, 3],
+    "ResNet-50: 23.71M params at 100 classes (CIFAR stem); 23,528,522 at 10 classes with the ImageNet "
+    "stem (seed 002, whose ``pretrained: true, freeze: backbone`` trains 20,490).",
+)

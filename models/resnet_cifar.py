@@ -19,13 +19,13 @@ Table 1 lists ghost_resnet20 at 0.03M, which no Ghost-ResNet-20 reaches; its own
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 
-from ._registry import register_model
-from .layers.residual import AttentionPosition, BasicBlock
+from ._registry import register_variant
+from .layers.residual import AttentionPosition, BasicBlock, init_resnet_weights
 
 
 class CifarResNet(nn.Module):
@@ -54,15 +54,7 @@ class CifarResNet(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_channels, num_classes)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_resnet_weights(self)
 
     def get_classifier(self) -> nn.Module:
         return self.fc
@@ -72,105 +64,54 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-def _cifar_resnet(depth: int, **kwargs: Any) -> CifarResNet:
-    return CifarResNet((depth - 2) // 6, **kwargs)
+def _variant(depth: int, params: str) -> Callable[..., CifarResNet]:
+    def entry(
+        num_classes: int = 10,
+        in_chans: int = 3,
+        attention: str | None = None,
+        attention_kwargs: dict[str, Any] | None = None,
+        attention_position: AttentionPosition = "before_add",
+        conv: str = "conv",
+        conv_kwargs: dict[str, Any] | None = None,
+    ) -> CifarResNet:
+        return CifarResNet(
+            (depth - 2) // 6, num_classes=num_classes, in_chans=in_chans, attention=attention,
+            attention_kwargs=attention_kwargs, attention_position=attention_position, conv=conv,
+            conv_kwargs=conv_kwargs,
+        )
+
+    return register_variant(f"resnet{depth}", entry, f"ResNet-{depth} (n={(depth - 2) // 6}): {params}.")
 
 
-@register_model
-def resnet20(
-    num_classes: int = 10,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    conv: str = "conv",
-    conv_kwargs: dict[str, Any] | None = None,
-) -> CifarResNet:
-    """ResNet-20 (n=3): 0.27M params at 10 classes, 0.28M at 100."""
-    return _cifar_resnet(20, **locals())
+def _eca_variant(depth: int, params: str) -> Callable[..., CifarResNet]:
+    def entry(
+        num_classes: int = 10, in_chans: int = 3, k_size: int = 3, attention_position: AttentionPosition = "before_add"
+    ) -> CifarResNet:
+        return CifarResNet(
+            (depth - 2) // 6, num_classes=num_classes, in_chans=in_chans, attention="eca",
+            attention_kwargs={"k_size": k_size}, attention_position=attention_position,
+        )
+
+    doc = f"ResNet-{depth} with ECA (k_size 3) before the add: {params}."
+    return register_variant(f"eca_resnet{depth}", entry, doc)
 
 
-@register_model
-def resnet32(
-    num_classes: int = 10,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    conv: str = "conv",
-    conv_kwargs: dict[str, Any] | None = None,
-) -> CifarResNet:
-    """ResNet-32 (n=5): 0.46M params at 10 classes, 0.47M at 100."""
-    return _cifar_resnet(32, **locals())
+def _ghost_variant(depth: int, params: str) -> Callable[..., CifarResNet]:
+    def entry(num_classes: int = 10, in_chans: int = 3, ratio: int = 2) -> CifarResNet:
+        return CifarResNet(
+            (depth - 2) // 6, num_classes=num_classes, in_chans=in_chans, conv="ghost", conv_kwargs={"ratio": ratio}
+        )
+
+    doc = f"ResNet-{depth} with Ghost modules for its 3x3 convs: {params}."
+    return register_variant(f"ghost_resnet{depth}", entry, doc)
 
 
-@register_model
-def resnet44(
-    num_classes: int = 10,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    conv: str = "conv",
-    conv_kwargs: dict[str, Any] | None = None,
-) -> CifarResNet:
-    """ResNet-44 (n=7): 0.66M params at 10 classes."""
-    return _cifar_resnet(44, **locals())
-
-
-@register_model
-def resnet56(
-    num_classes: int = 10,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    conv: str = "conv",
-    conv_kwargs: dict[str, Any] | None = None,
-) -> CifarResNet:
-    """ResNet-56 (n=9): 0.85M params at 10 classes, 0.86M at 100."""
-    return _cifar_resnet(56, **locals())
-
-
-@register_model
-def resnet110(
-    num_classes: int = 10,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    conv: str = "conv",
-    conv_kwargs: dict[str, Any] | None = None,
-) -> CifarResNet:
-    """ResNet-110 (n=18): 1.7M params at 10 classes."""
-    return _cifar_resnet(110, **locals())
-
-
-@register_model
-def eca_resnet20(
-    num_classes: int = 10, in_chans: int = 3, k_size: int = 3, attention_position: AttentionPosition = "before_add"
-) -> CifarResNet:
-    """ResNet-20 with ECA (k_size 3) before the add: 0.28M params at 100 classes."""
-    return _cifar_resnet(20, num_classes=num_classes, in_chans=in_chans, attention="eca",
-                         attention_kwargs={"k_size": k_size}, attention_position=attention_position)
-
-
-@register_model
-def eca_resnet32(
-    num_classes: int = 10, in_chans: int = 3, k_size: int = 3, attention_position: AttentionPosition = "before_add"
-) -> CifarResNet:
-    """ResNet-32 with ECA (k_size 3) before the add: 0.47M params at 100 classes."""
-    return _cifar_resnet(32, num_classes=num_classes, in_chans=in_chans, attention="eca",
-                         attention_kwargs={"k_size": k_size}, attention_position=attention_position)
-
-
-@register_model
-def ghost_resnet20(num_classes: int = 10, in_chans: int = 3, ratio: int = 2) -> CifarResNet:
-    """ResNet-20 with Ghost modules for its 3x3 convs: 0.145M at 100 classes (ratio 2)."""
-    return _cifar_resnet(20, num_classes=num_classes, in_chans=in_chans, conv="ghost", conv_kwargs={"ratio": ratio})
-
-
-@register_model
-def ghost_resnet32(num_classes: int = 10, in_chans: int = 3, ratio: int = 2) -> CifarResNet:
-    """ResNet-32 with Ghost modules for its 3x3 convs: 0.25M at 100 classes (ratio 2)."""
-    return _cifar_resnet(32, num_classes=num_classes, in_chans=in_chans, conv="ghost", conv_kwargs={"ratio": ratio})
+resnet20 = _variant(20, "0.27M params at 10 classes, 0.28M at 100")
+resnet32 = _variant(32, "0.46M params at 10 classes, 0.47M at 100")
+resnet44 = _variant(44, "0.66M params at 10 classes")
+resnet56 = _variant(56, "0.85M params at 10 classes, 0.86M at 100")
+resnet110 = _variant(110, "1.7M params at 10 classes")
+eca_resnet20 = _eca_variant(20, "0.28M params at 100 classes")
+eca_resnet32 = _eca_variant(32, "0.47M params at 100 classes")
+ghost_resnet20 = _ghost_variant(20, "0.145M params at 100 classes (ratio 2), 0.080M at ratio 4")
+ghost_resnet32 = _ghost_variant(32, "0.245M params at 100 classes (ratio 2)")

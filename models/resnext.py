@@ -10,9 +10,9 @@ code. Seed 000 does not say which member it trained; ``resnext29_8x64d`` is the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from ._registry import register_model
+from ._registry import register_variant
 from .layers.residual import AttentionPosition, Bottleneck
 from .resnet import ResNet, build_resnet
 
@@ -28,66 +28,26 @@ def _resnext29(cardinality: int, group_width: int, **kwargs: Any) -> ResNet:
     )
 
 
-@register_model
-def resnext29_2x64d(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """ResNeXt-29 2x64d: 9.22M params at 100 classes."""
-    return _resnext29(2, 64, **locals())
+def _variant(cardinality: int, group_width: int, params: str) -> Callable[..., ResNet]:
+    def entry(
+        num_classes: int = 100,
+        in_chans: int = 3,
+        attention: str | None = None,
+        attention_kwargs: dict[str, Any] | None = None,
+        attention_position: AttentionPosition = "before_add",
+        drop_path_rate: float = 0.0,
+    ) -> ResNet:
+        return _resnext29(
+            cardinality, group_width, num_classes=num_classes, in_chans=in_chans, attention=attention,
+            attention_kwargs=attention_kwargs, attention_position=attention_position, drop_path_rate=drop_path_rate,
+        )
+
+    name = f"resnext29_{cardinality}x{group_width}d"
+    return register_variant(name, entry, f"ResNeXt-29 {cardinality}x{group_width}d: {params}.")
 
 
-@register_model
-def resnext29_4x64d(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """ResNeXt-29 4x64d: 17.65M params at 100 classes."""
-    return _resnext29(4, 64, **locals())
-
-
-@register_model
-def resnext29_8x64d(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """ResNeXt-29 8x64d: 34.43M params at 10 classes (the paper's 34.4M), 34.52M at 100."""
-    return _resnext29(8, 64, **locals())
-
-
-@register_model
-def resnext29_16x64d(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """ResNeXt-29 16x64d: 68.16M params at 10 classes (the paper's 68.1M)."""
-    return _resnext29(16, 64, **locals())
-
-
-@register_model
-def resnext29_32x4d(
-    num_classes: int = 100,
-    in_chans: int = 3,
-    attention: str | None = None,
-    attention_kwargs: dict[str, Any] | None = None,
-    attention_position: AttentionPosition = "before_add",
-    drop_path_rate: float = 0.0,
-) -> ResNet:
-    """ResNeXt-29 32x4d: 4.87M params at 100 classes."""
-    return _resnext29(32, 4, **locals())
+resnext29_2x64d = _variant(2, 64, "9.22M params at 100 classes")
+resnext29_4x64d = _variant(4, 64, "17.65M params at 100 classes")
+resnext29_8x64d = _variant(8, 64, "34.43M params at 10 classes (the paper's 34.4M), 34.52M at 100")
+resnext29_16x64d = _variant(16, 64, "68.16M params at 10 classes (the paper's 68.1M), 68.25M at 100")
+resnext29_32x4d = _variant(32, 4, "4.87M params at 100 classes")

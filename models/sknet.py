@@ -96,5 +96,6 @@ def resnet_mix(
 ) -> ResNet:
     """ResNet-18 with SK / CA / Triplet blocks in seed 001's Table 1 orders: 11.88M at 100 classes."""
     return build_resnet(
-        MixBlock, [2, 2, 2, 2], num_classes=num_classes, in_chans=in_chans, order=tuple(order), block_kwargs=block_kwargs
+        MixBlock, [2, 2, 2, 2], num_classes=num_classes, in_chans=in_chans, order=tuple(order),
+        block_kwargs=block_kwargs,
     )

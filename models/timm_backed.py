@@ -17,12 +17,12 @@ Efficiently Amalgamated CNN-Transformer Architecture for Mobile Vision Applicati
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch.nn as nn
 
 from ._helpers import Freeze, apply_freeze, create_timm
-from ._registry import input_size, register_model
+from ._registry import input_size, register_model, register_variant
 
 
 def _timm_model(variant: str, *, pretrained: bool, freeze: Freeze | None, **kwargs: Any) -> nn.Module:
@@ -31,7 +31,9 @@ def _timm_model(variant: str, *, pretrained: bool, freeze: Freeze | None, **kwar
 
 
 @register_model
-def ghostnet_100(num_classes: int = 100, in_chans: int = 3, pretrained: bool = False, freeze: Freeze | None = None) -> nn.Module:
+def ghostnet_100(
+    num_classes: int = 100, in_chans: int = 3, pretrained: bool = False, freeze: Freeze | None = None
+) -> nn.Module:
     """GhostNet 1.0x: 4.03M params at 100 classes."""
     return _timm_model("ghostnet_100", **locals())
 
@@ -50,33 +52,23 @@ def coatnet_0(
     return _timm_model("coatnet_0_rw_224", **locals())
 
 
-@register_model
-def cspresnet50(
-    num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.0, pretrained: bool = False, freeze: Freeze | None = None
-) -> nn.Module:
-    """CSPResNet-50: 20.69M params at 100 classes."""
-    return _timm_model("cspresnet50", **locals())
+def _variant(name: str, doc: str) -> Callable[..., nn.Module]:
+    def entry(
+        num_classes: int = 100,
+        in_chans: int = 3,
+        drop_path_rate: float = 0.0,
+        pretrained: bool = False,
+        freeze: Freeze | None = None,
+    ) -> nn.Module:
+        return _timm_model(
+            name, pretrained=pretrained, freeze=freeze, num_classes=num_classes, in_chans=in_chans,
+            drop_path_rate=drop_path_rate,
+        )
+
+    return register_variant(name, entry, doc)
 
 
-@register_model
-def resnest50d(
-    num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.0, pretrained: bool = False, freeze: Freeze | None = None
-) -> nn.Module:
-    """ResNeSt-50d: 25.64M params at 100 classes."""
-    return _timm_model("resnest50d", **locals())
-
-
-@register_model
-def edgenext_small(
-    num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.0, pretrained: bool = False, freeze: Freeze | None = None
-) -> nn.Module:
-    """EdgeNeXt-S: 5.31M params at 100 classes."""
-    return _timm_model("edgenext_small", **locals())
-
-
-@register_model
-def edgenext_base(
-    num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.0, pretrained: bool = False, freeze: Freeze | None = None
-) -> nn.Module:
-    """EdgeNeXt-B: 17.98M params at 100 classes."""
-    return _timm_model("edgenext_base", **locals())
+cspresnet50 = _variant("cspresnet50", "CSPResNet-50: 20.69M params at 100 classes.")
+resnest50d = _variant("resnest50d", "ResNeSt-50d: 25.64M params at 100 classes.")
+edgenext_small = _variant("edgenext_small", "EdgeNeXt-S: 5.31M params at 100 classes.")
+edgenext_base = _variant("edgenext_base", "EdgeNeXt-B: 17.98M params at 100 classes.")

@@ -37,7 +37,9 @@ def kaiming_init(model: nn.Module) -> nn.Module:
 def conv_block(in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
     """Biased conv + BN + ReLU, the seed's CONV module."""
     return nn.Sequential(
-        nn.Conv2d(in_chs, out_chs, kernel_size, stride, kernel_size // 2), nn.BatchNorm2d(out_chs), nn.ReLU(inplace=True)
+        nn.Conv2d(in_chs, out_chs, kernel_size, stride, kernel_size // 2),
+        nn.BatchNorm2d(out_chs),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -47,7 +49,9 @@ class ResidualUnit(nn.Module):
     def __init__(self, in_chs: int, rate: int = 2) -> None:
         super().__init__()
         out_chs = rate * in_chs
-        self.layer = nn.Sequential(conv_block(in_chs, out_chs, 3, 2), nn.Conv2d(out_chs, out_chs, 3, 1, 1), nn.BatchNorm2d(out_chs))
+        self.layer = nn.Sequential(
+            conv_block(in_chs, out_chs, 3, 2), nn.Conv2d(out_chs, out_chs, 3, 1, 1), nn.BatchNorm2d(out_chs)
+        )
         self.shortcut = nn.Conv2d(in_chs, out_chs, 1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +112,8 @@ class DenseStage(nn.Module):
 
     def __init__(self, in_chs: int, out_chs: int, depth: int = 4) -> None:
         super().__init__()
-        self.blocks = nn.Sequential(conv_block(in_chs, out_chs), *(conv_block(out_chs, out_chs) for _ in range(depth - 1)))
+        rest = (conv_block(out_chs, out_chs) for _ in range(depth - 1))
+        self.blocks = nn.Sequential(conv_block(in_chs, out_chs), *rest)
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,10 +19,12 @@ On 32x32 inputs the stride-4 stem leaves 8x8 and the last stage 1x1, as in the s
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn as nn
 
-from ._registry import register_model
+from ._registry import register_model, register_variant
 from .layers import create_attn
 from .metaformer import MetaBlock, MetaFormer
 
@@ -44,7 +46,10 @@ class GatedAttention(nn.Module):
 def conv_mlp(dim: int, ratio: float) -> nn.Sequential:
     hidden = int(dim * ratio)
     return nn.Sequential(
-        nn.Conv2d(dim, hidden, 1), nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden), nn.GELU(), nn.Conv2d(hidden, dim, 1)
+        nn.Conv2d(dim, hidden, 1),
+        nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden),
+        nn.GELU(),
+        nn.Conv2d(hidden, dim, 1),
     )
 
 
@@ -81,29 +86,18 @@ def _van_like(
     )
 
 
-def _van(dims: tuple[int, ...], depths: tuple[int, ...], *, num_classes: int, in_chans: int, drop_path_rate: float) -> MetaFormer:
-    return _van_like(
-        "lka", patch_embed(in_chans, dims[0], 7, 4), dims, depths, (8, 8, 4, 4),
-        num_classes=num_classes, drop_path_rate=drop_path_rate,
-    )
+def _van_variant(name: str, dims: tuple[int, ...], depths: tuple[int, ...], doc: str) -> Callable[..., MetaFormer]:
+    def entry(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
+        stem = patch_embed(in_chans, dims[0], 7, 4)
+        ratios = (8, 8, 4, 4)
+        return _van_like("lka", stem, dims, depths, ratios, num_classes=num_classes, drop_path_rate=drop_path_rate)
+
+    return register_variant(name, entry, doc)
 
 
-@register_model
-def van_b0(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
-    """VAN-B0: 3.87M params at 100 classes."""
-    return _van((32, 64, 160, 256), (3, 3, 5, 2), **locals())
-
-
-@register_model
-def van_b1(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
-    """VAN-B1: 13.40M params at 100 classes."""
-    return _van((64, 128, 320, 512), (2, 2, 4, 2), **locals())
-
-
-@register_model
-def van_b2(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
-    """VAN-B2: 26.12M params at 100 classes."""
-    return _van((64, 128, 320, 512), (3, 3, 12, 3), **locals())
+van_b0 = _van_variant("van_b0", (32, 64, 160, 256), (3, 3, 5, 2), "VAN-B0: 3.87M params at 100 classes.")
+van_b1 = _van_variant("van_b1", (64, 128, 320, 512), (2, 2, 4, 2), "VAN-B1: 13.40M params at 100 classes.")
+van_b2 = _van_variant("van_b2", (64, 128, 320, 512), (3, 3, 12, 3), "VAN-B2: 26.12M params at 100 classes.")
 
 
 @register_model

@@ -26,7 +26,8 @@ class GnConv(nn.Module):
         self.dims = [channels // 2**k for k in range(order)][::-1]
         self.scale = scale
         self.proj_in = nn.Conv2d(channels, 2 * channels, 1)
-        self.dwconv = nn.Conv2d(sum(self.dims), sum(self.dims), kernel_size, padding=kernel_size // 2, groups=sum(self.dims))
+        stacked = sum(self.dims)
+        self.dwconv = nn.Conv2d(stacked, stacked, kernel_size, padding=kernel_size // 2, groups=stacked)
         self.pws = nn.ModuleList(nn.Conv2d(self.dims[k], self.dims[k + 1], 1) for k in range(order - 1))
         self.proj_out = nn.Conv2d(channels, channels, 1)
 

@@ -45,6 +45,16 @@ class ShortcutA(nn.Module):
         return F.pad(x, (0, 0, 0, 0, half, self.extra_channels - half))
 
 
+def init_resnet_weights(model: nn.Module) -> None:
+    """He et al.'s initialisation: Kaiming-normal convs (fan_out), BatchNorm at identity."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 def make_shortcut(kind: Shortcut, in_chs: int, out_chs: int, stride: int) -> nn.Module:
     if stride == 1 and in_chs == out_chs:
         return nn.Identity()
@@ -68,11 +78,11 @@ class ResidualBlock(nn.Module):
         stride: int,
         first_width: int,
         *,
-        shortcut: Shortcut,
-        attention: str | None,
-        attention_kwargs: dict[str, Any] | None,
-        attention_position: AttentionPosition,
-        drop_path: float,
+        shortcut: Shortcut = "b",
+        attention: str | None = None,
+        attention_kwargs: dict[str, Any] | None = None,
+        attention_position: AttentionPosition = "before_add",
+        drop_path: float = 0.0,
     ) -> None:
         if attention_position not in ATTENTION_POSITIONS:
             raise ValueError(
@@ -95,6 +105,8 @@ class ResidualBlock(nn.Module):
 
 
 class BasicBlock(ResidualBlock):
+    """Two 3x3 convs (or their stand-ins); ``residual`` takes shortcut, attention and drop_path."""
+
     expansion = 1
 
     def __init__(
@@ -103,21 +115,14 @@ class BasicBlock(ResidualBlock):
         chs: int,
         stride: int = 1,
         *,
-        shortcut: Shortcut = "b",
         conv: str = "conv",
         conv_kwargs: dict[str, Any] | None = None,
-        attention: str | None = None,
-        attention_kwargs: dict[str, Any] | None = None,
-        attention_position: AttentionPosition = "before_add",
-        drop_path: float = 0.0,
+        **residual: Any,
     ) -> None:
         super().__init__()
         self.conv1 = create_conv(conv, in_chs, chs, stride, **(conv_kwargs or {}))
         self.conv2 = create_conv(conv, chs, chs, 1, **(conv_kwargs or {}))
-        self._init_residual(
-            in_chs, chs, stride, chs, shortcut=shortcut, attention=attention,
-            attention_kwargs=attention_kwargs, attention_position=attention_position, drop_path=drop_path,
-        )
+        self._init_residual(in_chs, chs, stride, chs, **residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self._attend(self.conv1(x), "after_conv1"))
@@ -140,23 +145,16 @@ class Bottleneck(ResidualBlock):
         stride: int = 1,
         *,
         width_factor: float = 1.0,
-        shortcut: Shortcut = "b",
         conv: str = "conv",
         conv_kwargs: dict[str, Any] | None = None,
-        attention: str | None = None,
-        attention_kwargs: dict[str, Any] | None = None,
-        attention_position: AttentionPosition = "before_add",
-        drop_path: float = 0.0,
+        **residual: Any,
     ) -> None:
         super().__init__()
         width, out_chs = int(chs * width_factor), chs * self.expansion
         self.conv1 = ConvBn(in_chs, width, 1)
         self.conv2 = create_conv(conv, width, width, stride, **(conv_kwargs or {}))
         self.conv3 = ConvBn(width, out_chs, 1)
-        self._init_residual(
-            in_chs, out_chs, stride, width, shortcut=shortcut, attention=attention,
-            attention_kwargs=attention_kwargs, attention_position=attention_position, drop_path=drop_path,
-        )
+        self._init_residual(in_chs, out_chs, stride, width, **residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self._attend(self.conv1(x), "after_conv1"))

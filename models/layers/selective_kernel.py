@@ -52,4 +52,6 @@ def sk(
     min_channels: int = 32,
 ) -> nn.Module:
     """The SK convolution as a shape-keeping block inserted between layers (seed 001's use)."""
-    return sk_conv(channels, channels, 1, groups=groups, kernels=kernels, reduction=reduction, min_channels=min_channels)
+    return sk_conv(
+        channels, channels, 1, groups=groups, kernels=kernels, reduction=reduction, min_channels=min_channels
+    )

@@ -28,7 +28,10 @@ def test_attention_position_ablation() -> None:
     assert "12 trials (4 configurations)" in output
     listed = trials(output)
     assert [label for _, seed, label in listed if seed == "0"] == [
-        "baseline", 'attention_position="after_conv1"', 'attention_position="before_add"', 'attention_position="after_add"'
+        "baseline",
+        'attention_position="after_conv1"',
+        'attention_position="before_add"',
+        'attention_position="after_add"',
     ]
     assert len({key for key, _, _ in listed}) == 4
 
@@ -46,7 +49,10 @@ def name_grid(tmp_path: Path) -> Path:
         "name": "zoo_grid",
         "data": {"dataset": "cifar100"},
         "model": {"name": "resnet20"},
-        "search": {"kind": "grid", "factors": {"model.name": ["resnet20", "resnet32"], "model.attention": [None, "eca", "coord"]}},
+        "search": {
+            "kind": "grid",
+            "factors": {"model.name": ["resnet20", "resnet32"], "model.attention": [None, "eca", "coord"]},
+        },
     }
     path = tmp_path / "zoo_grid.yaml"
     path.write_text(yaml.safe_dump(spec))

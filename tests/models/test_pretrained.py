@@ -68,3 +68,24 @@ def test_freeze_backbone_on_a_timm_model() -> None:
 def test_unknown_freeze_is_refused() -> None:
     with pytest.raises(ValueError, match="freeze"):
         models.create_model("resnet18", freeze="everything")
+
+
+@pytest.fixture
+def fake_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """timm "downloads" randomly initialised weights: the successful path, without a network."""
+    build = timm.create_model
+
+    def create(name: str, pretrained: bool = False, **kwargs: object) -> torch.nn.Module:
+        return build(name, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", create)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "resnet50_attn", "ghostnet_100", "timm/resnet18"])
+def test_pretrained_models_carry_imagenet_normalisation(fake_download: None, name: str) -> None:
+    model = models.create_model(name, num_classes=10, pretrained=True)
+    assert models.pretrained_normalization(model) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def test_models_trained_from_scratch_use_the_dataset_statistics() -> None:
+    assert models.pretrained_normalization(models.create_model("resnet18", num_classes=10)) is None

@@ -87,7 +87,10 @@ def test_coord_pooling_options_change_the_output(pool: str) -> None:
     assert not torch.allclose(base(x), variant(x))
 
 
-@pytest.mark.parametrize("activation, kind", [("hardswish", "Hardswish"), ("relu", "ReLU"), ("elu", "ELU"), ("sigmoid", "Sigmoid")])
+ACTIVATIONS = [("hardswish", "Hardswish"), ("relu", "ReLU"), ("elu", "ELU"), ("sigmoid", "Sigmoid")]
+
+
+@pytest.mark.parametrize("activation, kind", ACTIVATIONS)
 def test_coord_activation_option(activation: str, kind: str) -> None:
     assert type(create_attn("coord", 16, activation=activation).act).__name__ == kind
 
