@@ -9,7 +9,7 @@ unit ends without an activation so the output can reach normalised (signed) pixe
 classifier is global pooling and one linear layer on the encoder's features.
 
 ``encode``/``decode``/``reconstruct`` serve the pre-training stage, ``forward`` (logits) the
-fine-tuning stage. 3.11M params at 200 classes (the seed reports 4.31M without giving its
+fine-tuning stage. 3.12M params at 200 classes (the seed reports 4.31M without giving its
 encoder widths).
 """
 
@@ -96,5 +96,5 @@ class AutoEncoderTin(nn.Module):
 @register_model
 @input_size(64)
 def autoencoder_tin(num_classes: int = 200, in_chans: int = 3, width: int = 16) -> AutoEncoderTin:
-    """ResNet-encoder autoencoder with a linear classifier: 3.11M params at 200 classes."""
+    """ResNet-encoder autoencoder with a linear classifier: 3.12M params at 200 classes."""
     return AutoEncoderTin(num_classes=num_classes, in_chans=in_chans, width=width)
