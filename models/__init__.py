@@ -1,9 +1,30 @@
 """Model zoo: a registry of image classifiers by name. Imports torch and timm only."""
 
-from . import resnet_cifar  # noqa: F401  (registers the CIFAR ResNets)
+from . import (  # noqa: F401  (each import registers its family's models)
+    attention_resnet,
+    autoencoder,
+    cbam_resnet,
+    convnext,
+    densenet,
+    hornet,
+    inception_resnet,
+    mixer,
+    res2net,
+    resnet,
+    resnet_cifar,
+    resnext,
+    sknet,
+    timm_backed,
+    tiny_imagenet,
+    van,
+    vit,
+)
+from ._helpers import PretrainedWeightsUnavailable, pretrained_normalization
 from ._registry import (
     UnknownModelError,
     create_model,
+    default_input_size,
+    input_size,
     is_model,
     list_models,
     model_options,
@@ -11,10 +32,14 @@ from ._registry import (
 )
 
 __all__ = [
+    "PretrainedWeightsUnavailable",
     "UnknownModelError",
     "create_model",
+    "default_input_size",
+    "input_size",
     "is_model",
     "list_models",
     "model_options",
+    "pretrained_normalization",
     "register_model",
 ]

@@ -3,6 +3,9 @@
 Keyed by the entry point's function name, as in timm. Unlike timm, registering a name twice
 raises (as torchvision's registry does), so two families can never shadow each other silently.
 Names starting with ``timm/`` pass through to :func:`timm.create_model`.
+
+An entry point may carry the input side it is meant for (``@input_size(64)`` for Tiny-ImageNet,
+224 where the architecture fixes it); ``orchestrate models`` profiles each model at that size.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from ._helpers import create_timm
+
 TIMM_PREFIX = "timm/"
+DEFAULT_INPUT_SIZE = 32  # CIFAR, the seeds' usual dataset
 
 _model_entrypoints: dict[str, Callable[..., nn.Module]] = {}
 
@@ -33,6 +39,33 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         raise ValueError(f"model {name!r} is already registered")
     _model_entrypoints[name] = fn
     return fn
+
+
+def register_variant(name: str, entry: Callable[..., nn.Module], doc: str) -> Callable[..., nn.Module]:
+    """Register ``entry`` under ``name``: for families whose variants share one signature and
+    differ only in constants, so a factory closes over the constants instead of repeating it."""
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = doc
+    return register_model(entry)
+
+
+def input_size(size: int) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Mark an entry point with the square input side it is built for (apply under ``register_model``)."""
+
+    def mark(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        fn.default_input_size = size  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def default_input_size(name: str) -> int:
+    """The input side ``name`` is meant for: its mark, else 32 (224 for ``timm/`` names)."""
+    if name.startswith(TIMM_PREFIX):
+        return 224
+    if name not in _model_entrypoints:
+        raise UnknownModelError(unknown_model_message(name))
+    return getattr(_model_entrypoints[name], "default_input_size", DEFAULT_INPUT_SIZE)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -70,9 +103,7 @@ def model_options(name: str) -> dict[str, inspect.Parameter] | None:
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build a registered model (or ``timm/<name>``) with keyword options."""
     if name.startswith(TIMM_PREFIX):
-        import timm  # imported lazily: only passthrough names need it at build time
-
-        return timm.create_model(name[len(TIMM_PREFIX):], **kwargs)
+        return create_timm(name[len(TIMM_PREFIX):], **kwargs)
     if name not in _model_entrypoints:
         raise UnknownModelError(unknown_model_message(name))
     return _model_entrypoints[name](**kwargs)

@@ -130,17 +130,19 @@ def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
 @main.command()
 @click.argument("pattern", default="*")
 @click.option("--num-classes", default=100, show_default=True)
-@click.option("--input-size", default=32, show_default=True, help="Square input side for MACs.")
-def models(pattern: str, num_classes: int, input_size: int) -> None:
+@click.option("--input-size", type=int, default=None,
+              help="Square input side for MACs (default: each model's own, e.g. 64 for Tiny-ImageNet models).")
+def models(pattern: str, num_classes: int, input_size: Optional[int]) -> None:
     """List registered models with params and MACs (timm/<name> builds any timm model too)."""
     import models as zoo
 
     from .profile import profile_model
 
-    click.echo(f"{'model':<24} {'params (M)':>10} {'MMACs':>10}   at {input_size}x{input_size}, {num_classes} classes")
+    click.echo(f"{'model':<24} {'params (M)':>10} {'MMACs':>10} {'input':>6}   at {num_classes} classes")
     for name in zoo.list_models(pattern):
-        params, macs = profile_model(zoo.create_model(name, num_classes=num_classes), input_size)
-        click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f}")
+        size = input_size or zoo.default_input_size(name)
+        params, macs = profile_model(zoo.create_model(name, num_classes=num_classes), size)
+        click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f} {size:>6}")
 
 
 @main.group()
