@@ -1,0 +1,94 @@
+"""Real MLflow stores with known values, logged through StudyTracker as a sweep would log them."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from orchestrator.space import config_key, set_path
+from orchestrator.tracking import TAG, StudyTracker
+
+STATUS = {"finished": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+BASE = {"model": {"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 3}},
+        "data": {"dataset": "digits", "augment": "standard"}, "train": {"epochs": 3, "seed": 0}}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One logged run: the configuration's factors, its seed and what it reached."""
+
+    label: str
+    factors: dict[str, Any]
+    seed: int
+    top1: float
+    outcome: str = "finished"
+    top5: float = 95.0
+    params: float = 270_000.0
+    macs: Optional[float] = None
+    train_seconds: float = 36.0
+    best_epoch: int = 3
+    device: Optional[str] = None
+    curve: tuple[float, ...] = ()
+    per_class: Optional[dict[str, float]] = None
+
+
+def make_spec(name: str, *, factors: dict[str, list[Any]], kind: str = "ablation",
+              baseline: Optional[dict[str, Any]] = None, design: Optional[str] = None,
+              repeats: int = 3) -> dict[str, Any]:
+    search = {"kind": kind, "factors": factors, "baseline": baseline, "repeats": repeats,
+              "metric": "val/top1", "mode": "max"}
+    if design:
+        search["design"] = design
+    return {"name": name, **copy.deepcopy(BASE), "search": search}
+
+
+def log_study(uri: str, spec: dict[str, Any], trials: list[Trial]) -> StudyTracker:
+    """One sweep of ``trials`` in order, as the sweep driver logs it."""
+    tracker = StudyTracker(spec["name"], uri)
+    tracker.start_sweep(spec, trial_count=len(trials))
+    for trial in trials:
+        _log_trial(tracker, trial)
+    tracker.end_sweep()
+    return tracker
+
+
+def _log_trial(tracker: StudyTracker, trial: Trial) -> None:
+    config = copy.deepcopy(BASE)
+    for path, value in trial.factors.items():
+        set_path(config, path, value)
+    plan = {"config_key": config_key(config), "label": trial.label, "factors": trial.factors,
+            "seed": trial.seed, "config": config}
+    run_id = tracker.start_trial(plan)
+    for epoch, value in enumerate(trial.curve, 1):
+        tracker.log_metrics(run_id, {"val/top1": value, "val/top5": trial.top5}, step=epoch)
+    summary = {"summary/best_top1": trial.top1, "summary/top5_at_best": trial.top5,
+               "summary/best_epoch": trial.best_epoch, "summary/params": trial.params,
+               "summary/train_seconds": trial.train_seconds, "summary/epochs": len(trial.curve)}
+    if trial.macs is not None:
+        summary["summary/macs"] = trial.macs
+    tags = {f"{TAG}outcome": trial.outcome}
+    if trial.device:
+        tags[f"{TAG}device"] = trial.device
+    if trial.outcome == "failed":
+        summary, tags[f"{TAG}failure"] = {}, "RuntimeError: CUDA out of memory"
+    if trial.per_class:
+        rows = "\n".join(f"{name},{acc}" for name, acc in trial.per_class.items())
+        tracker.client.log_text(run_id, f"class,accuracy\n{rows}\n", "per_class_accuracy.csv")
+    tracker.finish_trial(run_id, status=STATUS[trial.outcome], summary=summary, tags=tags)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh SQLite store per test module; artifacts land beside it, not in the checkout."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    folder: Path = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # MLflow roots a SQLite store's artifacts at ./mlruns when first opened
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        StudyTracker("_open", uri).experiment_id
+    return uri
