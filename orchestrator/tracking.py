@@ -221,7 +221,9 @@ def read_trials(
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         raise OrchestrateError(f"no study named {study!r} in {resolve_uri(uri)}")
-    metrics, fields = list(metrics), list(fields)
+    base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
+    metrics = [m for m in dict.fromkeys(metrics) if m not in base]
+    fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
     rows: list[dict[str, Any]] = []
     token: Optional[str] = None
     while True:
@@ -233,8 +235,7 @@ def read_trials(
         token = page.token
         if not token:
             break
-    columns = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS, *metrics, *fields]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*base, *metrics, *fields])
 
 
 def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> dict[str, Any]:

@@ -68,10 +68,14 @@ class Row:
 
 
 def study_design(study: str, *, uri: Optional[str] = None) -> Design:
+    """The design of the study's latest sweep; an error for studies with no fixed factors."""
     sweep = latest_sweep(study, uri=uri)
     if sweep is None or not sweep[1]:
         raise OrchestrateError(f"study {study!r} has no sweep run with a spec.json to read its design from")
-    return Design.from_spec(sweep[1])
+    design = Design.from_spec(sweep[1])
+    if design.kind == "optuna":
+        raise OrchestrateError(f"study {study!r} is an optuna search: no ablation tables, see its leaderboard")
+    return design
 
 
 def ablation_tables(
@@ -111,8 +115,6 @@ def ablation_table(
 
 
 def _build(design: Design, name: str, runs: StudyRuns, *, metric: str, confidence: float) -> pd.DataFrame:
-    if design.kind == "optuna":
-        raise OrchestrateError("an optuna study has no ablation tables; see its leaderboard")
     frame = runs.frame.assign(_factors=runs.frame["factors"].map(lambda text: json.loads(text or "{}")))
     if name == "cumulative":
         rows = _cumulative_rows(design, frame)
@@ -182,8 +184,9 @@ def _cumulative_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
     if design.baseline is not None:
         rows.append(Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True))
     position = {_canon({}): 0} if rows else {}
-    for key in sorted(set(keys), key=lambda k: _level_order(design, json.loads(k))):
-        cell = json.loads(key)
+    cells = dict(zip(keys, chosen[prefix]))  # canonical key -> factors in spec order
+    for key in sorted(cells, key=lambda k: _level_order(design, cells[k])):
+        cell = cells[key]
         last = list(cell)[-1]
         before = _canon({p: v for p, v in cell.items() if p != last})
         position[key] = len(rows)
@@ -228,7 +231,9 @@ def _table(rows: list[Row], *, metric: str, confidence: float, with_previous: bo
         against = None if row.reference else reference
         record |= _comparison_columns(values, index, against, "", confidence)
         if with_previous:
-            record |= _comparison_columns(values, index, row.previous, "_prev", confidence)
+            # A step right after the reference repeats the comparison above; the Holm family holds it once.
+            previous = None if row.previous == reference else row.previous
+            record |= _comparison_columns(values, index, previous, "_prev", confidence)
         records.append(record)
     return _with_holm(pd.DataFrame(records), with_previous)
 

@@ -51,7 +51,8 @@ class StudyRuns:
 
 
 def as_studies(studies: str | Iterable[str]) -> tuple[str, ...]:
-    return (studies,) if isinstance(studies, str) else tuple(studies)
+    """One study or several, each once."""
+    return (studies,) if isinstance(studies, str) else tuple(dict.fromkeys(studies))
 
 
 def load_runs(

@@ -82,9 +82,10 @@ def _log_trial(tracker: StudyTracker, trial: Trial) -> None:
     tracker.finish_trial(run_id, status=STATUS[trial.outcome], summary=summary, tags=tags)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh SQLite store per test module; artifacts land beside it, not in the checkout."""
+    """One SQLite store for the session (creating its schema takes seconds); studies are named
+    apart. Artifacts land beside it, not in the checkout."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     folder: Path = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as patch:
@@ -92,3 +93,46 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
         uri = f"sqlite:///{folder / 'mlflow.db'}"
         StudyTracker("_open", uri).experiment_id
     return uri
+
+
+K_SIZE, ATTENTION = "model.attention_kwargs.k_size", "model.attention"
+# The one-at-a-time study: baseline and three kernel sizes over seeds 0-2, where k=5's seed 2 was
+# pruned, k=7's seed 1 failed and k=3's seed 0 failed once before a resumed sweep finished it.
+OAT_VALUES = {
+    "baseline": ({ATTENTION: None}, [70.1, 71.3, 69.8]),
+    "k_size=3": ({K_SIZE: 3}, [72.0, 73.1, 72.4]),
+    "k_size=5": ({K_SIZE: 5}, [71.0, 72.5, 40.0]),
+    "k_size=7": ({K_SIZE: 7}, [70.5, 0.0, 71.9]),
+}
+OAT_OUTCOMES = {("k_size=5", 2): "pruned", ("k_size=7", 1): "failed"}
+
+
+def oat_trial(label: str, seed: int, **overrides: Any) -> Trial:
+    factors, values = OAT_VALUES[label]
+    top1 = values[seed]
+    fields = dict(
+        top5=top1 + 20.0, params=270_000.0 + 100 * len(label), train_seconds=36.0 * (seed + 1),
+        best_epoch=seed + 1, curve=(top1 - 20, top1 - 10, top1),
+        outcome=OAT_OUTCOMES.get((label, seed), "finished"),
+        macs=41e6 if label == "k_size=3" else None,
+        device="cuda:0" if label == "k_size=3" or (label, seed) == ("baseline", 0) else None,
+    )
+    return Trial(label, factors, seed, top1, **(fields | overrides))
+
+
+def oat_spec(name: str = "oat") -> dict[str, Any]:
+    return make_spec(name, factors={K_SIZE: [3, 5, 7]}, baseline={ATTENTION: None})
+
+
+def log_oat(uri: str, name: str = "oat", *, per_class: Optional[dict[str, float]] = None) -> StudyTracker:
+    """The study in two sweeps: the first fails k=3 seed 0, the resumed one finishes it."""
+    log_study(uri, oat_spec(name), [oat_trial("k_size=3", 0, outcome="failed")])
+    trials = [oat_trial(label, seed, per_class=per_class if label == "k_size=3" else None)
+              for label in OAT_VALUES for seed in range(3)]
+    return log_study(uri, oat_spec(name), trials)
+
+
+@pytest.fixture(scope="session")
+def oat(store: str) -> str:
+    log_oat(store)
+    return store
