@@ -98,7 +98,7 @@ def ablation_table(
     A cumulative design has a single table, the whole chain, and takes no factor; so may a study
     with one factor. Rows: level, n (finished seeds) and the excluded counts, mean, std, t-based
     CI; then ``delta`` against the reference row with its CI, ``test``, ``p_value`` and Holm's
-    ``p_holm`` (cumulative tables add the same against the previous step, suffixed ``_prev``).
+    ``p_holm`` (cumulative tables add the same against the previous step, each suffixed ``_prev``).
     """
     design = study_design(study, uri=uri)
     if design.design == "cumulative":
@@ -143,12 +143,17 @@ def _by_seed(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(pair=runs["seed"].astype(str))
 
 
+def _baseline_row(frame: pd.DataFrame) -> Row:
+    return Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True)
+
+
 def _mark_reference(design: Design, factor: str, rows: list[Row]) -> list[Row]:
     """With no baseline cell, the level the base config has is the reference, else the first."""
     default = design.default_level(factor)
-    canon = [_canon(level) for level in design.factors[factor]]
+    levels = [_canon(level) for level in design.factors[factor]]
     if rows:
-        rows[canon.index(_canon(default)) if default is not MISSING and _canon(default) in canon else 0].reference = True
+        found = default is not MISSING and _canon(default) in levels
+        rows[levels.index(_canon(default)) if found else 0].reference = True
     return rows
 
 
@@ -157,7 +162,7 @@ def _one_at_a_time_rows(design: Design, factor: str, frame: pd.DataFrame) -> lis
     rows = [Row(_show(level), _by_seed(frame[cells == _canon({factor: level})])) for level in design.factors[factor]]
     if design.baseline is None:
         return _mark_reference(design, factor, rows)
-    return [Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True), *rows]
+    return [_baseline_row(frame), *rows]
 
 
 def _factorial_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row]:
@@ -180,9 +185,7 @@ def _cumulative_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
     chosen = steps["_factors"].map(lambda f: {p: f[p] for p in paths if p in f})
     prefix = chosen.map(lambda c: 0 < len(c) and list(c) == paths[: len(c)] and _planned(design, c))
     steps, keys = _by_seed(steps[prefix]), chosen[prefix].map(_canon)
-    rows = []
-    if design.baseline is not None:
-        rows.append(Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True))
+    rows = [] if design.baseline is None else [_baseline_row(frame)]
     position = {_canon({}): 0} if rows else {}
     cells = dict(zip(keys, chosen[prefix]))  # canonical key -> factors in spec order
     for key in sorted(cells, key=lambda k: _level_order(design, cells[k])):
@@ -235,22 +238,21 @@ def _table(rows: list[Row], *, metric: str, confidence: float, with_previous: bo
             previous = None if row.previous == reference else row.previous
             record |= _comparison_columns(values, index, previous, "_prev", confidence)
         records.append(record)
-    return _with_holm(pd.DataFrame(records), with_previous)
+    return _with_holm(pd.DataFrame(records), ["", "_prev"] if with_previous else [""])
 
 
 def _comparison_columns(values: list[pd.Series], index: int, against: Optional[int], suffix: str,
                         confidence: float) -> dict[str, Any]:
     result = NO_COMPARISON if against is None else compare(values[index], values[against], confidence=confidence)
-    return {f"delta{suffix}": result.delta, f"delta{suffix}_ci_low": result.ci_low,
-            f"delta{suffix}_ci_high": result.ci_high, f"test{suffix}": result.test,
-            f"p{suffix or '_value'}": result.p_value}
+    columns = {"delta": result.delta, "delta_ci_low": result.ci_low, "delta_ci_high": result.ci_high,
+               "test": result.test, "p_value": result.p_value}
+    return {f"{name}{suffix}": value for name, value in columns.items()}
 
 
-def _with_holm(table: pd.DataFrame, with_previous: bool) -> pd.DataFrame:
-    columns = ["p_value", "p_prev"] if with_previous else ["p_value"]
-    adjusted = holm(pd.concat([table[c] for c in columns], ignore_index=True))
-    for offset, column in enumerate(columns):
-        at = table.columns.get_loc(column) + 1
-        name = "p_holm" if column == "p_value" else "p_prev_holm"
-        table.insert(at, name, adjusted[offset * len(table):(offset + 1) * len(table)])
+def _with_holm(table: pd.DataFrame, suffixes: list[str]) -> pd.DataFrame:
+    """Holm over every p-value of the table, each adjusted column right after its raw one."""
+    adjusted = holm(pd.concat([table[f"p_value{s}"] for s in suffixes], ignore_index=True))
+    for offset, suffix in enumerate(suffixes):
+        at = table.columns.get_loc(f"p_value{suffix}") + 1
+        table.insert(at, f"p_holm{suffix}", adjusted[offset * len(table):(offset + 1) * len(table)])
     return table

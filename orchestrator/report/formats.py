@@ -89,18 +89,25 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
         "mean ± std": lambda r: mean_std(r["mean"], r["std"]),
         "95% CI": lambda r: interval(r["ci_low"], r["ci_high"]),
     }
-    for suffix, against in (("", "ref."), ("_prev", "prev.")):
-        if f"delta{suffix}" not in table:
-            continue
-        p = f"p{suffix or '_value'}"
-        cells |= {
-            f"Δ vs {against}": lambda r, s=suffix, a=against: "ref." if r["reference"] and not s else number(r[f"delta{s}"], signed=True),
-            f"Δ 95% CI ({against})": lambda r, s=suffix: interval(r[f"delta{s}_ci_low"], r[f"delta{s}_ci_high"], signed=True),
-            f"test ({against})": lambda r, s=suffix: r[f"test{s}"] or DASH,
-            f"p ({against})": lambda r, p=p: p_value(r[p]),
-            f"p Holm ({against})": lambda r, s=suffix: p_value(r[f"p{s}_holm" if s else "p_holm"]),
-        }
+    cells |= _comparison_cells("", "ref.")
+    if "delta_prev" in table:
+        cells |= _comparison_cells("_prev", "prev.")
     return render(table, cells)
+
+
+def _comparison_cells(suffix: str, against: str) -> dict[str, Callable[[pd.Series], str]]:
+    """Δ with its interval, the test and both p-values of one family of comparisons."""
+    def delta(row: pd.Series) -> str:
+        reference = row["reference"] and not suffix
+        return "ref." if reference else number(row[f"delta{suffix}"], signed=True)
+
+    return {
+        f"Δ vs {against}": delta,
+        f"Δ 95% CI ({against})": lambda r: interval(r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], signed=True),
+        f"test ({against})": lambda r: r[f"test{suffix}"] or DASH,
+        f"p ({against})": lambda r: p_value(r[f"p_value{suffix}"]),
+        f"p Holm ({against})": lambda r: p_value(r[f"p_holm{suffix}"]),
+    }
 
 
 def display_groups(groups: pd.DataFrame) -> pd.DataFrame:

@@ -121,8 +121,8 @@ def forest(table: pd.DataFrame, path: Path, *, title: str) -> Path:
         series.append(("_prev", "tab:orange", "vs previous step", -0.2))
     for suffix, color, label, offset in series:
         delta = shown[f"delta{suffix}"]
-        filled = shown["p_holm" if not suffix else "p_prev_holm"] < SIGNIFICANT
-        err = _error(shown, f"delta{suffix}", f"delta{suffix}_ci_low", f"delta{suffix}_ci_high")
+        filled = shown[f"p_holm{suffix}"] < SIGNIFICANT
+        err = _error(shown, f"delta{suffix}", f"delta_ci_low{suffix}", f"delta_ci_high{suffix}")
         axes.errorbar(delta, y + offset, xerr=err, fmt="none", ecolor=color, capsize=4)
         axes.scatter(delta[filled], (y + offset)[filled], color=color, zorder=3, label=f"{label}, Holm p < {SIGNIFICANT}")
         axes.scatter(delta[~filled], (y + offset)[~filled], facecolors="white", edgecolors=color, zorder=3,
@@ -146,5 +146,6 @@ def per_class(accuracy: pd.DataFrame, path: Path, *, title: str, k: int = 10) ->
         ax.set_yticks(y, part["class"].astype(str))
         ax.set_xlabel("accuracy")
         ax.set_title(f"{name} {len(part)} classes")
+    axes[1].set_xlim(axes[0].get_xlim())  # one scale, so best and worst compare at a glance
     figure.suptitle(title)
     return _save(figure, path)

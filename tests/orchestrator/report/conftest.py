@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pytest
 
 from orchestrator.space import config_key, set_path
 from orchestrator.tracking import TAG, StudyTracker
 
+RAM_FOLDER = "/dev/shm"
 STATUS = {"finished": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
 BASE = {"model": {"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 3}},
         "data": {"dataset": "digits", "augment": "standard"}, "train": {"epochs": 3, "seed": 0}}
@@ -83,17 +87,32 @@ def _log_trial(tracker: StudyTracker, trial: Trial) -> None:
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One SQLite store for the session (creating its schema takes seconds); studies are named
-    apart. Artifacts land beside it, not in the checkout."""
+def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder in RAM when the machine has one: every MLflow write to SQLite syncs the file, and
+    on disk that alone makes a store of thousands of runs take minutes to write."""
+    if not os.access(RAM_FOLDER, os.W_OK):
+        yield tmp_path_factory.mktemp("stores")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="orchestrate-report-tests-", dir=RAM_FOLDER))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def open_store(folder: Path) -> str:
+    """A new SQLite store in ``folder``; MLflow roots its artifacts at ./mlruns when first opened."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    folder: Path = tmp_path_factory.mktemp("store")
+    folder.mkdir(parents=True, exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)  # MLflow roots a SQLite store's artifacts at ./mlruns when first opened
+        patch.chdir(folder)
         uri = f"sqlite:///{folder / 'mlflow.db'}"
         StudyTracker("_open", uri).experiment_id
     return uri
 
+
+@pytest.fixture(scope="session")
+def store(store_folder: Path) -> str:
+    """One store for the session (creating its schema takes seconds); studies are named apart."""
+    return open_store(store_folder / "shared")
 
 K_SIZE, ATTENTION = "model.attention_kwargs.k_size", "model.attention"
 # The one-at-a-time study: baseline and three kernel sizes over seeds 0-2, where k=5's seed 2 was

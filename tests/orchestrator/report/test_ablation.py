@@ -53,9 +53,9 @@ def holm_by_hand(p: list[float]) -> list[float]:
 def assert_comparison(row, expected, suffix=""):
     delta, low, high, p = expected
     assert row[f"delta{suffix}"] == pytest.approx(delta)
-    assert row[f"delta{suffix}_ci_low"] == pytest.approx(low)
-    assert row[f"delta{suffix}_ci_high"] == pytest.approx(high)
-    assert row[f"p{suffix or '_value'}"] == pytest.approx(p)
+    assert row[f"delta_ci_low{suffix}"] == pytest.approx(low)
+    assert row[f"delta_ci_high{suffix}"] == pytest.approx(high)
+    assert row[f"p_value{suffix}"] == pytest.approx(p)
 
 
 def test_one_at_a_time_table_every_number(oat):
@@ -124,7 +124,7 @@ def test_cumulative_steps_against_baseline_and_previous_step(cumulative):
     family = [c[3] for c in vs_base] + [vs_prev[1][3], vs_prev[2][3]]
     holm = holm_by_hand(family)
     assert table["p_holm"].iloc[1:].tolist() == pytest.approx(holm[:3])
-    assert table["p_prev_holm"].iloc[2:].tolist() == pytest.approx(holm[3:])
+    assert table["p_holm_prev"].iloc[2:].tolist() == pytest.approx(holm[3:])
 
 
 def test_a_cumulative_study_has_one_table(cumulative):
