@@ -86,9 +86,9 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
     """One row per configuration of STUDY (several: one cross-study table), best first."""
     from .report import leaderboard as build
     from .report.formats import display_leaderboard, to_latex, to_markdown
-    from .report.runs import load_runs
+    from .report.leaderboard import load_board_runs
 
-    runs = load_runs(studies, uri=tracking_uri)
+    runs = load_board_runs(studies, uri=tracking_uri)
     click.echo(runs.describe(), err=True)  # stderr, so the table on stdout can be piped
     table = build(studies, uri=tracking_uri, runs=runs)
     if csv_path:

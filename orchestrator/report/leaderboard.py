@@ -11,6 +11,7 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
+from ..errors import OrchestrateError
 from ..tracking import study_objective
 from .runs import OUTCOMES, SUMMARY_METRICS, TOP1, StudyRuns, as_studies, load_runs
 from .stats import t_half_width
@@ -33,6 +34,13 @@ def objective(studies: str | Iterable[str], *, uri: Optional[str] = None) -> tup
     return RANK_COLUMN.get(metric, metric), mode
 
 
+def load_board_runs(studies: str | Iterable[str], *, uri: Optional[str] = None,
+                    fields: Sequence[str] = ()) -> StudyRuns:
+    """The runs a leaderboard needs: the summary metrics, the objective's metric and ``fields``."""
+    rank_by, _ = objective(studies, uri=uri)
+    return load_runs(studies, uri=uri, metrics=list(dict.fromkeys([*SUMMARY_METRICS, rank_by])), fields=fields)
+
+
 def leaderboard(
     studies: str | Iterable[str],
     *,
@@ -47,14 +55,13 @@ def leaderboard(
     t-based ``confidence`` interval of the mean. ``efficiency`` is top-1 mean / params (M), as in
     the seed reports. ``fields`` (config options or tags) are carried as extra columns.
     """
-    rank_by, mode = objective(studies if runs is None else runs.studies, uri=uri)
-    if runs is None:
-        metrics = list(dict.fromkeys([*SUMMARY_METRICS, rank_by]))
-        runs = load_runs(studies, uri=uri, metrics=metrics, fields=fields)
+    fields = [name for name in fields if name not in COLUMNS]
+    runs = runs if runs is not None else load_board_runs(studies, uri=uri, fields=fields)
+    rank_by, mode = objective(runs.studies, uri=uri)
+    if rank_by not in runs.frame.columns:
+        raise OrchestrateError(f"these runs lack {rank_by}, the study's objective: read them with load_board_runs")
     if runs.frame.empty:
         return pd.DataFrame(columns=[*COLUMNS, *fields])
-    if rank_by not in runs.frame.columns:
-        rank_by, mode = TOP1, "max"
     table = _aggregate(runs, rank_by=rank_by, fields=fields, confidence=confidence)
     table = table.sort_values("_score", ascending=mode == "min", na_position="last", kind="stable")
     ranked = table["n"] > 0

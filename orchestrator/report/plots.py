@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 SIZE_INCHES, DPI = (9.6, 5.4), 100  # 960 x 540 pixels
 SIZE_PIXELS = (960, 540)
@@ -82,6 +82,9 @@ def accuracy_vs_params(board: pd.DataFrame, path: Path) -> Optional[Path]:
     for x, y, name in zip(shown["params_m"], shown["top1_mean"], names(shown)):
         axes.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     axes.set_xscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.27, not 2.7x10^-1
+    axes.xaxis.set_major_formatter(plain)
+    axes.xaxis.set_minor_formatter(plain)
     axes.set_xlabel("parameters (M, log scale)")
     axes.set_ylabel("validation top-1 (%)")
     axes.set_title("Top-1 vs parameters, Pareto front marked")

@@ -20,13 +20,15 @@ from . import plots
 from .ablation import Design, ablation_tables
 from .formats import display_ablation, display_groups, display_leaderboard, write_table
 from .groups import group_summary
-from .leaderboard import leaderboard
-from .runs import TOP1, StudyRuns, load_runs
+from .leaderboard import leaderboard, load_board_runs
+from .runs import TOP1, StudyRuns
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
 PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
 CURVE_METRIC = "val/top1"
-CURVES_TOP = 8  # configurations drawn in the curves figure; more is unreadable
+CURVES_TOP = 8
+CUMULATIVE_NOTE = ("Δ vs prev. is blank for the first step: its previous step is the reference, "
+                   "compared once in Δ vs ref.; Holm adjusts all comparisons of the table together.")  # configurations drawn in the curves figure; more is unreadable
 
 
 @dataclass
@@ -54,7 +56,7 @@ def write_report(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(out, load_runs(study, uri=uri, fields=group_by))
+    report = Report(out, load_board_runs(study, uri=uri, fields=group_by))
     echo(report.runs.describe())
     board = leaderboard(study, uri=uri, runs=report.runs)
     report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
@@ -87,10 +89,13 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
     for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
         stem = report.out / f"ablation_{_slug(name)}"
         metric = "best validation top-1 (%)" if table.attrs["metric"] == TOP1 else table.attrs["metric"]
-        title = f"{study}: ablation of {name} ({design.design.replace('_', '-')} design), {metric}"
-        report.files += write_table(stem, table, display_ablation(table), title=title)
+        if name == "cumulative":
+            subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
+        else:
+            subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
+        report.files += write_table(stem, table, display_ablation(table), title=f"{study}: {subject}, {metric}", note=note)
         report.files.append(plots.forest(table, stem.with_name(stem.name + "_forest.png"),
-                                         title=f"Δ top-1 per level: {name}"))
+                                         title=f"Δ top-1 against the reference: {subject}"))
 
 
 def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
