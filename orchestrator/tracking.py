@@ -227,15 +227,17 @@ def read_trials(
     rows: list[dict[str, Any]] = []
     token: Optional[str] = None
     while True:
+        # Oldest first: runs a live sweep adds meanwhile land on later pages, not shift earlier ones.
         page = client.search_runs(
             [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_TRIAL}'",
-            max_results=page_size, page_token=token,
+            max_results=page_size, page_token=token, order_by=["attributes.start_time ASC"],
         )
         rows += [_report_row(run, study, metrics, fields) for run in page]
         token = page.token
         if not token:
             break
-    return pd.DataFrame(rows, columns=[*base, *metrics, *fields])
+    frame = pd.DataFrame(rows, columns=[*base, *metrics, *fields])
+    return frame.drop_duplicates("run_id", keep="last", ignore_index=True)
 
 
 def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> dict[str, Any]:

@@ -103,7 +103,8 @@ def _comparison_cells(suffix: str, against: str) -> dict[str, Callable[[pd.Serie
 
     return {
         f"Δ vs {against}": delta,
-        f"Δ 95% CI ({against})": lambda r: interval(r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], signed=True),
+        f"Δ 95% CI ({against})": lambda r: interval(
+            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], signed=True),
         f"test ({against})": lambda r: r[f"test{suffix}"] or DASH,
         f"p ({against})": lambda r: p_value(r[f"p_value{suffix}"]),
         f"p Holm ({against})": lambda r: p_value(r[f"p_holm{suffix}"]),

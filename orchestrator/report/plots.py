@@ -127,7 +127,8 @@ def forest(table: pd.DataFrame, path: Path, *, title: str) -> Path:
         filled = shown[f"p_holm{suffix}"] < SIGNIFICANT
         err = _error(shown, f"delta{suffix}", f"delta_ci_low{suffix}", f"delta_ci_high{suffix}")
         axes.errorbar(delta, y + offset, xerr=err, fmt="none", ecolor=color, capsize=4)
-        axes.scatter(delta[filled], (y + offset)[filled], color=color, zorder=3, label=f"{label}, Holm p < {SIGNIFICANT}")
+        axes.scatter(delta[filled], (y + offset)[filled], color=color, zorder=3,
+                     label=f"{label}, Holm p < {SIGNIFICANT}")
         axes.scatter(delta[~filled], (y + offset)[~filled], facecolors="white", edgecolors=color, zorder=3,
                      label=f"{label}, not significant")
     axes.axvline(0.0, color="black", linewidth=0.8)

@@ -26,9 +26,9 @@ from .runs import TOP1, StudyRuns
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
 PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
 CURVE_METRIC = "val/top1"
-CURVES_TOP = 8
+CURVES_TOP = 8  # configurations drawn in the curves figure; more is unreadable
 CUMULATIVE_NOTE = ("Δ vs prev. is blank for the first step: its previous step is the reference, "
-                   "compared once in Δ vs ref.; Holm adjusts all comparisons of the table together.")  # configurations drawn in the curves figure; more is unreadable
+                   "compared once in Δ vs ref.; Holm adjusts all comparisons of the table together.")
 
 
 @dataclass
@@ -93,7 +93,8 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
             subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
         else:
             subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
-        report.files += write_table(stem, table, display_ablation(table), title=f"{study}: {subject}, {metric}", note=note)
+        report.files += write_table(stem, table, display_ablation(table),
+                                    title=f"{study}: {subject}, {metric}", note=note)
         report.files.append(plots.forest(table, stem.with_name(stem.name + "_forest.png"),
                                          title=f"Δ top-1 against the reference: {subject}"))
 

@@ -41,7 +41,8 @@ def bulk(store_folder) -> str:
                     f"{TAG}run_key": f"c{config:04d}-s{seed}", f"{TAG}seed": str(seed), f"{TAG}model": "resnet20",
                     f"{TAG}factors": json.dumps({"model.width": config}), f"{TAG}outcome": outcome(config, seed)}
             run_id = tracker.client.create_run(tracker.experiment_id, tags=tags).info.run_id
-            tracker.log_metrics(run_id, {"summary/best_top1": top1(config, seed), "summary/params": 1e6 + config}, step=0)
+            summary = {"summary/best_top1": top1(config, seed), "summary/params": 1e6 + config}
+            tracker.log_metrics(run_id, summary, step=0)
             tracker.client.set_terminated(run_id, STATUS[outcome(config, seed)])
     return uri
 
