@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
+from ..space import BASELINE_LABEL
 from ..tracking import latest_sweep, log_directory, metric_history, read_csv_artifact
 from . import plots
 from .ablation import Design, ablation_tables
@@ -111,12 +112,21 @@ def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None
         report.notes.append("accuracy-vs-params skipped: no run logged summary/params")
     else:
         report.files.append(scatter)
-    shown = pd.concat([ranked.head(CURVES_TOP), ranked[ranked["label"] == "baseline"]]).drop_duplicates("config_key")
+    _curves(report, ranked, uri=uri)
+    _per_class(report, ranked.iloc[0], uri=uri)
+
+
+def _curves(report: Report, ranked: pd.DataFrame, *, uri: Optional[str]) -> None:
+    """Curves of the best configurations and the baseline; only their runs' histories are read."""
+    baseline = ranked[ranked["label"] == BASELINE_LABEL]
+    shown = pd.concat([ranked.head(CURVES_TOP), baseline]).drop_duplicates("config_key")
     runs = report.runs.finished[report.runs.finished["config_key"].isin(shown["config_key"])]
     history = metric_history(runs["run_id"], CURVE_METRIC, uri=uri)
+    if history.empty:
+        report.notes.append(f"curves skipped: no run logged {CURVE_METRIC} per epoch")
+        return
     history = history.merge(runs[["run_id", "config_key", "seed"]], on="run_id")
-    report.files.append(plots.val_curves(history, shown, out / "val_top1_curves.png"))
-    _per_class(report, ranked.iloc[0], uri=uri)
+    report.files.append(plots.val_curves(history, shown, report.out / "val_top1_curves.png"))
 
 
 def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
