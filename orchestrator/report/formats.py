@@ -64,7 +64,7 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
         "config": lambda r: r["config_key"],
         "model": lambda r: r["model"],
         "factors": lambda r: factors_text(r["factors"], r["label"]),
-        "n": lambda r: str(int(r["n"])),
+        "n": lambda r: str(int(r["n_seeds"])),
         "excluded": excluded,
         "top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
         "95% CI": lambda r: interval(r["top1_ci_low"], r["top1_ci_high"]),

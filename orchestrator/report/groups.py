@@ -35,12 +35,12 @@ def group_summary(
     if runs is not None and fields and by not in runs.frame:
         raise OrchestrateError(f"group by {by!r}: load the runs with fields=[{by!r}]")
     board = leaderboard(studies, uri=uri, runs=runs, fields=fields)
-    board = board[board["n"] > 0]
+    board = board[board["n_seeds"] > 0]
     keys = board[by].astype(str).map(lambda value: (mapping or {}).get(value, value))
     grouped = board.groupby(keys.rename(by), sort=False)
     table = pd.DataFrame({
         "configs": grouped.size(),
-        "runs": grouped["n"].sum(),
+        "runs": grouped["n_seeds"].sum(),
         "top1_mean": grouped["top1_mean"].mean(),
         "top1_std": grouped["top1_mean"].std(ddof=1),
         "top1_best": grouped["top1_mean"].max(),

@@ -21,7 +21,7 @@ RANK_COLUMN = {"val/top1": TOP1}
 KEYS = ["study", "config_key"]
 IDENTITY = ["label", "model", "factors"]
 COLUMNS = [
-    "rank", *KEYS, *IDENTITY, "n", "n_pruned", "n_failed", "n_running",
+    "rank", *KEYS, *IDENTITY, "n_seeds", "n_pruned", "n_failed", "n_running",
     "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top5_mean", "best_epoch",
     "params_m", "mmacs", "train_hours", "device", "efficiency",
 ]
@@ -64,7 +64,7 @@ def leaderboard(
         return pd.DataFrame(columns=[*COLUMNS, *fields])
     table = _aggregate(runs, rank_by=rank_by, fields=fields, confidence=confidence)
     table = table.sort_values("_score", ascending=mode == "min", na_position="last", kind="stable")
-    ranked = table["n"] > 0
+    ranked = table["n_seeds"] > 0
     table.insert(0, "rank", ranked.cumsum().where(ranked).astype("Int64"))
     return table[[*COLUMNS, *fields]].reset_index(drop=True)
 
@@ -76,7 +76,7 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
     table = table.join(unfinished)
     finished = runs.finished.groupby(KEYS, sort=False)
     top1 = finished[TOP1]
-    table["n"] = top1.count().reindex(table.index, fill_value=0)
+    table["n_seeds"] = top1.count().reindex(table.index, fill_value=0)
     stats = pd.DataFrame({
         "top1_mean": top1.mean(),
         "top1_std": top1.std(ddof=1),
@@ -89,7 +89,7 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
         "_score": finished[rank_by].mean(),
     })
     table = table.join(stats)
-    half = t_half_width(table["top1_std"], table["n"], confidence=confidence)
+    half = t_half_width(table["top1_std"], table["n_seeds"], confidence=confidence)
     table["top1_ci_low"] = table["top1_mean"] - half
     table["top1_ci_high"] = table["top1_mean"] + half
     table["efficiency"] = table["top1_mean"] / table["params_m"]

@@ -45,7 +45,7 @@ def _error(frame: pd.DataFrame, value: str, low: str, high: str) -> np.ndarray:
 
 def top1_bars(board: pd.DataFrame, path: Path, *, top: int = 20) -> Path:
     """Top-1 mean of the best ``top`` configurations, with their 95% intervals."""
-    shown = board[board["n"] > 0].head(top)
+    shown = board[board["n_seeds"] > 0].head(top)
     figure, (axes,) = _figure()
     x = np.arange(len(shown))
     axes.bar(x, shown["top1_mean"], yerr=_error(shown, "top1_mean", "top1_ci_low", "top1_ci_high"),

@@ -101,7 +101,7 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
 
 
 def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
-    ranked = board[board["n"] > 0]
+    ranked = board[board["n_seeds"] > 0]
     if ranked.empty:
         report.notes.append("no figures: no configuration has a finished run")
         return

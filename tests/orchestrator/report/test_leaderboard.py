@@ -25,7 +25,7 @@ def expected(label: str) -> dict[str, float]:
     half = stats.t.ppf(0.975, len(top1) - 1) * top1.std(ddof=1) / math.sqrt(len(top1))
     params_m = np.mean([t.params for t in done]) / 1e6
     return {
-        "n": len(done), "top1_mean": top1.mean(), "top1_std": top1.std(ddof=1),
+        "n_seeds": len(done), "top1_mean": top1.mean(), "top1_std": top1.std(ddof=1),
         "top1_ci_low": top1.mean() - half, "top1_ci_high": top1.mean() + half,
         "top5_mean": np.mean([t.top5 for t in done]), "best_epoch": np.mean([t.best_epoch for t in done]),
         "params_m": params_m, "train_hours": np.mean([t.train_seconds for t in done]) / 3600,
@@ -52,11 +52,11 @@ def test_rows_are_ranked_by_mean_top1_and_describe_the_configuration(oat):
 
 def test_pruned_and_failed_runs_are_counted_and_excluded(oat):
     board = leaderboard("oat", uri=oat).set_index("label")
-    assert board.loc["k_size=5", ["n", "n_pruned", "n_failed"]].tolist() == [2, 1, 0]
-    assert board.loc["k_size=7", ["n", "n_pruned", "n_failed"]].tolist() == [2, 0, 1]
+    assert board.loc["k_size=5", ["n_seeds", "n_pruned", "n_failed"]].tolist() == [2, 1, 0]
+    assert board.loc["k_size=7", ["n_seeds", "n_pruned", "n_failed"]].tolist() == [2, 0, 1]
     assert board.loc["k_size=5", "top1_mean"] == pytest.approx((71.0 + 72.5) / 2)  # not the pruned 40.0
     # k=3 seed 0 failed in the first sweep and finished in the resumed one: it counts once, finished.
-    assert board.loc["k_size=3", ["n", "n_failed"]].tolist() == [3, 0]
+    assert board.loc["k_size=3", ["n_seeds", "n_failed"]].tolist() == [3, 0]
     runs = load_runs("oat", uri=oat)
     assert runs.describe() == (
         "read 13 runs of oat: 10 finished, 1 pruned, 1 failed, 0 running (1 superseded attempts)")
@@ -76,7 +76,7 @@ def test_a_configuration_with_no_finished_seed_keeps_an_unranked_row(store):
     log_study(store, oat_spec("all_failed_k7"), trials)
     board = leaderboard("all_failed_k7", uri=store)
     last = board.iloc[-1]
-    assert last["label"] == "k_size=7" and pd.isna(last["rank"]) and last["n"] == 0 and last["n_failed"] == 3
+    assert last["label"] == "k_size=7" and pd.isna(last["rank"]) and last["n_seeds"] == 0 and last["n_failed"] == 3
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,6 @@ def test_leaderboard_of_a_large_store_matches_pandas(bulk):
     assert len(board) == CONFIGS and board["rank"].tolist() == list(range(1, CONFIGS + 1))
     assert np.allclose(board.loc[mean.index, "top1_mean"], mean)
     assert np.allclose(board.loc[mean.index, "top1_ci_low"], mean - half)
-    assert (board.loc[n.index, "n"] == n).all()
+    assert (board.loc[n.index, "n_seeds"] == n).all()
     assert board["n_pruned"].sum() == 50 and board["n_failed"].sum() == 20
     assert board["top1_mean"].is_monotonic_decreasing
