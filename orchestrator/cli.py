@@ -95,22 +95,59 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
 
 
 @main.command()
-@click.argument("study")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the table as CSV.")
+@click.argument("studies", nargs=-1, required=True, metavar="STUDY...")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the raw table as CSV.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "md", "tex"]), default="text",
+              show_default=True, help="What to print: aligned text, raw CSV, Markdown or LaTeX.")
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @friendly_errors
-def leaderboard(study: str, csv_path: Optional[str], tracking_uri: Optional[str]) -> None:
-    """One row per configuration of STUDY, best first."""
+def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tracking_uri: Optional[str]) -> None:
+    """One row per configuration of STUDY (several: one cross-study table), best first."""
     from .report import leaderboard as build
+    from .report.formats import display_leaderboard, to_latex, to_markdown
+    from .report.leaderboard import load_board_runs
 
-    table = build(study, uri=tracking_uri)
+    runs = load_board_runs(studies, uri=tracking_uri)
+    click.echo(runs.describe(), err=True)  # stderr, so the table on stdout can be piped
+    table = build(studies, uri=tracking_uri, runs=runs)
     if csv_path:
         table.to_csv(csv_path, index=False)
-        click.echo(f"wrote {len(table)} configurations to {csv_path}")
+        click.echo(f"wrote {len(table)} configurations to {csv_path}", err=True)
+    shown = display_leaderboard(table)
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    elif fmt == "md":
+        click.echo(to_markdown(shown))
+    elif fmt == "tex":
+        click.echo(to_latex(shown, caption=f"Leaderboard of {', '.join(studies)}"), nl=False)
     elif table.empty:
-        click.echo(f"study {study} has no finished runs yet")
+        click.echo(f"{', '.join(studies)}: no trial runs yet")
     else:
-        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        click.echo(shown.to_string(index=False))
+
+
+@main.command()
+@click.argument("study")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the files (default: reports/STUDY).")
+@click.option("--group-by", "group_by", multiple=True, metavar="KEY",
+              help="Summarise configurations by a tag or config option (repeatable), e.g. model.name.")
+@click.option("--no-log", is_flag=True, help="Do not attach the report to the study's sweep run.")
+@click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
+@friendly_errors
+def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log: bool,
+           tracking_uri: Optional[str]) -> None:
+    """Leaderboard, ablation tables, group summaries and plots of STUDY, logged to its sweep run."""
+    from .report.study_report import write_report
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file read
+    result = write_report(study, out_dir or os.path.join("reports", study), uri=tracking_uri,
+                          group_by=group_by, log=not no_log, echo=click.echo)
+    click.echo(f"wrote {len(result.files)} files to {result.out}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    if result.logged_to:
+        click.echo(f"logged to the sweep run {result.logged_to} under report/")
 
 
 @main.command()

@@ -286,3 +286,117 @@ def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]
                 metric, mode = json.loads(metric)[0], json.loads(mode)[0]
             return metric, mode
     return "val/top1", "max"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading for reports. Kept apart from the writing side above so the two can change separately.
+
+PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
+IDENTITY_TAGS = (
+    "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device",
+)
+# Runs closed before the outcome tag existed, or by a crash, still have an MLflow status.
+OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "failed"}
+
+
+def read_trials(
+    study: str,
+    *,
+    uri: Optional[str] = None,
+    metrics: Iterable[str],
+    fields: Iterable[str] = (),
+    page_size: int = PAGE_SIZE,
+) -> pd.DataFrame:
+    """Every trial run of ``study`` whatever its status, reduced to the columns a report uses.
+
+    MLflow has no column selection, so runs come a page at a time and each is cut down at once
+    to ``run_id``, ``study``, ``status``, ``start_time``, the identity tags (``outcome`` falls
+    back to the status), the last value of each of ``metrics`` and each of ``fields``: a config
+    option (param) when the run has one of that name, else an ``orchestrate.`` tag, else a tag.
+    """
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        raise OrchestrateError(f"no study named {study!r} in {resolve_uri(uri)}")
+    base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
+    metrics = [m for m in dict.fromkeys(metrics) if m not in base]
+    fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
+    rows: list[dict[str, Any]] = []
+    token: Optional[str] = None
+    while True:
+        # Oldest first: runs a live sweep adds meanwhile land on later pages, not shift earlier ones.
+        page = client.search_runs(
+            [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_TRIAL}'",
+            max_results=page_size, page_token=token, order_by=["attributes.start_time ASC"],
+        )
+        rows += [_report_row(run, study, metrics, fields) for run in page]
+        token = page.token
+        if not token:
+            break
+    frame = pd.DataFrame(rows, columns=[*base, *metrics, *fields])
+    return frame.drop_duplicates("run_id", keep="last", ignore_index=True)
+
+
+def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> dict[str, Any]:
+    tags, params, values = run.data.tags, run.data.params, run.data.metrics
+    row: dict[str, Any] = {"run_id": run.info.run_id, "study": study, "status": run.info.status,
+                           "start_time": run.info.start_time}
+    row |= {name: tags.get(f"{TAG}{name}") for name in IDENTITY_TAGS}
+    row["outcome"] = row["outcome"] or OUTCOME_OF_STATUS.get(run.info.status, "running")
+    row |= {name: values.get(name) for name in metrics}
+    for name in fields:
+        row[name] = params.get(name, tags.get(f"{TAG}{name}", tags.get(name)))
+    return row
+
+
+def latest_sweep(study: str, *, uri: Optional[str] = None) -> Optional[tuple[str, dict[str, Any]]]:
+    """(run id, spec) of the study's latest sweep run, the spec ``{}`` if it has no spec.json."""
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    if not runs:
+        return None
+    run_id = runs[0].info.run_id
+    text = _artifact_text(client, run_id, "spec.json")
+    return run_id, json.loads(text) if text is not None else {}
+
+
+def metric_history(run_ids: Iterable[str], key: str, *, uri: Optional[str] = None) -> pd.DataFrame:
+    """Every logged value of ``key`` for each run: columns ``run_id``, ``step``, ``value``.
+
+    One request per run, so callers pass only the runs they plot, not a whole study.
+    """
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    rows = [(run_id, m.step, m.value) for run_id in run_ids for m in client.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["run_id", "step", "value"])
+
+
+def read_csv_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> Optional[pd.DataFrame]:
+    """A run's CSV artifact as a DataFrame, or None when the run has no file at ``path``."""
+    text = _artifact_text(MlflowClient(tracking_uri=resolve_uri(uri)), run_id, path)
+    if text is None:
+        return None
+    import io
+
+    return pd.read_csv(io.StringIO(text))
+
+
+def _artifact_text(client: MlflowClient, run_id: str, path: str) -> Optional[str]:
+    folder = os.path.dirname(path)
+    if path not in {item.path for item in client.list_artifacts(run_id, folder or None)}:
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return Path(client.download_artifacts(run_id, path, scratch)).read_text()
+
+
+def log_directory(run_id: str, directory: str | Path, *, uri: Optional[str] = None,
+                  artifact_path: str = "report") -> None:
+    """Attach every file under ``directory`` to a run (a sweep's parent run, for reports)."""
+    MlflowClient(tracking_uri=resolve_uri(uri)).log_artifacts(run_id, str(directory), artifact_path)

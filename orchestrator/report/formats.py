@@ -1,0 +1,162 @@
+"""Tables for people: the numeric DataFrames rendered as text cells, then Markdown and LaTeX.
+
+CSV files keep every raw number (for notebooks and other tools); Markdown and LaTeX show what a
+paper shows: mean ± std, the interval in brackets, signed differences, p-values to 3 figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+DASH = "–"  # an empty cell: no value, not zero
+
+
+def number(value: Any, digits: int = 2, *, signed: bool = False) -> str:
+    if value is None or pd.isna(value):
+        return DASH
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def mean_std(mean: Any, std: Any) -> str:
+    return number(mean) if pd.isna(std) else f"{number(mean)} ± {number(std)}"
+
+
+def interval(low: Any, high: Any, *, signed: bool = False) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return DASH
+    return f"[{number(low, signed=signed)}, {number(high, signed=signed)}]"
+
+
+def p_value(value: Any) -> str:
+    if pd.isna(value):
+        return DASH
+    return "<0.001" if value < 0.001 else f"{value:.3g}"
+
+
+def excluded(row: pd.Series) -> str:
+    """``1 pruned, 1 failed``: the seeds of a row that are not in its mean."""
+    parts = [f"{int(row[f'n_{kind}'])} {kind}" for kind in ("pruned", "failed", "running") if row[f"n_{kind}"]]
+    return ", ".join(parts)
+
+
+def factors_text(factors: Any, label: Any) -> str:
+    """``k_size=5``; the baseline cell says it is the baseline and what it sets."""
+    varied = json.loads(factors) if isinstance(factors, str) and factors else {}
+    text = ", ".join(f"{path.rsplit('.', 1)[-1]}={json.dumps(v)}" for path, v in varied.items())
+    return f"baseline: {text}" if label == "baseline" else text or "(base config)"
+
+
+def train_time(hours: Any, device: Any) -> str:
+    if pd.isna(hours):
+        return DASH
+    return f"{hours:.3g} GPU-h" if device == "gpu" else f"{hours:.3g} h ({device})"
+
+
+def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as text cells; the study column only when several studies share it."""
+    cells = {
+        "rank": lambda r: DASH if pd.isna(r["rank"]) else str(int(r["rank"])),
+        "study": lambda r: r["study"],
+        "config": lambda r: r["config_key"],
+        "model": lambda r: r["model"],
+        "factors": lambda r: factors_text(r["factors"], r["label"]),
+        "n": lambda r: str(int(r["n_seeds"])),
+        "excluded": excluded,
+        "top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
+        "95% CI": lambda r: interval(r["top1_ci_low"], r["top1_ci_high"]),
+        "top-5 (%)": lambda r: number(r["top5_mean"]),
+        "best epoch": lambda r: number(r["best_epoch"], 1),
+        "params (M)": lambda r: number(r["params_m"], 3),
+        "MMACs": lambda r: number(r["mmacs"], 1),
+        "train time": lambda r: train_time(r["train_hours"], r["device"]),
+        "top-1 / M params": lambda r: number(r["efficiency"]),
+    }
+    if board["study"].nunique() < 2:
+        del cells["study"]
+    return render(board, cells)
+
+
+def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
+    """An ablation table as text cells; ``ref.`` marks the row the others are compared with."""
+    cells: dict[str, Callable[[pd.Series], str]] = {
+        "level": lambda r: r["level"],
+        "n": lambda r: str(int(r["n"])),
+        "excluded": excluded,
+        "mean ± std": lambda r: mean_std(r["mean"], r["std"]),
+        "95% CI": lambda r: interval(r["ci_low"], r["ci_high"]),
+    }
+    cells |= _comparison_cells("", "ref.")
+    if "delta_prev" in table:
+        cells |= _comparison_cells("_prev", "prev.")
+    return render(table, cells)
+
+
+def _comparison_cells(suffix: str, against: str) -> dict[str, Callable[[pd.Series], str]]:
+    """Δ with its interval, the test and both p-values of one family of comparisons."""
+    def delta(row: pd.Series) -> str:
+        reference = row["reference"] and not suffix
+        return "ref." if reference else number(row[f"delta{suffix}"], signed=True)
+
+    return {
+        f"Δ vs {against}": delta,
+        f"Δ 95% CI ({against})": lambda r: interval(
+            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], signed=True),
+        f"test ({against})": lambda r: r[f"test{suffix}"] or DASH,
+        f"p ({against})": lambda r: p_value(r[f"p_value{suffix}"]),
+        f"p Holm ({against})": lambda r: p_value(r[f"p_holm{suffix}"]),
+    }
+
+
+def display_groups(groups: pd.DataFrame) -> pd.DataFrame:
+    by = groups.columns[0]
+    return render(groups, {
+        by: lambda r: str(r[by]),
+        "configs": lambda r: str(int(r["configs"])),
+        "runs": lambda r: str(int(r["runs"])),
+        "mean top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
+        "best top-1 (%)": lambda r: number(r["top1_best"]),
+        "params (M)": lambda r: number(r["params_m"], 3),
+        "train time (h)": lambda r: number(r["train_hours"], 3),
+        "configurations": lambda r: r["members"],
+    })
+
+
+def render(frame: pd.DataFrame, cells: dict[str, Callable[[pd.Series], str]]) -> pd.DataFrame:
+    rows = [{name: make(row) for name, make in cells.items()} for _, row in frame.iterrows()]
+    return pd.DataFrame(rows, columns=list(cells))
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pandas needs the optional ``tabulate`` for this)."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(list(frame.columns)), line(["---"] * len(frame.columns)),
+                      *(line(list(row)) for row in frame.itertuples(index=False))])
+
+
+LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}", "\\": r"\textbackslash{}"}
+
+
+def to_latex(frame: pd.DataFrame, *, caption: str) -> str:
+    """A booktabs table; symbols become math so the file compiles without extra packages."""
+    caption = "".join(LATEX_SPECIAL.get(c, c) for c in caption)  # pandas escapes cells only
+    text = frame.to_latex(index=False, escape=True, caption=caption, column_format="l" * len(frame.columns))
+    for symbol, math_mode in (("±", r"$\pm$"), ("Δ", r"$\Delta$"), (DASH, "--")):
+        text = text.replace(symbol, math_mode)
+    return text
+
+
+def write_table(stem: Path, raw: pd.DataFrame, shown: pd.DataFrame, *, title: str, note: str = "") -> list[Path]:
+    """``stem``.csv (raw numbers), .md and .tex (``shown``); returns the paths written."""
+    paths = [stem.with_name(stem.name + suffix) for suffix in (".csv", ".md", ".tex")]
+    raw.to_csv(paths[0], index=False)
+    paths[1].write_text(f"### {title}\n\n{to_markdown(shown)}\n" + (f"\n{note}\n" if note else ""))
+    caption = f"{title}. {note}" if note else title
+    paths[2].write_text(to_latex(shown, caption=caption))
+    return paths
+

@@ -1,0 +1,154 @@
+"""``orchestrate report``: every table and figure of one study, in a folder and on its sweep run.
+
+The store is read once; each table is written as CSV (raw numbers), Markdown and LaTeX; each
+figure as PNG. What cannot be drawn (no sizes logged, no per-class file) is skipped with a note
+in the folder's index, never silently. The folder is then logged to the study's latest sweep run,
+so the report travels with the runs it summarises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+
+from ..space import BASELINE_LABEL
+from ..tracking import latest_sweep, log_directory, metric_history, read_csv_artifact
+from . import plots
+from .ablation import Design, ablation_tables
+from .formats import display_ablation, display_groups, display_leaderboard, write_table
+from .groups import group_summary
+from .leaderboard import leaderboard, load_board_runs
+from .runs import TOP1, StudyRuns
+
+# Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
+PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
+CURVE_METRIC = "val/top1"
+CURVES_TOP = 8  # configurations drawn in the curves figure; more is unreadable
+CUMULATIVE_NOTE = ("Δ vs prev. is blank for the first step: its previous step is the reference, "
+                   "compared once in Δ vs ref.; Holm adjusts all comparisons of the table together.")
+
+
+@dataclass
+class Report:
+    out: Path
+    runs: StudyRuns
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    logged_to: Optional[str] = None
+
+
+def write_report(
+    study: str,
+    out: str | Path,
+    *,
+    uri: Optional[str] = None,
+    group_by: Sequence[str] = (),
+    log: bool = True,
+    echo: Callable[[str], None] = lambda line: None,
+) -> Report:
+    """Write the study's report to ``out`` and (``log``) attach it to the latest sweep run.
+
+    ``group_by`` names tags or config options to summarise by; by default the model, when the
+    study has several.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(out, load_board_runs(study, uri=uri, fields=group_by))
+    echo(report.runs.describe())
+    board = leaderboard(study, uri=uri, runs=report.runs)
+    report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
+                                title=f"Leaderboard of {study}", note=report.runs.describe())
+    sweep = latest_sweep(study, uri=uri)
+    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri)
+    for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
+        groups = group_summary(study, by, uri=uri, runs=report.runs)
+        report.files += write_table(out / f"groups_{_slug(by)}", groups, display_groups(groups),
+                                    title=f"{study}: configurations averaged by {by}")
+    _figures(report, board, uri=uri)
+    report.files.append(_index(report, study))
+    if log and sweep:
+        log_directory(sweep[0], out, uri=uri)
+        report.logged_to = sweep[0]
+    return report
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+
+
+def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str]) -> None:
+    if design is None or not design.factors:
+        report.notes.append("no ablation tables: the study's sweep logged no factors")
+        return
+    if design.kind == "optuna":
+        report.notes.append("no ablation tables: an optuna study has no fixed factors")
+        return
+    for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
+        stem = report.out / f"ablation_{_slug(name)}"
+        metric = "best validation top-1 (%)" if table.attrs["metric"] == TOP1 else table.attrs["metric"]
+        if name == "cumulative":
+            subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
+        else:
+            subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
+        report.files += write_table(stem, table, display_ablation(table),
+                                    title=f"{study}: {subject}, {metric}", note=note)
+        report.files.append(plots.forest(table, stem.with_name(stem.name + "_forest.png"),
+                                         title=f"Δ top-1 against the reference: {subject}"))
+
+
+def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
+    ranked = board[board["n_seeds"] > 0]
+    if ranked.empty:
+        report.notes.append("no figures: no configuration has a finished run")
+        return
+    out = report.out
+    report.files.append(plots.top1_bars(ranked, out / "top1_bars.png"))
+    scatter = plots.accuracy_vs_params(ranked, out / "accuracy_vs_params.png")
+    if scatter is None:
+        report.notes.append("accuracy-vs-params skipped: no run logged summary/params")
+    else:
+        report.files.append(scatter)
+    _curves(report, ranked, uri=uri)
+    _per_class(report, ranked.iloc[0], uri=uri)
+
+
+def _curves(report: Report, ranked: pd.DataFrame, *, uri: Optional[str]) -> None:
+    """Curves of the best configurations and the baseline; only their runs' histories are read."""
+    baseline = ranked[ranked["label"] == BASELINE_LABEL]
+    shown = pd.concat([ranked.head(CURVES_TOP), baseline]).drop_duplicates("config_key")
+    runs = report.runs.finished[report.runs.finished["config_key"].isin(shown["config_key"])]
+    history = metric_history(runs["run_id"], CURVE_METRIC, uri=uri)
+    if history.empty:
+        report.notes.append(f"curves skipped: no run logged {CURVE_METRIC} per epoch")
+        return
+    history = history.merge(runs[["run_id", "config_key", "seed"]], on="run_id")
+    report.files.append(plots.val_curves(history, shown, report.out / "val_top1_curves.png"))
+
+
+def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
+    """Per-class accuracy of the best configuration, averaged over its seeds that logged it."""
+    finished = report.runs.finished
+    run_ids = finished.loc[finished["config_key"] == best["config_key"], "run_id"]
+    tables = [t for t in (read_csv_artifact(r, PER_CLASS_ARTIFACT, uri=uri) for r in run_ids) if t is not None]
+    if not tables:
+        report.notes.append(f"per-class plot skipped: the best configuration's runs have no {PER_CLASS_ARTIFACT}")
+        return
+    grouped = pd.concat(tables).groupby("class")["accuracy"]
+    accuracy = pd.DataFrame({"accuracy": grouped.mean(), "std": grouped.std(ddof=1)}).reset_index()
+    title = f"Per-class accuracy of the best configuration, {best['label']} (mean of {len(tables)} seeds)"
+    report.files.append(plots.per_class(accuracy, report.out / "per_class.png", title=title))
+
+
+def _index(report: Report, study: str) -> Path:
+    """``index.md``: what the folder holds and what was skipped."""
+    lines = [f"# Report of {study}", "", report.runs.describe(), "", "## Files", ""]
+    lines += [f"- [{path.name}]({path.name})" for path in report.files]
+    if report.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
+    path = report.out / "index.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,63 @@
+"""The statistics helpers against textbook formulas computed here from t quantiles."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from orchestrator.report.stats import compare, holm, summarize
+
+A = [72.0, 73.1, 72.4, 71.8]
+B = [70.1, 71.3, 69.8, 70.9]
+
+
+def test_summary_is_mean_sample_std_and_t_interval():
+    got = summarize(A)
+    mean, std = sum(A) / 4, math.sqrt(sum((x - sum(A) / 4) ** 2 for x in A) / 3)
+    half = stats.t.ppf(0.975, 3) * std / 2
+    assert (got.n, got.mean, got.std) == (4, pytest.approx(mean), pytest.approx(std))
+    assert (got.ci_low, got.ci_high) == (pytest.approx(mean - half), pytest.approx(mean + half))
+
+
+def test_summary_of_one_seed_has_no_spread_and_of_equal_seeds_a_zero_width_interval():
+    assert math.isnan(summarize([70.0]).std) and math.isnan(summarize([70.0]).ci_low)
+    assert (summarize([70.0, 70.0]).ci_low, summarize([70.0, 70.0]).ci_high) == (70.0, 70.0)
+
+
+def test_same_seeds_on_both_sides_are_paired():
+    got = compare(pd.Series(A, index=[0, 1, 2, 3]), pd.Series(B[::-1], index=[3, 2, 1, 0]))
+    d = np.subtract(A, B)
+    se = d.std(ddof=1) / 2
+    t = d.mean() / se
+    assert got.test == "paired"
+    assert got.delta == pytest.approx(d.mean())
+    assert got.ci_low == pytest.approx(d.mean() - stats.t.ppf(0.975, 3) * se)
+    assert got.ci_high == pytest.approx(d.mean() + stats.t.ppf(0.975, 3) * se)
+    assert got.p_value == pytest.approx(2 * stats.t.sf(abs(t), 3))
+
+
+def test_a_missing_seed_falls_back_to_welch():
+    got = compare(pd.Series(A[:3], index=[0, 1, 2]), pd.Series(B, index=[0, 1, 2, 3]))
+    v1, v2 = np.var(A[:3], ddof=1) / 3, np.var(B, ddof=1) / 4
+    se = math.sqrt(v1 + v2)
+    df = (v1 + v2) ** 2 / (v1**2 / 2 + v2**2 / 3)
+    delta = np.mean(A[:3]) - np.mean(B)
+    assert got.test == "welch"
+    assert got.ci_low == pytest.approx(delta - stats.t.ppf(0.975, df) * se)
+    assert got.p_value == pytest.approx(2 * stats.t.sf(abs(delta / se), df))
+
+
+def test_one_run_gives_a_difference_but_no_test():
+    got = compare(pd.Series([71.0], index=[0]), pd.Series(B, index=range(4)))
+    assert got.test == "" and got.delta == pytest.approx(71.0 - np.mean(B)) and math.isnan(got.p_value)
+
+
+def test_holm_steps_down_and_keeps_order_and_gaps():
+    got = holm([0.04, float("nan"), 0.01, 0.03, 0.5])
+    # sorted: 0.01*4=0.04, 0.03*3=0.09, 0.04*2=0.08 -> max(0.09, 0.08)=0.09, 0.5*1=0.5
+    assert np.allclose(got, [0.09, np.nan, 0.04, 0.09, 0.5], equal_nan=True)
+    assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # capped at 1

@@ -1,0 +1,81 @@
+"""``orchestrate report``: the files it writes, the images' sizes, and what it logs to the sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import log_oat
+from PIL import Image
+
+from orchestrator.cli import main
+from orchestrator.report.plots import SIZE_PIXELS
+from orchestrator.report.study_report import write_report
+from orchestrator.tracking import StudyTracker, latest_sweep
+
+PER_CLASS = {f"class_{i}": 0.5 + i / 40 for i in range(20)}
+TABLES = ["leaderboard", "ablation_model_attention_kwargs_k_size"]
+FIGURES = ["top1_bars.png", "accuracy_vs_params.png", "val_top1_curves.png",
+           "ablation_model_attention_kwargs_k_size_forest.png"]
+
+
+@pytest.fixture(scope="module")
+def reported(store: str, tmp_path_factory: pytest.TempPathFactory):
+    log_oat(store, "reported", per_class=PER_CLASS)
+    out = tmp_path_factory.mktemp("report")
+    return store, write_report("reported", out, uri=store, group_by=["model.attention"])
+
+
+def test_writes_every_table_in_three_formats_and_every_figure(reported):
+    _, report = reported
+    names = {path.name for path in report.files}
+    for stem in [*TABLES, "groups_model_attention"]:
+        assert {f"{stem}.csv", f"{stem}.md", f"{stem}.tex"} <= names
+    assert {*FIGURES, "per_class.png", "index.md"} <= names
+    assert all(path.exists() and path.stat().st_size > 0 for path in report.files)
+    assert report.notes == []
+
+
+@pytest.mark.parametrize("name", [*FIGURES, "per_class.png"])
+def test_figures_are_png_images_of_the_report_size(reported, name):
+    _, report = reported
+    with Image.open(report.out / name) as image:
+        assert image.format == "PNG" and image.size == SIZE_PIXELS
+        assert len(set(image.convert("L").getdata())) > 10  # something is drawn, not a blank canvas
+
+
+def test_tables_hold_the_leaderboard_numbers(reported):
+    _, report = reported
+    board = pd.read_csv(report.out / "leaderboard.csv")
+    assert board["label"].tolist()[0] == "k_size=3" and board["n_pruned"].sum() == 1
+    markdown = (report.out / "leaderboard.md").read_text()
+    assert "72.50 ± 0.56" in markdown and "1 pruned" in markdown and "1 failed" in markdown
+    tex = (report.out / "ablation_model_attention_kwargs_k_size.tex").read_text()
+    assert r"\pm" in tex and r"model.attention\_kwargs.k\_size" in tex
+
+
+def test_report_is_logged_to_the_latest_sweep_run(reported):
+    store, report = reported
+    run_id, _ = latest_sweep("reported", uri=store)
+    assert report.logged_to == run_id
+    client = StudyTracker("reported", store).client
+    logged = {Path(item.path).name for item in client.list_artifacts(run_id, "report")}
+    assert {path.name for path in report.files} <= logged
+
+
+def test_missing_per_class_file_is_a_note_and_no_figure(oat, tmp_path):
+    report = write_report("oat", tmp_path, uri=oat, log=False)
+    assert not (tmp_path / "per_class.png").exists()
+    assert report.notes == ["per-class plot skipped: the best configuration's runs have no per_class_accuracy.csv"]
+    assert "per-class plot skipped" in (tmp_path / "index.md").read_text()
+    assert report.logged_to is None
+
+
+def test_cli_report(oat, tmp_path):
+    result = CliRunner().invoke(main, ["report", "oat", "--out", str(tmp_path), "--no-log", "--tracking-uri", oat])
+    assert result.exit_code == 0, result.output
+    assert "read 13 runs of oat" in result.output and f"to {tmp_path}" in result.output
+    assert "note: per-class plot skipped" in result.output
+    assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_bars.png").exists()
