@@ -109,7 +109,7 @@ class SearchSpec(StrictModel):
     def _check_fixed_design(self) -> None:
         if self.space or self.grid or self.confirm:
             raise ValueError(f"kind {self.kind} takes search.factors, not space, grid or confirm")
-        if self.kind != "ablation" and ({"baseline", "design"} & self.model_fields_set):
+        if self.kind != "ablation" and (self.baseline is not None or self.design != "one_at_a_time"):
             raise ValueError("search.baseline and search.design are only for kind: ablation")
         if self.kind == "ablation" and self.design == "cumulative":
             multi = [name for name, levels in self.factors.items() if len(levels) != 1]

@@ -1,0 +1,178 @@
+"""Chaos and recovery: killed workers and drivers, resume, and concurrent writers on one store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import mlflow
+import psutil
+import pytest
+import torch
+import yaml
+
+from orchestrator.errors import ResumeError
+from orchestrator.space import expand
+from orchestrator.spec import parse_spec
+from orchestrator.sweep import prepare, run_sweep
+from orchestrator.tracking import StudyTracker
+from orchestrator.train import Trainer
+
+DATA = {"dataset": "synthetic", "batch_size": 32,
+        "options": {"num_classes": 4, "train_size": 512, "val_size": 64, "image_size": 16}}
+COMPARED = ("train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "opt/lr")
+
+
+def study(name: str, store_uri: str, *, lrs: list[float], epochs: int = 4, **resources) -> dict:
+    return {"name": name, "data": DATA, "model": {"name": "resnet20"},
+            "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}},
+            "search": {"kind": "grid", "factors": {"train.optimizer.lr": lrs}},
+            "tracking": {"uri": store_uri}, "resources": {"cpus_per_trial": 1, **resources}}
+
+
+def trial_runs(store_uri: str, name: str):
+    mlflow.set_tracking_uri(store_uri)
+    runs = mlflow.search_runs(experiment_names=[name])
+    return runs[runs["tags.orchestrate.kind"] == "trial"]
+
+
+def histories(store_uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in COMPARED}
+
+
+def uninterrupted(raw: dict) -> dict[str, list[tuple[int, float]]]:
+    """The same (configuration, seed) trained straight through in this process, one thread."""
+    plan = expand(parse_spec(raw))[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the trial: Ray gives it one CPU
+    try:
+        history = Trainer.from_config(plan.config, seed=plan.seed).fit()
+    finally:
+        torch.set_num_threads(threads)
+    return {key: [(int(m["epoch"]), m[key]) for m in history] for key in COMPARED}
+
+
+def steps_logged(store_uri: str, name: str) -> int:
+    runs = trial_runs(store_uri, name) if mlflow.MlflowClient(store_uri).get_experiment_by_name(name) else []
+    if len(runs) == 0:
+        return 0
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    return max(len(client.get_metric_history(r, "val/top1")) for r in runs["run_id"])
+
+
+def wait_for(condition, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.5)
+
+
+def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_metrics(ray_local, store_uri) -> None:
+    raw = study("chaos_worker", store_uri, lrs=[0.05], max_failures=2)
+    killed: list[int] = []
+
+    def kill_the_worker_after_its_first_epoch() -> None:
+        wait_for(lambda: steps_logged(store_uri, "chaos_worker") >= 1)
+        workers = [p for p in psutil.Process().children(recursive=True)
+                   if "ImplicitFunc" in " ".join(p.cmdline())]
+        for worker in workers:
+            worker.send_signal(signal.SIGKILL)
+            killed.append(worker.pid)
+
+    killer = threading.Thread(target=kill_the_worker_after_its_first_epoch, daemon=True)
+    killer.start()
+    outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
+    killer.join(timeout=10)
+
+    assert killed, "no trial worker was found to kill"
+    runs = trial_runs(store_uri, "chaos_worker")
+    assert len(runs) == 1 and runs["status"].tolist() == ["FINISHED"]
+    assert outcome.tally.finished == 1 and not outcome.tally.failed
+    assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(raw)
+
+
+def test_a_sigkilled_driver_resumes_to_exactly_one_finished_run_per_trial(store_uri, tmp_path: Path) -> None:
+    raw = study("chaos_driver", store_uri, lrs=[0.05, 0.02], max_concurrent=1)
+    spec_file = tmp_path / "chaos_driver.yaml"
+    spec_file.write_text(yaml.safe_dump(raw))
+    driver = subprocess.Popen(["orchestrate", "sweep", str(spec_file)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        # Kill the driver and every process it started (Ray's too) once the second trial is
+        # mid-way: one run FINISHED, one RUNNING with some epochs logged.
+        wait_for(lambda: len(trial_runs_or_empty(store_uri)) == 2 and steps_logged(store_uri, "chaos_driver") >= 1)
+    finally:
+        for process in [*psutil.Process(driver.pid).children(recursive=True), psutil.Process(driver.pid)]:
+            process.send_signal(signal.SIGKILL)
+        driver.wait()
+    before = trial_runs(store_uri, "chaos_driver")
+    assert sorted(before["status"]) == ["FINISHED", "RUNNING"]
+
+    refused = subprocess.run(["orchestrate", "sweep", str(spec_file)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    changed = subprocess.run(["orchestrate", "sweep", str(spec_file), "train.epochs=5", "--resume"],
+                             capture_output=True, text=True)
+    assert changed.returncode == 2 and "train.epochs: 4 -> 5" in changed.stderr
+
+    resumed = subprocess.run(["orchestrate", "sweep", str(spec_file), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    after = trial_runs(store_uri, "chaos_driver")
+    assert sorted(after["run_id"]) == sorted(before["run_id"])  # continued, not duplicated
+    assert (after["status"] == "FINISHED").all()
+    for run_id in after["run_id"]:
+        steps = [step for step, _ in histories(store_uri, run_id)["val/top1"]]
+        assert steps == [1, 2, 3, 4]
+    mlflow.set_tracking_uri(store_uri)
+    parents = mlflow.search_runs(experiment_names=["chaos_driver"]).query("`tags.orchestrate.kind` == 'sweep'")
+    assert parents["status"].tolist() == ["FINISHED"]
+
+
+def trial_runs_or_empty(store_uri: str):
+    if mlflow.MlflowClient(store_uri).get_experiment_by_name("chaos_driver") is None:
+        return []
+    return trial_runs(store_uri, "chaos_driver")
+
+
+def test_resume_is_refused_for_a_study_that_never_ran(store_uri) -> None:
+    with pytest.raises(ResumeError, match="has no sweep to resume"):
+        prepare(parse_spec(study("never", store_uri, lrs=[0.1])), resume=True)
+
+
+def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
+    spec = parse_spec(study("interrupted", store_uri, lrs=[0.1]))
+    tracker = StudyTracker("interrupted", store_uri)
+    tracker.start_sweep(spec.model_dump(mode="json"), trial_count=1)
+    plan = expand(spec)[0]
+    run_id = tracker.start_trial(plan.to_dict())
+    tracker.log_metrics(run_id, {"val/top1": 50.0}, step=1)
+    tracker.mark_interrupted(run_id)
+    assert {k: r.info.run_id for k, r in tracker.unfinished_trials().items()} == {plan.run_key: run_id}
+    assert tracker.reopen_trial(run_id) == 1
+    with pytest.raises(ResumeError, match="1 interrupted runs"):
+        prepare(spec, resume=False)
+
+
+def test_two_sweeps_share_one_store_with_eight_concurrent_trials(store_uri, tmp_path: Path) -> None:
+    """Two drivers, each running four trials at once, write one SQLite store."""
+    processes = []
+    for name in ("left", "right"):
+        raw = study(name, store_uri, lrs=[0.05, 0.04, 0.03, 0.02], epochs=2, cpus_per_trial=0.25)
+        raw["data"] = {**DATA, "options": {**DATA["options"], "train_size": 128}}
+        spec_file = tmp_path / f"{name}.yaml"
+        spec_file.write_text(yaml.safe_dump(raw))
+        processes.append(subprocess.Popen(["orchestrate", "sweep", str(spec_file)], stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert not any("database is locked" in output for output in outputs)
+    for name in ("left", "right"):
+        runs = trial_runs(store_uri, name)
+        assert len(runs) == 4 and (runs["status"] == "FINISHED").all()
+        for run_id in runs["run_id"]:
+            assert [s for s, _ in histories(store_uri, run_id)["val/top1"]] == [1, 2]
