@@ -7,10 +7,10 @@ each epoch into one write, and records pruned and failed trials as such.
 
 from __future__ import annotations
 
-import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Optional
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
@@ -28,6 +28,14 @@ SUMMARY_FROM = {
     "summary/train_seconds": "time/train_seconds",
     "summary/epochs": "epoch",
 }
+
+
+def error_text(trial: Trial) -> str:
+    """The trial's traceback text. Tune writes it locally first (``error_file``) and syncs it to
+    storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs."""
+    if trial.error_file and Path(trial.error_file).is_file():
+        return Path(trial.error_file).read_text()
+    return str(trial.get_error() or "unknown error")
 
 
 def first_line(error: Optional[BaseException | str]) -> str:
@@ -84,13 +92,13 @@ class MlflowTrialLogger(Callback):
         )
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        error = trial.get_error()
+        error = error_text(trial)
         self.tracker.finish_trial(
             self._run_id(trial),
             status="FAILED",
             summary={},
             tags={f"{TAG}outcome": "failed", f"{TAG}failure": first_line(error)},
-            error=str(error),
+            error=error,
         )
 
 
@@ -98,14 +106,23 @@ class ProgressPrinter(Callback):
     """One line per epoch and per trial outcome, with a running tally and the best so far."""
 
     def __init__(self, tally: SweepTally, plan_for: PlanLookup, *, epochs: int, metric: str,
-                 mode: str, stream: TextIO = sys.stdout) -> None:
+                 mode: str, echo: Callable[[str], None] = print) -> None:
         self.tally = tally
         self.plan_for = plan_for
         self.epochs = epochs
         self.metric = metric
         self.sign = 1 if mode == "max" else -1
-        self.stream = stream
+        self.echo = echo
         self.start = time.monotonic()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks with its experiment state; the output function may be bound
+        # to a terminal or a test's capture, so a restored printer prints to stdout.
+        return {k: v for k, v in self.__dict__.items() if k != "echo"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.echo = print
 
     def _name(self, trial: Trial) -> str:
         plan = self.plan_for(trial.config)
@@ -118,7 +135,7 @@ class ProgressPrinter(Callback):
         total = f"/{tally.total}" if tally.total else ""
         best = f" | best {self.metric} {tally.best[0]:.2f} ({tally.best[1]})" if tally.best else ""
         status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {done}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
-        print(f"{status} {text}", file=self.stream, flush=True)
+        self.echo(f"{status} {text}")
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.add(trial.trial_id)
@@ -143,6 +160,6 @@ class ProgressPrinter(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)
-        reason = first_line(trial.get_error())
+        reason = first_line(error_text(trial))
         self.tally.failed.append((self._name(trial), reason))
         self._emit(f"FAILED {self._name(trial)}: {reason}")

@@ -20,6 +20,7 @@ def check_options(
     options: dict[str, Any],
     *,
     key: str = "",
+    name_key: str = "name",
 ) -> None:
     """Raise :class:`OptionError` for an unknown ``name`` or an option its builder does not take.
 
@@ -29,7 +30,7 @@ def check_options(
     try:
         params = lookup(name)
     except KeyError as exc:
-        raise OptionError("name", str(exc.args[0])) from None
+        raise OptionError(name_key, str(exc.args[0])) from None
     if params is None:
         return
     allowed = list(params)

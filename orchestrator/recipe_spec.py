@@ -47,7 +47,7 @@ class DataSpec(StrictModel):
     def _known_dataset_and_augmentation(self) -> DataSpec:
         from .data import build_augmentation, dataset_options
 
-        check_options("dataset", self.dataset, dataset_options, self.options, key="options")
+        check_options("dataset", self.dataset, dataset_options, self.options, key="options", name_key="dataset")
         try:
             build_augmentation(self.augment)
         except OptionError as exc:

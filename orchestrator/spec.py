@@ -172,6 +172,8 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise SpecError(f"override {key}: cannot parse value {text!r} as YAML") from None
+    if isinstance(value, str):
+        value = _number_or_text(value)
     parts = key.split(".")
     node = raw
     walked: tuple[str, ...] = ()
@@ -186,6 +188,14 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
             raise SpecError(f"override {key}: {'.'.join(walked)} is not a mapping")
         node = child
     node[parts[0]] = value
+
+
+def _number_or_text(text: str) -> Any:
+    """YAML 1.1 reads ``1e-3`` (no dot) as text; on a command line it means the number."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def parse_spec(raw: dict[str, Any], *, default_name: str | None = None) -> SweepSpec:

@@ -54,7 +54,10 @@ def _tune_config(spec: SweepSpec) -> tune.TuneConfig:
         from optuna.samplers import TPESampler
         from ray.tune.search.optuna import OptunaSearch
 
-        search_alg = OptunaSearch(space=optuna_space(spec), sampler=TPESampler(seed=spec.train.seed))
+        search_alg = OptunaSearch(
+            space=optuna_space(spec), metric=search.metric, mode=search.mode,
+            sampler=TPESampler(seed=spec.train.seed),
+        )
     scheduler = None
     if search.scheduler is not None:
         scheduler = tune.schedulers.ASHAScheduler(
@@ -98,7 +101,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     callbacks = [
         MlflowTrialLogger(tracker, lookup, epochs=spec.train.epochs, metric=spec.search.metric),
         ProgressPrinter(tally, lookup, epochs=spec.train.epochs, metric=spec.search.metric,
-                        mode=spec.search.mode),
+                        mode=spec.search.mode, echo=echo),
     ]
     status = "FAILED"
     try:

@@ -63,6 +63,15 @@ class StudyTracker:
         self.parent_run_id: Optional[str] = None
         self._experiment_id: Optional[str] = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray Tune pickles its callbacks with the experiment state; a client holds a live
+        # database connection, so it is rebuilt from the URI instead.
+        return {k: v for k, v in self.__dict__.items() if k != "client"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
     @property
     def experiment_id(self) -> str:
         if self._experiment_id is None:

@@ -1,7 +1,7 @@
 """scikit-learn's bundled handwritten digits: real data that needs no network.
 
 1,797 8x8 grey images of 10 digits, upsampled to 32x32 RGB so CIFAR models run unchanged. The
-train/validation split is fixed (stratified, seed 0) so every trial sees the same 1,437/360 images.
+train/validation split is fixed (stratified, seed 0) so every trial sees the same 1,438/359 images.
 """
 
 from __future__ import annotations

@@ -1,0 +1,55 @@
+"""The command line: dry runs, one-line errors with exit code 2, and an untouched store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.cli import main
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
+    result = invoke("sweep", "ablations/eca_ksize.yaml", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "12 trials (4 configurations)"
+    assert len(lines) == 13
+    assert [line.split()[3] for line in lines[1:]] == (
+        ["baseline"] * 3 + ["k_size=3"] * 3 + ["k_size=5"] * 3 + ["k_size=7"] * 3)
+    assert not Path("mlflow.db").exists() and not Path("data").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sweep", "nope.yaml"], "nope.yaml: no such spec file"),
+        (["sweep", "quickstart.yaml", "train.epochs=zero"], "train.epochs: Input should be a valid integer"),
+        (["sweep", "quickstart.yaml", "model.name=resnet21"], "model.name: unknown model 'resnet21'"),
+        (["sweep", "quickstart.yaml", "epochs"], "override 'epochs': expected key=value"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {message}" or message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
+
+
+def test_leaderboard_of_an_unknown_study_is_a_clear_error(store_uri: str) -> None:
+    mlflow.MlflowClient(tracking_uri=store_uri).create_experiment("other")
+    result = invoke("leaderboard", "missing", "--tracking-uri", store_uri)
+    assert result.exit_code == 1 and "no study named 'missing'" in result.output
+
+
+def test_models_lists_the_registry_with_params() -> None:
+    result = invoke("models", "resnet2*")
+    assert result.exit_code == 0
+    assert "resnet20" in result.output and "0.276" in result.output

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import SpecError
+from orchestrator.spec import SEARCH_SPACES_DIR, apply_override, load_spec, parse_spec
+
+SPEC_FILES = sorted(SEARCH_SPACES_DIR.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: str(p.relative_to(SEARCH_SPACES_DIR)))
+def test_every_shipped_spec_loads(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name
+
+
+def test_relative_path_is_resolved_under_search_spaces() -> None:
+    assert load_spec("ablations/eca_ksize.yaml").name == "eca_ksize"
+
+
+def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    path = tmp_path / "my_study.yaml"
+    path.write_text("model: {name: resnet20}\n")
+    assert load_spec(path).name == "my_study"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nmodel: {name: resnt20}\n", "model.name: unknown model 'resnt20'; did you mean resnet20"),
+        ("name: x\nmodel: {name: resnet20, depth: 3}\n", "model.depth: model resnet20 has no option 'depth'"),
+        ("name: x\ntrain: {epochs: 0}\n", "train.epochs: Input should be greater than or equal to 1"),
+        ("name: x\ntrain: {optimizer: {name: sgdd}}\n", "train.optimizer.name: unknown optimizer 'sgdd'; did you mean sgd?"),
+        ("name: x\ntrian: {}\n", "trian: unknown key (allowed: data, model, train, name, search, resources, tracking)"),
+        ("name: x\ndata: {dataset: cifar1000}\n", "data.dataset: unknown dataset 'cifar1000'"),
+        ("name: x\nsearch: {kind: random}\n", "search.kind: Input should be 'grid', 'ablation' or 'optuna'"),
+        ("name: x\nsearch: {metric: val/acc}\n", "search.metric: unknown metric 'val/acc'"),
+        ("name: x\nsearch: {factors: {model.name: []}}\n", "search: factor 'model.name' has no levels"),
+        ("name: x\nmodel: {name: resnet20, attention: eca, attention_kwargs: {k_size: 4}}\n",
+         "model: resnet20 cannot be built with these options: eca k_size must be a positive odd integer"),
+        ("name: x\nresources: {gpus_per_trial: -1}\n", "resources.gpus_per_trial: Input should be greater than or equal to 0"),
+        ("name: x\nmodel: [1, 2]\n", "model: Input should be a valid dictionary"),
+        ("name: x\nmodel: {name: resnet20\n", "invalid YAML"),
+        ("- a\n- b\n", "a spec is a mapping"),
+    ],
+)
+def test_invalid_spec_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, text))
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_overrides_parse_yaml_scalars_and_nested_paths() -> None:
+    raw: dict = {"train": {"epochs": 10}}
+    for assignment in ["train.epochs=3", "train.optimizer.lr=1e-2", "model.attention=null",
+                       "search.factors.model.attention_kwargs.k_size=[3, 5]"]:
+        apply_override(raw, assignment)
+    assert raw["train"] == {"epochs": 3, "optimizer": {"lr": 0.01}}
+    assert raw["model"] == {"attention": None}
+    assert raw["search"]["factors"] == {"model.attention_kwargs.k_size": [3, 5]}
+
+
+def test_override_errors_are_spec_errors() -> None:
+    with pytest.raises(SpecError, match="expected key=value"):
+        apply_override({}, "train.epochs")
+    with pytest.raises(SpecError, match="train is not a mapping"):
+        apply_override({"train": 3}, "train.epochs=1")
+
+
+def test_overrides_are_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\n")
+    assert load_spec(path, ["train.epochs=7"]).train.epochs == 7
+    with pytest.raises(SpecError, match="train.epochs"):
+        load_spec(path, ["train.epochs=-1"])
+
+
+def test_optuna_specs_need_a_space() -> None:
+    with pytest.raises(SpecError, match="kind optuna needs search.space"):
+        parse_spec({"name": "x", "search": {"kind": "optuna"}})

@@ -1,0 +1,122 @@
+"""Real sweeps: local Ray, the shared trainer, an MLflow SQLite store; contents asserted."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from orchestrator.report import leaderboard
+from orchestrator.spec import parse_spec
+from orchestrator.sweep import run_sweep
+
+SMALL_DATA = {"dataset": "synthetic", "batch_size": 32,
+              "options": {"num_classes": 4, "train_size": 256, "val_size": 64, "image_size": 16}}
+
+
+def small_spec(store_uri: str, **search) -> dict:
+    return {
+        "name": "tiny",
+        "data": SMALL_DATA,
+        "model": {"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 3}},
+        "train": {"epochs": 2, "optimizer": {"name": "sgd", "lr": 0.05}},
+        "search": {"kind": "ablation", "baseline": {"model.attention": None},
+                   "factors": {"model.attention_kwargs.k_size": [5]}, "repeats": 2, **search},
+        "tracking": {"uri": store_uri},
+    }
+
+
+def runs_of(store_uri: str, study: str) -> pd.DataFrame:
+    mlflow.set_tracking_uri(store_uri)
+    return mlflow.search_runs(experiment_names=[study])
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(ray_local, tmp_path_factory):
+    """One real ablation sweep shared by the assertions below (2 configurations x 2 seeds)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    store_uri = f"sqlite:///{folder / 'mlflow.db'}"
+    spec = parse_spec(small_spec(store_uri) | {"resources": {"storage": str(folder / "ray")}})
+    outcome = run_sweep(spec, echo=lambda line: None)
+    return store_uri, outcome
+
+
+def test_sweep_records_a_parent_and_one_child_per_configuration_and_seed(finished_sweep) -> None:
+    store_uri, outcome = finished_sweep
+    runs = runs_of(store_uri, "tiny")
+    parents = runs[runs["tags.orchestrate.kind"] == "sweep"]
+    children = runs[runs["tags.orchestrate.kind"] == "trial"]
+    assert len(parents) == 1 and parents["status"].tolist() == ["FINISHED"]
+    assert (children["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).all()
+    assert sorted(zip(children["tags.orchestrate.label"], children["tags.orchestrate.seed"])) == [
+        ("baseline", "0"), ("baseline", "1"), ("k_size=5", "0"), ("k_size=5", "1")]
+    assert (children["status"] == "FINISHED").all()
+    assert outcome.tally.finished == 4 and not outcome.tally.failed
+
+
+def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
+    for _, run in children.iterrows():
+        history = client.get_metric_history(run["run_id"], "val/top1")
+        assert sorted(m.step for m in history) == [1, 2]
+        assert run["metrics.summary/best_top1"] == max(m.value for m in history)
+        assert run["metrics.summary/params"] > 0 and run["metrics.summary/train_seconds"] > 0
+        assert run["params.data.dataset"] == "synthetic" and run["params.seed"] == run["tags.orchestrate.seed"]
+        config = json.loads(open(client.download_artifacts(run["run_id"], "trial_config.json")).read())
+        assert config["seed"] == int(run["tags.orchestrate.seed"])
+        attention = None if run["tags.orchestrate.label"] == "baseline" else "eca"
+        assert config["model"]["attention"] == attention
+
+
+def test_leaderboard_matches_runs_recomputed_here(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
+    table = leaderboard("tiny", uri=store_uri)
+    assert len(table) == 2 and table["rank"].tolist() == [1, 2]
+    assert table["top1_mean"].is_monotonic_decreasing
+    for _, row in table.iterrows():
+        mine = children[children["tags.orchestrate.config_key"] == row["config_key"]]
+        top1 = mine["metrics.summary/best_top1"]
+        assert row["n_seeds"] == 2
+        assert row["top1_mean"] == pytest.approx(top1.mean())
+        assert row["top1_std"] == pytest.approx(top1.std(ddof=1))
+        assert row["top5_mean"] == pytest.approx(mine["metrics.summary/top5_at_best"].mean())
+        assert row["params_m"] == pytest.approx(mine["metrics.summary/params"].mean() / 1e6)
+
+
+def test_rerunning_a_finished_sweep_runs_nothing_again(finished_sweep, tmp_path) -> None:
+    store_uri, _ = finished_sweep
+    lines: list[str] = []
+    spec = parse_spec(small_spec(store_uri) | {"resources": {"storage": str(tmp_path / "ray")}})
+    outcome = run_sweep(spec, echo=lines.append)
+    assert outcome.skipped == 4 and outcome.tally.finished == 0
+    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
+    assert len(children) == 4
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(ray_local, store_uri) -> None:
+    raw = small_spec(store_uri, factors={"train.optimizer.lr": [1e6]}, repeats=1)
+    raw["search"]["baseline"] = {"train.optimizer.lr": 0.05}
+    outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
+    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
+    status = dict(zip(children["tags.orchestrate.label"], children["status"]))
+    assert status == {"baseline": "FINISHED", "lr=1000000.0": "FAILED"}
+    failed = children[children["status"] == "FAILED"].iloc[0]
+    assert "diverged" in failed["tags.orchestrate.failure"]
+    assert [name for name, _ in outcome.tally.failed] == ["lr=1000000.0 s0"]
+
+
+def test_optuna_sweep_with_asha_runs_num_samples_trials(ray_local, store_uri) -> None:
+    raw = small_spec(store_uri)
+    raw["search"] = {"kind": "optuna", "num_samples": 3,
+                     "space": {"train.optimizer.lr": {"loguniform": [0.01, 0.1]}},
+                     "scheduler": {"name": "asha", "grace_period": 1}}
+    outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
+    children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
+    assert len(children) == 3 == outcome.tally.finished + outcome.tally.pruned
+    lrs = children["params.train.optimizer.lr"].astype(float)
+    assert lrs.between(0.01, 0.1).all() and lrs.nunique() == 3

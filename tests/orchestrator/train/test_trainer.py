@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from orchestrator.data import load_dataset
+from orchestrator.train import NonFiniteLossError, Trainer
+from orchestrator.train.trainer import EPOCH_METRICS
+
+CONFIG = {
+    "data": {"dataset": "synthetic", "batch_size": 32,
+             "options": {"num_classes": 4, "train_size": 256, "val_size": 64, "image_size": 16}},
+    "model": {"name": "resnet20"},
+    "train": {"epochs": 3, "optimizer": {"name": "sgd", "lr": 0.05}, "scheduler": {"name": "cosine"}},
+}
+
+
+def without_timings(history: list[dict[str, float]]) -> list[dict[str, float]]:
+    return [{k: v for k, v in m.items() if not k.startswith("time/")} for m in history]
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_dataset("synthetic", **CONFIG["data"]["options"])
+
+
+def test_epoch_metrics_have_the_documented_keys(dataset) -> None:
+    seen: list[dict[str, float]] = []
+    trainer = Trainer.from_config(CONFIG, seed=0, dataset=dataset, callbacks=[seen.append])
+    metrics = trainer.run_epoch()
+    assert tuple(metrics) == EPOCH_METRICS and seen == [metrics]
+    assert metrics["epoch"] == 1 and 0 <= metrics["val/top1"] <= metrics["val/top5"] <= 100
+
+
+def test_training_learns_the_synthetic_task(dataset) -> None:
+    history = Trainer.from_config(CONFIG, seed=0, dataset=dataset).fit()
+    assert history[-1]["val/best_top1"] > 50  # chance is 25%
+    assert history[-1]["train/loss"] < history[0]["train/loss"]
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_does_not(dataset) -> None:
+    first = without_timings(Trainer.from_config(CONFIG, seed=1, dataset=dataset).fit())
+    again = without_timings(Trainer.from_config(CONFIG, seed=1, dataset=dataset).fit())
+    other = without_timings(Trainer.from_config(CONFIG, seed=2, dataset=dataset).fit())
+    assert first == again
+    assert first != other
+
+
+def test_resuming_from_a_checkpoint_continues_bit_for_bit(dataset) -> None:
+    straight = without_timings(Trainer.from_config(CONFIG, seed=0, dataset=dataset).fit())
+    interrupted = Trainer.from_config(CONFIG, seed=0, dataset=dataset)
+    interrupted.run_epoch()
+    state = interrupted.state_dict()
+    resumed = Trainer.from_config(CONFIG, seed=0, dataset=dataset)
+    resumed.load_state_dict(state)
+    assert without_timings(resumed.fit()) == straight[1:]
+
+
+def test_warmup_then_cosine_learning_rates(dataset) -> None:
+    config = {**CONFIG, "train": {**CONFIG["train"], "epochs": 4,
+                                  "scheduler": {"name": "cosine", "warmup_epochs": 2}}}
+    lrs = [m["opt/lr"] for m in Trainer.from_config(config, seed=0, dataset=dataset).fit()]
+    assert lrs[0] == pytest.approx(0.05 * 0.01)
+    assert lrs[1] == pytest.approx(0.05 * (0.01 + 0.99 / 2))
+    assert lrs[2] == pytest.approx(0.05) and lrs[3] == pytest.approx(0.05 * 0.5)
+
+
+def test_a_diverging_run_stops_with_a_clear_error(dataset) -> None:
+    config = {**CONFIG, "train": {**CONFIG["train"], "optimizer": {"name": "sgd", "lr": 1e6}}}
+    with pytest.raises(NonFiniteLossError, match="diverged"):
+        Trainer.from_config(config, seed=0, dataset=dataset).fit()
+
+
+def test_label_smoothing_is_applied_to_training_loss_only(dataset) -> None:
+    config = {**CONFIG, "train": {**CONFIG["train"], "label_smoothing": 0.1}}
+    trainer = Trainer.from_config(config, seed=0, dataset=dataset)
+    assert trainer.criterion.label_smoothing == 0.1 and trainer.eval_criterion.label_smoothing == 0.0
+    assert isinstance(trainer.model(torch.zeros(1, 3, 16, 16)), torch.Tensor)
