@@ -84,6 +84,6 @@ def load_dataset(
     """Decode (or read the cache of) dataset ``name``."""
     info = dataset_info(name)
     tensors = info.builder(Path(root) if root else default_root(), download, **options)
-    if info.mean is not None and tensors.mean is None:
+    if info.mean is not None:  # published statistics win over ones computed from the cache
         tensors.mean, tensors.std = list(info.mean), list(info.std)
     return tensors
