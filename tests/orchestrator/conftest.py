@@ -122,3 +122,13 @@ def nearest_class(images: torch.Tensor, classes: int) -> torch.Tensor:
 @pytest.fixture
 def colour_labels() -> Callable[[torch.Tensor, int], torch.Tensor]:
     return nearest_class
+
+
+@pytest.fixture(scope="session")
+def study_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data root holding every archive the study specs need, each in its real format."""
+    root = tmp_path_factory.mktemp("study-data")
+    write_cifar_archive(root, "cifar10", train=40, test=8)
+    write_cifar_archive(root, "cifar100", train=40, test=8)
+    write_tiny_imagenet_zip(root / "tiny-imagenet-200.zip", classes=8, train_per_class=3, val_per_class=1)
+    return root
