@@ -198,10 +198,14 @@ def bench() -> None:
 @click.option("--batches", default=20, show_default=True, help="Timed batches per pipeline.")
 @click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--threads", default=None, type=int,
+              help="Intra-op threads of this process (default: torch's); DataLoader workers use one each.")
 @friendly_errors
 def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: int, batches: int,
-                 workers: int, device: str) -> None:
+                 workers: int, device: str, threads: Optional[int]) -> None:
     """Images/s of the in-memory tensor pipeline vs a torchvision DataLoader with per-image transforms."""
+    import torch
+
     from .data import load_dataset
     from .data.bench import bench_loader as run
     from .train.setup import resolve_device
@@ -209,13 +213,15 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
     size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
     tensors = load_dataset(dataset, root=root, download=False, **size)
     target = resolve_device(device)
+    if threads:
+        torch.set_num_threads(threads)
     try:
         result = run(tensors, batch_size=batch_size, augment=augment, batches=batches, workers=workers,
                      device=target)
     except ValueError as exc:
         raise SpecError(str(exc)) from None
     click.echo(f"{dataset} {tuple(tensors.input_size)}, augment {augment}, batch {batch_size}, "
-               f"{result.images} images per side on {target}")
+               f"{result.images} images per side on {target}, {torch.get_num_threads()} threads")
     click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
     click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
     click.echo(f"ratio                     : {result.ratio:12.1f}x")
