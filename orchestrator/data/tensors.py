@@ -88,7 +88,8 @@ class DatasetTensors:
     def relabel(self, name: str) -> DatasetTensors:
         """The same images under the alternative labelling ``name`` (e.g. ``coarse``)."""
         if name not in self.label_sets:
-            raise KeyError(f"no label set {name!r}; available: {', '.join(self.label_sets) or 'none'}")
+            raise KeyError(f"no label set {name!r}; available: {', '.join(self.label_sets) or 'none'} "
+                           "(a cache written before label sets existed: run `orchestrate data prepare` again)")
         labels = self.label_sets[name]
         return replace(self, train_labels=labels.train_labels, val_labels=labels.val_labels,
                        num_classes=len(labels.class_names), class_names=labels.class_names,
