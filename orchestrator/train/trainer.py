@@ -27,7 +27,7 @@ from .metrics import EPOCH_METRICS
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
-from .schedules import build_schedule
+from .schedules import LRSchedule, build_schedule
 from .setup import build_loaders, build_model, resolve_device, seed_everything, select_data
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -93,7 +93,8 @@ class Trainer:
         known = getattr(head, "out_features", None)
         return known or int(torch.cat([self.train_loader.labels, self.val_loader.labels]).max()) + 1
 
-    def _recipe(self, optimizer: OptimizerSpec, scheduler: SchedulerSpec, epochs: int, loader: InMemoryLoader):
+    def _recipe(self, optimizer: OptimizerSpec, scheduler: SchedulerSpec, epochs: int,
+                loader: InMemoryLoader) -> tuple[torch.optim.Optimizer, LRSchedule]:
         built = build_optimizer(
             optimizer.name, self.model, lr=optimizer.lr, weight_decay=optimizer.weight_decay,
             no_decay_norm_bias=optimizer.no_decay_norm_bias, backbone_lr_scale=optimizer.backbone_lr_scale,
