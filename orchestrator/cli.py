@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 import click
 
-from .errors import OrchestrateError
+from .errors import OrchestrateError, SpecError
 
 DEBUG_ENV = "ORCHESTRATE_DEBUG"
 
@@ -187,20 +187,99 @@ def data() -> None:
     """Dataset caches."""
 
 
+ROOT_HELP = "Cache directory (default: $ORCHESTRATE_DATA or ~/.cache/orchestrate/data)."
+
+
+def _summary(name: str, tensors: Any) -> str:
+    return (f"{name}: {len(tensors.train_labels)} train, {len(tensors.val_labels)} val images "
+            f"of {tensors.input_size}, {tensors.num_classes} classes")
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` pairs, each value read as a YAML scalar (``image_size=64`` is an int)."""
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SpecError(f"option {pair!r}: expected key=value, e.g. path=/data/flowers")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
 @data.command("prepare")
 @click.argument("name")
-@click.option("--root", default=None, help="Cache directory (default: $ORCHESTRATE_DATA or ~/.cache/orchestrate/data).")
+@click.option("--root", default=None, help=ROOT_HELP)
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Dataset option, e.g. -o path=/data/flowers for imagefolder.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check the archive against the official MD5.")
 @friendly_errors
-def data_prepare(name: str, root: Optional[str]) -> None:
-    """Download (or find) dataset NAME and write its decoded cache."""
-    from .data import dataset_options, load_dataset
+def data_prepare(name: str, root: Optional[str], options: tuple[str, ...], verify: bool) -> None:
+    """Download (or find) dataset NAME, verify its archive and write its decoded cache."""
+    from pathlib import Path
 
+    from .data.archive import prepare_dataset
+
+    tensors = prepare_dataset(name, Path(root) if root else None, check=verify, **_parse_options(options))
+    click.echo(_summary(name, tensors))
+
+
+@data.command("import")
+@click.argument("name")
+@click.argument("archive", type=click.Path(exists=True))
+@click.option("--root", default=None, help=ROOT_HELP)
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check the archive against the official MD5.")
+@friendly_errors
+def data_import(name: str, archive: str, root: Optional[str], verify: bool) -> None:
+    """Decode ARCHIVE, a copy of dataset NAME's official archive you already have, into the cache."""
+    from pathlib import Path
+
+    from .data.archive import import_dataset
+
+    tensors = import_dataset(name, Path(archive), Path(root) if root else None, check=verify)
+    click.echo(_summary(name, tensors))
+
+
+@main.group()
+def bench() -> None:
+    """Measurements of this machine."""
+
+
+@bench.command("loader")
+@click.option("--dataset", default="synthetic", show_default=True, help="A registered dataset.")
+@click.option("--root", default=None, help=ROOT_HELP)
+@click.option("--augment", default="standard", show_default=True, help="none, standard, randaugment, autoaugment.")
+@click.option("--batch-size", default=256, show_default=True)
+@click.option("--batches", default=20, show_default=True, help="Timed batches per pipeline.")
+@click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--threads", default=None, type=int,
+              help="Intra-op threads of this process (default: torch's); DataLoader workers use one each.")
+@friendly_errors
+def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: int, batches: int,
+                 workers: int, device: str, threads: Optional[int]) -> None:
+    """Images/s of the in-memory tensor pipeline vs a torchvision DataLoader with per-image transforms."""
+    import torch
+
+    from .data import load_dataset
+    from .data.bench import bench_loader as run
+    from .train.setup import resolve_device
+
+    size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
+    tensors = load_dataset(dataset, root=root, download=False, **size)
+    target = resolve_device(device)
+    if threads:
+        torch.set_num_threads(threads)
     try:
-        dataset_options(name)
-    except KeyError as exc:
-        raise OrchestrateError(str(exc.args[0])) from None
-    tensors = load_dataset(name, root=root, download=True)
-    click.echo(
-        f"{name}: {len(tensors.train_labels)} train, {len(tensors.val_labels)} val images "
-        f"of {tensors.input_size}, {tensors.num_classes} classes"
-    )
+        result = run(tensors, batch_size=batch_size, augment=augment, batches=batches, workers=workers,
+                     device=target)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    click.echo(f"{dataset} {tuple(tensors.input_size)}, augment {augment}, batch {batch_size}, "
+               f"{result.images} images per side on {target}, {torch.get_num_threads()} threads")
+    click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
+    click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
+    click.echo(f"ratio                     : {result.ratio:12.1f}x")

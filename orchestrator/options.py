@@ -11,8 +11,6 @@ import difflib
 import inspect
 from typing import Any, Callable, Optional
 
-from pydantic import BaseModel, ConfigDict
-
 from .errors import OptionError
 
 def check_options(
@@ -72,17 +70,3 @@ def lookup_in(
         return None if params is None else {k: v for k, v in params.items() if k not in supplied}
 
     return lookup
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class OptionsModel(BaseModel):
-    """A named builder plus free keyword options, checked against the builder's signature."""
-
-    model_config = ConfigDict(extra="allow")
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})

@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from .errors import OptionError
-from .options import StrictModel
+from .spec_base import StrictModel
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
 SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CMA-ES optimizes one objective only

@@ -13,33 +13,15 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .errors import OptionError, SpecError
-from .options import OptionsModel, StrictModel, check_options
+from .options import check_options
+from .recipe_spec import DataSpec, TrainSpec
 from .search_spec import SearchSpec
+from .spec_base import OptionsModel, StrictModel
 
 SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 TRIAL_SECTIONS = ("data", "model", "train")
 # Keys whose children are dotted paths into the trial config, so overrides must not split them.
 PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")}
-
-
-class DataSpec(StrictModel):
-    dataset: str = "digits"
-    root: Optional[str] = Field(None, description="dataset cache; default $ORCHESTRATE_DATA")
-    download: bool = True
-    augment: Literal["none", "standard"] = "standard"
-    batch_size: int = Field(128, ge=1)
-    eval_batch_size: int = Field(512, ge=1)
-    subset: Optional[int] = Field(None, ge=1, description="train on a seeded random subset")
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known_dataset(self) -> DataSpec:
-        from .data import dataset_options
-
-        check_options(
-            "dataset", self.dataset, dataset_options, self.options, key="options", name_key="dataset"
-        )
-        return self
 
 
 class ModelSpec(OptionsModel):
@@ -78,48 +60,18 @@ def _build_on_meta_device(name: str, options: dict[str, Any]) -> None:
         raise OptionError("", f"{name} cannot be built with these options: {exc}") from None
 
 
-class OptimizerSpec(OptionsModel):
-    name: str = "sgd"
-    lr: float = Field(0.1, gt=0)
-    weight_decay: float = Field(5e-4, ge=0)
-
-    @model_validator(mode="after")
-    def _known_optimizer(self) -> OptimizerSpec:
-        from .train.recipes import optimizer_options
-
-        check_options("optimizer", self.name, optimizer_options, self.options)
-        return self
-
-
-class SchedulerSpec(OptionsModel):
-    name: str = "cosine"
-    warmup_epochs: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _known_scheduler(self) -> SchedulerSpec:
-        from .train.recipes import scheduler_options
-
-        check_options("scheduler", self.name, scheduler_options, self.options)
-        return self
-
-
-class TrainSpec(StrictModel):
-    epochs: int = Field(10, ge=1)
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
-    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    grad_clip: Optional[float] = Field(None, gt=0, description="max gradient L2 norm")
-    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    seed: int = Field(0, ge=0, description="seed of the first repeat; repeat r uses seed + r")
-
-
 class TrialConfig(StrictModel):
     """What one trial trains: the part of a spec that search keys may vary."""
 
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TrialConfig:
+        if self.train.mixup is not None and self.data.batch_size % 2:
+            raise OptionError("data.batch_size", "mixup/cutmix mixes pairs of images: use an even batch size")
+        return self
 
 
 class ResourcesSpec(StrictModel):

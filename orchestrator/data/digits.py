@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from .registry import register_dataset
+from .splits import stratified_split
 from .tensors import DatasetTensors
 
 VAL_FRACTION = 0.2
 
 
-@register_dataset("digits")
+@register_dataset("digits", num_classes=10)
 def digits(root: Path, download: bool, *, image_size: int = 32) -> DatasetTensors:
     from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
 
@@ -27,15 +28,8 @@ def digits(root: Path, download: bool, *, image_size: int = 32) -> DatasetTensor
     images = (images.clamp(0, 1) * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)
 
-    generator = torch.Generator().manual_seed(0)
-    val_index = []
-    for label in range(10):
-        members = torch.nonzero(labels == label).flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        val_index.append(members[: round(len(members) * VAL_FRACTION)])
-    is_val = torch.zeros(len(labels), dtype=torch.bool)
-    is_val[torch.cat(val_index)] = True
+    val_index, train_index = stratified_split(labels, VAL_FRACTION, seed=0)
     return DatasetTensors(
-        images[~is_val], labels[~is_val], images[is_val], labels[is_val], 10,
+        images[train_index], labels[train_index], images[val_index], labels[val_index], 10,
         [str(d) for d in range(10)],
     )

@@ -1,26 +1,58 @@
-"""Dataset registry: ``@register_dataset("name")`` builders returning :class:`DatasetTensors`."""
+"""Dataset registry: ``@register_dataset("name", ...)`` builders returning :class:`DatasetTensors`.
+
+Besides the builder, a registration records what is known about the dataset before decoding it:
+its input size, class count, published channel statistics and, for datasets distributed as one
+archive, where that archive comes from (see :mod:`.archive`).
+"""
 
 from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..options import lookup_in
 from .tensors import DatasetTensors
 
+if TYPE_CHECKING:
+    from .archive import ArchiveSource
+
 DatasetBuilder = Callable[..., DatasetTensors]
-_datasets: dict[str, DatasetBuilder] = {}
 
 
-def register_dataset(name: str) -> Callable[[DatasetBuilder], DatasetBuilder]:
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows about a dataset without decoding it (None: depends on options)."""
+
+    name: str
+    builder: DatasetBuilder
+    input_size: Optional[tuple[int, int, int]] = None
+    num_classes: Optional[int] = None
+    mean: Optional[tuple[float, ...]] = None
+    std: Optional[tuple[float, ...]] = None
+    archive: Optional[ArchiveSource] = None
+
+
+_datasets: dict[str, DatasetInfo] = {}
+
+
+def register_dataset(
+    name: str,
+    *,
+    input_size: Optional[tuple[int, int, int]] = None,
+    num_classes: Optional[int] = None,
+    mean: Optional[tuple[float, ...]] = None,
+    std: Optional[tuple[float, ...]] = None,
+    archive: Optional[ArchiveSource] = None,
+) -> Callable[[DatasetBuilder], DatasetBuilder]:
     """Register a builder ``fn(root: Path, download: bool, **options)``; duplicates raise."""
 
     def decorate(builder: DatasetBuilder) -> DatasetBuilder:
         if name in _datasets:
             raise ValueError(f"dataset {name!r} is already registered")
-        _datasets[name] = builder
+        _datasets[name] = DatasetInfo(name, builder, input_size, num_classes, mean, std, archive)
         return builder
 
     return decorate
@@ -32,7 +64,14 @@ def list_datasets() -> list[str]:
 
 def dataset_options(name: str) -> dict[str, inspect.Parameter] | None:
     """Options a dataset builder takes from ``data.options`` (root and download come from data)."""
-    return lookup_in("dataset", _datasets, supplied=("root", "download"))(name)
+    builders = {key: info.builder for key, info in _datasets.items()}
+    return lookup_in("dataset", builders, supplied=("root", "download"))(name)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registration of ``name``; unknown names raise ``KeyError`` listing the valid ones."""
+    dataset_options(name)
+    return _datasets[name]
 
 
 def default_root() -> Path:
@@ -43,5 +82,8 @@ def load_dataset(
     name: str, *, root: str | Path | None = None, download: bool = True, **options: Any
 ) -> DatasetTensors:
     """Decode (or read the cache of) dataset ``name``."""
-    dataset_options(name)  # raises with the valid names when unknown
-    return _datasets[name](Path(root) if root else default_root(), download, **options)
+    info = dataset_info(name)
+    tensors = info.builder(Path(root) if root else default_root(), download, **options)
+    if info.mean is not None:  # published statistics win over ones computed from the cache
+        tensors.mean, tensors.std = list(info.mean), list(info.std)
+    return tensors

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Optional
 
 import torch
+
+# Images converted to float at a time when computing statistics: bounds memory on large sets.
+STATS_CHUNK = 4096
+
+
+@dataclass
+class LabelSet:
+    """An alternative labelling of the same images (CIFAR-100's 20 coarse superclasses)."""
+
+    train_labels: torch.Tensor
+    val_labels: torch.Tensor
+    class_names: list[str]
 
 
 @dataclass
 class DatasetTensors:
-    """Images are ``(N, C, H, W)`` uint8, labels ``(N,)`` int64; nothing else is needed to train."""
+    """Images are ``(N, C, H, W)`` uint8, labels ``(N,)`` int64; nothing else is needed to train.
+
+    ``mean``/``std`` are per-channel statistics of the full training split on the 0..1 scale,
+    stored so that a subset or a labelled fraction is normalised like the whole dataset.
+    """
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -18,6 +35,9 @@ class DatasetTensors:
     val_labels: torch.Tensor
     num_classes: int
     class_names: list[str] = field(default_factory=list)
+    mean: Optional[list[float]] = None
+    std: Optional[list[float]] = None
+    label_sets: dict[str, LabelSet] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("train_images", "val_images"):
@@ -34,27 +54,57 @@ class DatasetTensors:
         return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
 
     def channel_stats(self) -> tuple[list[float], list[float]]:
-        """Per-channel mean and std of the training images, on the 0..1 scale."""
-        pixels = self.train_images.float().div_(255).transpose(0, 1).flatten(1)
-        return pixels.mean(1).tolist(), pixels.std(1).clamp_min(1e-3).tolist()
+        """Per-channel mean and std of the training images, on the 0..1 scale (computed once)."""
+        if self.mean is None or self.std is None:
+            total = torch.zeros(self.input_size[0], dtype=torch.float64)
+            squares = torch.zeros_like(total)
+            for chunk in self.train_images.split(STATS_CHUNK):
+                pixels = chunk.double().div_(255).transpose(0, 1).flatten(1)
+                total += pixels.sum(1)
+                squares += pixels.square().sum(1)
+            count = self.train_images[:, 0].numel()
+            mean = total / count
+            std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)
+            self.mean, self.std = mean.tolist(), std.tolist()
+        return list(self.mean), list(self.std)
+
+    def select_train(self, index: torch.Tensor) -> DatasetTensors:
+        """The same dataset with only the training images at ``index`` (statistics kept)."""
+        self.channel_stats()
+        sets = {
+            name: replace(labels, train_labels=labels.train_labels[index])
+            for name, labels in self.label_sets.items()
+        }
+        return replace(self, train_images=self.train_images[index],
+                       train_labels=self.train_labels[index], label_sets=sets)
 
     def subset(self, size: int, *, seed: int = 0) -> DatasetTensors:
         """A seeded random subset of the training split; validation is kept whole."""
         if size >= len(self.train_labels):
             return self
         generator = torch.Generator().manual_seed(seed)
-        keep = torch.randperm(len(self.train_labels), generator=generator)[:size]
-        return DatasetTensors(
-            self.train_images[keep], self.train_labels[keep], self.val_images, self.val_labels,
-            self.num_classes, self.class_names,
-        )
+        return self.select_train(torch.randperm(len(self.train_labels), generator=generator)[:size])
+
+    def relabel(self, name: str) -> DatasetTensors:
+        """The same images under the alternative labelling ``name`` (e.g. ``coarse``)."""
+        if name not in self.label_sets:
+            raise KeyError(f"no label set {name!r}; available: {', '.join(self.label_sets) or 'none'} "
+                           "(a cache written before label sets existed: run `orchestrate data prepare` again)")
+        labels = self.label_sets[name]
+        return replace(self, train_labels=labels.train_labels, val_labels=labels.val_labels,
+                       num_classes=len(labels.class_names), class_names=labels.class_names,
+                       label_sets={})
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.channel_stats()
+        state = dict(self.__dict__, label_sets={k: v.__dict__ for k, v in self.label_sets.items()})
         tmp = path.with_suffix(".tmp")
-        torch.save(self.__dict__, tmp)
+        torch.save(state, tmp)
         tmp.replace(path)  # atomic: a killed writer never leaves a half-written cache
 
     @classmethod
     def load(cls, path: Path) -> DatasetTensors:
-        return cls(**torch.load(path, weights_only=True))
+        state = torch.load(path, weights_only=True)
+        state["label_sets"] = {k: LabelSet(**v) for k, v in state.get("label_sets", {}).items()}
+        return cls(**state)

@@ -1,14 +1,22 @@
-"""One training epoch and one evaluation pass, with every input explicit (torchvision style)."""
+"""One training epoch, one evaluation pass, one reconstruction epoch, with every input explicit
+(torchvision references style)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from typing import Iterable, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.augment import Cutout
+from .metrics import topk_correct
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -21,75 +29,126 @@ def autocast_context(device: torch.device, dtype: Optional[torch.dtype]) -> cont
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:
-    """Number of samples whose label is among the top-k logits, per k (tensors: no host sync)."""
-    top = logits.topk(min(max(ks), logits.size(1)), dim=1).indices
-    hits = top.eq(labels[:, None])
-    return [hits[:, :k].any(dim=1).sum() for k in ks]
+@dataclass(frozen=True)
+class StepOptions:
+    """How each optimizer step is taken, shared by classification and reconstruction epochs."""
+
+    autocast_dtype: Optional[torch.dtype] = None
+    scaler: Optional[torch.amp.GradScaler] = None
+    grad_clip: Optional[float] = None
+    on_step: Optional[Callable[[], None]] = None  # after every optimizer step (per-batch LR, EMA)
+
+
+def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+                   options: StepOptions) -> None:
+    """Backward, optional unscale + clip, step (through the grad scaler under fp16)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler = options.scaler
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if options.grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    if options.on_step is not None:
+        options.on_step()
+
+
+def _finish(loss_sum: torch.Tensor, seen: int, start: float) -> dict[str, float]:
+    mean_loss = loss_sum.item() / max(seen, 1)
+    if not math.isfinite(mean_loss):
+        raise NonFiniteLossError(f"training loss is {mean_loss}; the run diverged")
+    return {"loss": mean_loss, "images": seen, "seconds": time.perf_counter() - start}
 
 
 def train_one_epoch(
     model: nn.Module,
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: Batches,
     device: torch.device,
+    options: StepOptions = StepOptions(),
     *,
-    autocast_dtype: Optional[torch.dtype] = None,
-    scaler: Optional[torch.amp.GradScaler] = None,
-    grad_clip: Optional[float] = None,
+    mixup: Optional[Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = None,
 ) -> dict[str, float]:
-    """Train for one pass over ``loader``; returns mean loss, top-1 (%), images and seconds."""
+    """Train one pass over ``loader``: mean loss, top-1/top-5 (%) against the unmixed labels."""
     model.train()
     start = time.perf_counter()
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    correct = torch.zeros(2, device=device, dtype=torch.long)
     seen = 0
     for images, labels in loader:
-        with autocast_context(device, autocast_dtype):
+        targets = labels
+        if mixup is not None:
+            images, targets = mixup(images, labels)
+        with autocast_context(device, options.autocast_dtype):
             logits = model(images)
-            loss = criterion(logits, labels)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+            loss = criterion(logits, targets)
+        optimizer_step(loss, model, optimizer, options)
         loss_sum += loss.detach() * len(labels)
-        correct += topk_correct(logits.detach(), labels, (1,))[0]
+        correct += torch.stack(topk_correct(logits.detach(), labels, (1, 5)))
         seen += len(labels)
-    mean_loss = loss_sum.item() / max(seen, 1)
-    if not math.isfinite(mean_loss):
-        raise NonFiniteLossError(f"training loss is {mean_loss}; the run diverged")
-    seconds = time.perf_counter() - start
-    return {"loss": mean_loss, "top1": 100.0 * correct.item() / max(seen, 1), "images": seen, "seconds": seconds}
+    top1, top5 = (100.0 * correct / max(seen, 1)).tolist()
+    return {**_finish(loss_sum, seen, start), "top1": top1, "top5": top5}
+
+
+def reconstruction_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: Batches,
+    device: torch.device,
+    options: StepOptions = StepOptions(),
+    *,
+    loss: str = "mse",
+    mask: Optional[Cutout] = None,
+    generator: Optional[torch.Generator] = None,
+) -> dict[str, float]:
+    """One pass of ``model.reconstruct``: the (optionally masked) image in, the whole image as target."""
+    model.train()
+    distance = {"mse": F.mse_loss, "l1": F.l1_loss}[loss]
+    start = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    seen = 0
+    for images, _ in loader:
+        inputs = images if mask is None else mask(images, generator)
+        with autocast_context(device, options.autocast_dtype):
+            value = distance(model.reconstruct(inputs).float(), images)
+        optimizer_step(value, model, optimizer, options)
+        loss_sum += value.detach() * len(images)
+        seen += len(images)
+    return _finish(loss_sum, seen, start)
 
 
 @torch.no_grad()
+def predict(model: nn.Module, loader: Batches, device: torch.device, *,
+            autocast_dtype: Optional[torch.dtype] = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """``(logits, labels)`` per batch, in evaluation mode."""
+    model.eval()
+    for images, labels in loader:
+        with autocast_context(device, autocast_dtype):
+            yield model(images).float(), labels
+
+
 def evaluate(
     model: nn.Module,
     criterion: nn.Module,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: Batches,
     device: torch.device,
     *,
     autocast_dtype: Optional[torch.dtype] = None,
 ) -> dict[str, float]:
     """Mean loss, top-1 and top-5 (%) over ``loader``."""
-    model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros(2, device=device, dtype=torch.long)
     seen = 0
-    for images, labels in loader:
-        with autocast_context(device, autocast_dtype):
-            logits = model(images)
-        loss_sum += criterion(logits.float(), labels) * len(labels)
+    for logits, labels in predict(model, loader, device, autocast_dtype=autocast_dtype):
+        loss_sum += criterion(logits, labels) * len(labels)
         correct += torch.stack(topk_correct(logits, labels, (1, 5)))
         seen += len(labels)
     top1, top5 = (100.0 * correct / max(seen, 1)).tolist()

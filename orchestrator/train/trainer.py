@@ -1,11 +1,15 @@
 """The shared trainer: a trial config in, per-epoch metrics out. Knows nothing of Ray or MLflow.
 
 The same ``Trainer`` runs in a test, a notebook or a Ray trial; callers observe it through
-callbacks that receive each epoch's metrics, and checkpoint it through ``state_dict``.
+callbacks that receive each epoch's metrics, checkpoint it through ``state_dict`` and, at the
+end, take ``final_report()`` (per-class accuracy, confusion matrix, params, MACs) as data.
+With ``train.pretrain`` the first epochs reconstruct images (every training image) before the
+classification epochs (the labelled ones); ``total_epochs`` counts both.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any, Callable, Iterable, Optional
 
@@ -13,33 +17,22 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-import models
-
-from ..data import AUGMENTATIONS, DatasetTensors, InMemoryLoader, load_dataset
-from ..spec import TrainSpec, TrialConfig
-from .loop import evaluate, train_one_epoch
-from .recipes import build_optimizer, build_scheduler
+from ..data import DatasetTensors, InMemoryLoader
+from ..data.augment import Cutout
+from ..profile import profile_model
+from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
+from ..spec import TrialConfig
+from .loop import StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
+from .metrics import EPOCH_METRICS
+from .recipes import build_criterion, build_optimizer
+from .regularize import EarlyStopping, build_ema, build_mixup
+from .report import FinalReport, class_tables
+from .schedules import LRSchedule, build_schedule
+from .setup import build_loaders, build_model, resolve_device, seed_everything, select_data
 
 EpochCallback = Callable[[dict[str, float]], None]
 
-# Every key of an epoch's metrics, in the order ``Trainer.run_epoch`` reports them.
-EPOCH_METRICS = (
-    "epoch", "train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "val/best_top1",
-    "val/best_epoch", "val/top5_at_best", "opt/lr", "time/epoch_seconds",
-    "time/images_per_second", "time/train_seconds", "model/params",
-)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def resolve_device(choice: str) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+__all__ = ["EPOCH_METRICS", "EpochCallback", "Trainer"]
 
 
 def resolve_amp(choice: str, device: torch.device) -> Optional[torch.dtype]:
@@ -51,8 +44,8 @@ def resolve_amp(choice: str, device: torch.device) -> Optional[torch.dtype]:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def count_params(model: nn.Module, *, trainable: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
 class Trainer:
@@ -67,31 +60,58 @@ class Trainer:
         *,
         device: torch.device,
         callbacks: Iterable[EpochCallback] = (),
+        pretrain_loader: Optional[InMemoryLoader] = None,
+        class_names: Optional[list[str]] = None,
     ) -> None:
         self.model = model.to(device)
-        self.train_loader = train_loader
-        self.val_loader = val_loader
-        self.recipe = recipe
-        self.device = device
-        self.callbacks = list(callbacks)
+        self.net = torch.compile(self.model) if recipe.compile else self.model  # what runs forward
+        self.train_loader, self.val_loader, self.pretrain_loader = train_loader, val_loader, pretrain_loader
+        self.recipe, self.device, self.callbacks = recipe, device, list(callbacks)
         self.autocast_dtype = resolve_amp(recipe.amp, device)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype == torch.float16 else None
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.num_classes = len(class_names) if class_names else self._num_classes(model)
+        self.class_names = class_names or [str(i) for i in range(self.num_classes)]
+        self.mixup = build_mixup(recipe.mixup, num_classes=self.num_classes, label_smoothing=recipe.label_smoothing)
+        self.criterion = build_criterion(recipe.label_smoothing, mixup=self.mixup is not None)
         self.eval_criterion = nn.CrossEntropyLoss()
-        optimizer, scheduler = recipe.optimizer, recipe.scheduler
-        self.optimizer = build_optimizer(
-            optimizer.name, model.parameters(), lr=optimizer.lr,
-            weight_decay=optimizer.weight_decay, **optimizer.options,
-        )
-        self.scheduler = build_scheduler(
-            scheduler.name, self.optimizer, epochs=recipe.epochs,
-            warmup_epochs=scheduler.warmup_epochs, **scheduler.options,
-        )
+        self.optimizer, self.schedule = self._recipe(recipe.optimizer, recipe.scheduler, recipe.epochs, train_loader)
+        self.pretrain_epochs = recipe.pretrain.epochs if recipe.pretrain else 0
+        if recipe.pretrain is not None:
+            self._check_pretraining(pretrain_loader)
+            pre = recipe.pretrain
+            self.pre_optimizer, self.pre_schedule = self._recipe(pre.optimizer, pre.scheduler, pre.epochs, pretrain_loader)
+            self.mask = Cutout(pre.mask_holes, pre.mask_size) if pre.mask_holes else None
+        self.ema = build_ema(recipe.ema, self.model)
+        self.stopper = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
         self.params = count_params(model)
-        self.epoch = 0
-        self.train_seconds = 0.0
+        self.epoch, self.global_step, self.train_seconds = 0, 0, 0.0
         self.best = {"val/best_top1": float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
         self.last_metrics: dict[str, float] = {}
+
+    def _num_classes(self, model: nn.Module) -> int:
+        """Without class names: the classifier's outputs (timm's ``get_classifier``), else the labels'."""
+        head = model.get_classifier() if hasattr(model, "get_classifier") else None
+        known = getattr(head, "out_features", None)
+        return known or int(torch.cat([self.train_loader.labels, self.val_loader.labels]).max()) + 1
+
+    def _recipe(self, optimizer: OptimizerSpec, scheduler: SchedulerSpec, epochs: int,
+                loader: InMemoryLoader) -> tuple[torch.optim.Optimizer, LRSchedule]:
+        built = build_optimizer(
+            optimizer.name, self.model, lr=optimizer.lr, weight_decay=optimizer.weight_decay,
+            no_decay_norm_bias=optimizer.no_decay_norm_bias, backbone_lr_scale=optimizer.backbone_lr_scale,
+            **optimizer.options,
+        )
+        schedule = build_schedule(scheduler.name, built, epochs=epochs, steps_per_epoch=len(loader),
+                                  warmup_epochs=scheduler.warmup_epochs, interval=scheduler.interval,
+                                  **scheduler.options)
+        return built, schedule
+
+    def _check_pretraining(self, loader: Optional[InMemoryLoader]) -> None:
+        if loader is None:
+            raise ValueError("reconstruction pre-training needs a pretrain_loader")
+        if not hasattr(self.model, "reconstruct"):
+            raise ValueError(f"{type(self.model).__name__} has no reconstruct(); reconstruction "
+                             "pre-training needs an autoencoder such as autoencoder_tin")
 
     @classmethod
     def from_config(
@@ -104,64 +124,82 @@ class Trainer:
     ) -> Trainer:
         """Build data, model and recipe from a trial config; ``dataset`` skips loading it."""
         config = TrialConfig.model_validate(config)
-        data, recipe = config.data, config.train
-        device = resolve_device(recipe.device)
-        if dataset is None:
-            dataset = load_dataset(data.dataset, root=data.root, download=data.download, **data.options)
-        if data.subset:
-            dataset = dataset.subset(data.subset)
+        device = resolve_device(config.train.device)
+        everything, labelled = select_data(config.data, dataset)
         seed_everything(seed)
-        model = models.create_model(
-            config.model.name, num_classes=dataset.num_classes, in_chans=dataset.input_size[0],
-            **config.model.options,
-        )
-        mean, std = dataset.channel_stats()
-        train_loader = InMemoryLoader(
-            dataset.train_images, dataset.train_labels, batch_size=data.batch_size, mean=mean,
-            std=std, device=device, shuffle=True, augment=AUGMENTATIONS[data.augment],
-            drop_last=True, seed=seed,
-        )
-        val_loader = InMemoryLoader(
-            dataset.val_images, dataset.val_labels, batch_size=data.eval_batch_size, mean=mean,
-            std=std, device=device,
-        )
-        return cls(model, train_loader, val_loader, recipe, device=device, callbacks=callbacks)
+        model = build_model(config, everything)
+        data = build_loaders(config, model, device, seed, everything, labelled)
+        return cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
+                   pretrain_loader=data.pretrain, class_names=data.class_names)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.pretrain_epochs + self.recipe.epochs
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.stopper is not None and self.stopper.stopped
 
     @property
     def done(self) -> bool:
-        return self.epoch >= self.recipe.epochs
+        return self.epoch >= self.total_epochs or self.stopped_early
+
+    def _after_step(self) -> None:
+        """Per optimizer step: per-batch LR schedules and the weight average."""
+        if self.epoch < self.pretrain_epochs:
+            self.pre_schedule.step_batch()
+            return
+        self.schedule.step_batch()
+        self.global_step += 1
+        if self.ema is not None:
+            self.ema.update(self.model, step=self.global_step)
+
+    def _train_stage(self) -> tuple[dict[str, float], float]:
+        """One epoch of the current stage: its metrics and the LR it started with."""
+        options = StepOptions(self.autocast_dtype, self.scaler, self.recipe.grad_clip, self._after_step)
+        if self.epoch < self.pretrain_epochs:
+            lr = self.pre_optimizer.param_groups[-1]["lr"]
+            stats = reconstruction_epoch(self.net, self.pre_optimizer, self.pretrain_loader, self.device, options,
+                                         loss=self.recipe.pretrain.loss, mask=self.mask,
+                                         generator=self.pretrain_loader.generator)
+            return {"pretrain/loss": stats["loss"], "images": stats["images"], "seconds": stats["seconds"]}, lr
+        lr = self.optimizer.param_groups[-1]["lr"]
+        stats = train_one_epoch(self.net, self.criterion, self.optimizer, self.train_loader, self.device,
+                                options, mixup=self.mixup)
+        train = {"train/loss": stats["loss"], "train/top1": stats["top1"], "train/top5": stats["top5"]}
+        return {**train, "images": stats["images"], "seconds": stats["seconds"]}, lr
+
+    def _validate(self) -> dict[str, float]:
+        val = evaluate(self.net, self.eval_criterion, self.val_loader, self.device, autocast_dtype=self.autocast_dtype)
+        metrics = {f"val/{key}": value for key, value in val.items()}
+        if self.ema is not None and self.epoch >= self.pretrain_epochs:
+            ema = evaluate(self.ema.module, self.eval_criterion, self.val_loader, self.device,
+                           autocast_dtype=self.autocast_dtype)
+            metrics.update({f"val/ema_{key}": value for key, value in ema.items()})
+        return metrics
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, evaluate, step the schedule; returns (and calls back with) its metrics."""
-        lr = self.optimizer.param_groups[0]["lr"]
-        train = train_one_epoch(
-            self.model, self.criterion, self.optimizer, self.train_loader, self.device,
-            autocast_dtype=self.autocast_dtype, scaler=self.scaler, grad_clip=self.recipe.grad_clip,
-        )
-        val = evaluate(
-            self.model, self.eval_criterion, self.val_loader, self.device,
-            autocast_dtype=self.autocast_dtype,
-        )
-        self.scheduler.step()
+        pretraining = self.epoch < self.pretrain_epochs
+        stage, lr = self._train_stage()
+        val = self._validate()
         self.epoch += 1
-        self.train_seconds += train["seconds"]
-        if val["top1"] > self.best["val/best_top1"]:
-            self.best = {"val/best_top1": val["top1"], "val/best_epoch": float(self.epoch),
-                         "val/top5_at_best": val["top5"]}
+        self.train_seconds += stage["seconds"]
+        if val["val/top1"] > self.best["val/best_top1"]:
+            self.best = {"val/best_top1": val["val/top1"], "val/best_epoch": float(self.epoch),
+                         "val/top5_at_best": val["val/top5"]}
         metrics = {
-            "epoch": float(self.epoch),
-            "train/loss": train["loss"],
-            "train/top1": train["top1"],
-            "val/loss": val["loss"],
-            "val/top1": val["top1"],
-            "val/top5": val["top5"],
-            **self.best,
+            "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
             "opt/lr": lr,
-            "time/epoch_seconds": train["seconds"],
-            "time/images_per_second": train["images"] / max(train["seconds"], 1e-9),
+            "time/epoch_seconds": stage["seconds"],
+            "time/images_per_second": stage["images"] / max(stage["seconds"], 1e-9),
             "time/train_seconds": self.train_seconds,
             "model/params": float(self.params),
         }
+        metrics = {key: metrics[key] for key in EPOCH_METRICS if key in metrics}
+        (self.pre_schedule if pretraining else self.schedule).step_epoch(metrics)
+        if self.stopper is not None and not pretraining:
+            self.stopper.update(metrics)
         self.last_metrics = metrics
         for callback in self.callbacks:
             callback(metrics)
@@ -174,33 +212,51 @@ class Trainer:
             history.append(self.run_epoch())
         return history
 
+    def final_report(self) -> FinalReport:
+        """Per-class accuracy and confusion matrix of the current weights on the validation split."""
+        outputs = list(predict(self.net, self.val_loader, self.device, autocast_dtype=self.autocast_dtype))
+        labels = torch.cat([labels for _, labels in outputs]).cpu()
+        predictions = torch.cat([logits.argmax(dim=1) for logits, _ in outputs]).cpu()
+        per_class, confusion = class_tables(labels, predictions, self.class_names)
+        images = next(iter(self.val_loader))[0]  # the input size after resizing and cropping
+        _, macs = profile_model(copy.deepcopy(self.model).cpu(), images.shape[-1], images.shape[1])
+        return FinalReport(
+            epoch=self.epoch, best_top1=self.best["val/best_top1"], best_epoch=int(self.best["val/best_epoch"]),
+            top5_at_best=self.best["val/top5_at_best"], per_class=per_class, confusion=confusion,
+            params=self.params, trainable_params=count_params(self.model, trainable=True), macs=macs,
+            stopped_early=self.stopped_early,
+        )
+
+    def _stateful(self) -> dict[str, Any]:
+        """Every part with its own ``state_dict``, by checkpoint key (None when switched off)."""
+        parts = {"model": self.model, "optimizer": self.optimizer, "scheduler": self.schedule.scheduler,
+                 "scaler": self.scaler, "train_loader": self.train_loader, "ema": self.ema,
+                 "stopper": self.stopper, "pretrain_loader": self.pretrain_loader}
+        if self.pretrain_epochs:
+            parts.update(pre_optimizer=self.pre_optimizer, pre_scheduler=self.pre_schedule.scheduler)
+        return parts
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit-for-bit on CPU: weights, recipe state, RNG, progress."""
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler else None,
-            "train_loader": self.train_loader.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "epoch": self.epoch,
-            "train_seconds": self.train_seconds,
-            "best": dict(self.best),
-            "last_metrics": dict(self.last_metrics),
-        }
+        state = {key: part.state_dict() if part is not None else None for key, part in self._stateful().items()}
+        state.update(
+            torch_rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            numpy_rng=np.random.get_state(), python_rng=random.getstate(),  # timm's Mixup draws from numpy
+            epoch=self.epoch, global_step=self.global_step, train_seconds=self.train_seconds,
+            best=dict(self.best), last_metrics=dict(self.last_metrics),
+        )
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state["scaler"] is not None:
-            self.scaler.load_state_dict(state["scaler"])
-        self.train_loader.load_state_dict(state["train_loader"])
+        for key, part in self._stateful().items():
+            if part is not None and state.get(key) is not None:
+                part.load_state_dict(state[key])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.epoch = state["epoch"]
-        self.train_seconds = state["train_seconds"]
-        self.best = dict(state["best"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        self.epoch, self.global_step = state["epoch"], state["global_step"]
+        self.train_seconds, self.best = state["train_seconds"], dict(state["best"])
         self.last_metrics = dict(state["last_metrics"])

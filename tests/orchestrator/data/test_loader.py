@@ -3,7 +3,8 @@ from __future__ import annotations
 import torch
 
 from orchestrator.data import InMemoryLoader, load_dataset
-from orchestrator.data.augment import random_crop, random_hflip, standard
+from orchestrator.data import build_augmentation
+from orchestrator.data.augment import random_crop, random_flip
 
 
 def test_random_crop_keeps_shape_and_shifts_content() -> None:
@@ -29,7 +30,7 @@ def test_crop_pixels_come_from_the_reflect_padded_image() -> None:
 
 def test_hflip_mirrors_about_half_the_images() -> None:
     images = torch.rand(400, 3, 4, 4)
-    out = random_hflip(images, torch.Generator().manual_seed(0))
+    out = random_flip(images, torch.Generator().manual_seed(0), 0.5, 3)
     flipped = torch.tensor([torch.equal(o, i.flip(2)) for o, i in zip(out, images)])
     assert torch.all(flipped | torch.tensor([torch.equal(o, i) for o, i in zip(out, images)]))
     assert 150 < flipped.sum() < 250
@@ -37,6 +38,7 @@ def test_hflip_mirrors_about_half_the_images() -> None:
 
 def test_augmentation_is_random_but_seeded() -> None:
     images = torch.rand(8, 3, 16, 16)
+    standard = build_augmentation("standard")
     first = standard(images, torch.Generator().manual_seed(3))
     again = standard(images, torch.Generator().manual_seed(3))
     other = standard(images, torch.Generator().manual_seed(4))

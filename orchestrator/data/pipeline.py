@@ -1,0 +1,141 @@
+"""Augmentation by name: ``data.augment`` is a preset name or a list of ops with options.
+
+A list item is an op name (``hflip``) or a mapping (``{name: randaugment, num_ops: 2,
+magnitude: 10}``); ``random_apply`` and ``random_choice`` take a nested ``transforms`` list, as
+torchvision's ``RandomApply``/``RandomChoice``. A preset name other than ``none`` and ``standard``
+means the standard crop + flip followed by that op with its defaults (``augment: cutout``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ..errors import OptionError
+from ..options import check_options, lookup_in
+from .augment import Affine, Cutout, HorizontalFlip, Op, RandomCrop, RandomResizedCrop, Rotation, VerticalFlip
+from .autoaug import AutoAugment, RandAugment
+from .color import ColorJitter, GaussianBlur
+
+AugmentItem = str | dict[str, Any]
+
+
+class Compose(Op):
+    """Ops in sequence; its deterministic form chains theirs (validation's matching transform)."""
+
+    def __init__(self, ops: Sequence[Op]) -> None:
+        self.ops = list(ops)
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        for op in self.ops:
+            images = op(images, generator)
+        return images
+
+    def deterministic(self, images: Tensor) -> Tensor:
+        for op in self.ops:
+            images = op.deterministic(images)
+        return images
+
+
+def _same_size(op: Op, images: Tensor, generator: torch.Generator) -> Tensor:
+    out = op(images, generator)
+    if out.shape != images.shape:
+        raise ValueError("ops inside random_apply/random_choice must keep the image size")
+    return out
+
+
+class RandomApply(Op):
+    """torchvision's RandomApply per image: each image gets all of ``transforms`` with probability ``p``."""
+
+    def __init__(self, transforms: Sequence[Op], p: float = 0.5) -> None:
+        self.ops, self.p = Compose(transforms), p
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        chosen = torch.rand(len(images), generator=generator, device=images.device) < self.p
+        index = torch.nonzero(chosen).flatten()
+        images = images.clone()
+        if len(index):
+            images[index] = _same_size(self.ops, images[index], generator)
+        return images
+
+
+class RandomChoice(Op):
+    """torchvision's RandomChoice per image: each image gets one of ``transforms``, uniformly."""
+
+    def __init__(self, transforms: Sequence[Op]) -> None:
+        self.ops = list(transforms)
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        pick = torch.randint(len(self.ops), (len(images),), generator=generator, device=images.device)
+        images = images.clone()
+        for k, op in enumerate(self.ops):
+            index = torch.nonzero(pick == k).flatten()
+            if len(index):
+                images[index] = _same_size(op, images[index], generator)
+        return images
+
+
+# name -> builder(**options); builders raise ValueError for a bad value.
+OPS: dict[str, Callable[..., Op]] = {
+    "random_crop": RandomCrop,
+    "hflip": HorizontalFlip,
+    "vflip": VerticalFlip,
+    "random_resized_crop": RandomResizedCrop,
+    "cutout": Cutout,
+    "colorjitter": ColorJitter,
+    "rotation": Rotation,
+    "affine": Affine,
+    "gaussian_blur": GaussianBlur,
+    "randaugment": RandAugment,
+    "autoaugment": AutoAugment,
+    "random_apply": RandomApply,
+    "random_choice": RandomChoice,
+}
+STANDARD: list[AugmentItem] = [{"name": "random_crop", "padding": 4}, "hflip"]
+# Defaults for ops used as a preset (``augment: colorjitter``) where the op's own would do nothing.
+PRESET_OPTIONS: dict[str, dict[str, Any]] = {
+    "colorjitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4},
+    "affine": {"degrees": 15, "translate": [0.1, 0.1], "scale": [0.9, 1.1], "shear": 10},
+}
+COMPOSITES = ("random_apply", "random_choice")
+PRESETS = ("none", "standard", "randaugment", "autoaugment", "cutout", "colorjitter", "vflip", "rotation",
+           "affine", "gaussian_blur")
+
+op_options = lookup_in("augmentation", OPS)
+
+
+def expand_preset(name: str) -> list[AugmentItem]:
+    """The op list a preset name stands for."""
+    if name not in PRESETS:
+        raise OptionError("", f"unknown augmentation preset {name!r}; allowed: {', '.join(PRESETS)} "
+                              "(or a list of ops: " + ", ".join(OPS) + ")")
+    if name == "none":
+        return []
+    if name == "standard":
+        return list(STANDARD)
+    return [*STANDARD, {"name": name, **PRESET_OPTIONS.get(name, {})}]
+
+
+def _build_item(item: AugmentItem, where: str) -> Op:
+    entry = {"name": item} if isinstance(item, str) else dict(item)
+    if "name" not in entry:
+        raise OptionError(where, "an augmentation needs a name, e.g. {name: cutout, size: 16}")
+    name = entry.pop("name")
+    check_options("augmentation", str(name), op_options, entry, key=where)
+    if name in COMPOSITES:
+        children = entry.get("transforms")
+        if not isinstance(children, list) or not children:
+            raise OptionError(f"{where}.transforms", f"{name} takes a non-empty list of transforms")
+        entry["transforms"] = [_build_item(c, f"{where}.transforms.{i}") for i, c in enumerate(children)]
+    try:
+        return OPS[name](**entry)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(where, f"augmentation {name}: {exc}") from None
+
+
+def build_augmentation(augment: str | Sequence[AugmentItem]) -> Compose:
+    """A preset name or an op list -> one :class:`Compose`; bad entries raise :class:`OptionError`."""
+    items = expand_preset(augment) if isinstance(augment, str) else list(augment)
+    return Compose([_build_item(item, str(i)) for i, item in enumerate(items)])
