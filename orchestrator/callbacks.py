@@ -17,6 +17,7 @@ from ray.tune.experiment import Trial
 
 from .space import TrialPlan
 from .tracking import TAG, StudyTracker
+from .trial import REPORT_FOLDER
 from .train.trainer import EPOCH_METRICS
 
 PlanLookup = Callable[[dict[str, Any]], TrialPlan]
@@ -27,6 +28,8 @@ SUMMARY_FROM = {
     "summary/params": "model/params",
     "summary/train_seconds": "time/train_seconds",
     "summary/epochs": "epoch",
+    "summary/macs": "final/macs",
+    "summary/trainable_params": "final/trainable_params",
 }
 
 
@@ -59,12 +62,23 @@ class SweepTally:
 
 
 def outcome_of(trial: Trial, epochs: int) -> str:
-    """``finished``, ``pruned`` (stopped early by a scheduler) or ``unstarted`` (no epoch ran:
-    the time budget was spent before the trial began)."""
+    """``finished`` (all epochs, or the recipe's early stopping), ``pruned`` (stopped by a
+    scheduler) or ``unstarted`` (no epoch ran: the time budget was spent before it began)."""
     last = trial.last_result or {}
     if "epoch" not in last:
         return "unstarted"
-    return "pruned" if int(last["epoch"]) < epochs else "finished"
+    if last.get("stopped_early"):
+        return "finished"
+    return "pruned" if int(last["epoch"]) < last.get("total_epochs", epochs) else "finished"
+
+
+def final_report_folder(trial: Trial) -> Optional[Path]:
+    """The final report the trial left in its last checkpoint, when that is on this machine."""
+    checkpoint = trial.checkpoint
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint.path) / REPORT_FOLDER
+    return folder if folder.is_dir() else None
 
 
 class MlflowTrialLogger(Callback):
@@ -117,11 +131,14 @@ class MlflowTrialLogger(Callback):
         summary = {name: last[key] for name, key in SUMMARY_FROM.items() if key in last}
         run_id = self._run_id(trial)
         self.open.discard(run_id)
+        report = final_report_folder(trial) if outcome == "finished" else None
+        if report is not None:
+            self.tracker.log_folder(run_id, report)
         self.tracker.finish_trial(
             run_id,
             status="KILLED" if outcome == "pruned" else "FINISHED",
             summary=summary,
-            tags={f"{TAG}outcome": outcome},
+            tags={f"{TAG}outcome": outcome, f"{TAG}device": str(last.get("device", "cpu"))},
         )
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
@@ -178,7 +195,9 @@ class ProgressPrinter(Callback):
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         value = result.get(self.metric)
-        self._emit(f"{self._name(trial)} epoch {int(result['epoch'])}/{self.epochs} {self.metric} {value:.2f}")
+        total = result.get("total_epochs", self.epochs)
+        shown = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+        self._emit(f"{self._name(trial)} epoch {int(result['epoch'])}/{total} {self.metric} {shown}")
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)

@@ -64,6 +64,21 @@ def redact(uri: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
 
 
+def open_client(uri: str) -> MlflowClient:
+    """An MLflow client whose store exists. Creating a SQLite store runs schema migrations,
+    which race when two sweeps start on a new file at once; a lock file beside it serializes
+    that first contact."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return MlflowClient(tracking_uri=uri)
+    from filelock import FileLock
+
+    with FileLock(uri[len(prefix):] + ".lock"):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # creates and migrates the tables
+    return client
+
+
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
     flat: dict[str, Any] = {}
@@ -85,7 +100,7 @@ class StudyTracker:
     def __init__(self, study: str, uri: Optional[str] = None) -> None:
         self.study = study
         self.uri = resolve_uri(uri)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = open_client(self.uri)
         self.parent_run_id: Optional[str] = None
         self._experiment_id: Optional[str] = None
 
@@ -96,7 +111,7 @@ class StudyTracker:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = open_client(self.uri)
 
     @property
     def experiment_id(self) -> str:
@@ -208,6 +223,10 @@ class StudyTracker:
         )
         self.client.log_dict(run_id, plan["config"] | {"seed": plan["seed"]}, "trial_config.json")
         return run_id
+
+    def log_folder(self, run_id: str, folder: Path) -> None:
+        """Every file of ``folder`` as the run's artifacts (the trial's final report)."""
+        self.client.log_artifacts(run_id, str(folder))
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int) -> None:
         """One batched write per epoch: every metric at ``step``."""

@@ -20,6 +20,7 @@ from .spec import SweepSpec
 from .train import Trainer
 
 CHECKPOINT_FILE = "trainer.pt"
+REPORT_FOLDER = "report"  # inside the last checkpoint: the final report's files
 PLAN_KEY = "plan"
 
 
@@ -78,14 +79,26 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
     trainer = Trainer.from_config(plan.config, seed=plan.seed)
     _restore(trainer, Path(checkpoint_root), plan.run_key if plan.run_key in resume_keys else None)
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
-        tune.report(trainer.last_metrics)
+        report_epoch(trainer, trainer.last_metrics, checkpoint=True)
         return
     every = sweep_spec.resources.checkpoint_every
     while not trainer.done:
         metrics = trainer.run_epoch()
-        if trainer.epoch % every and not trainer.done:
-            tune.report(metrics)
-            continue
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save(trainer.state_dict(), Path(folder) / CHECKPOINT_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        report_epoch(trainer, metrics, checkpoint=trainer.done or trainer.epoch % every == 0)
+
+
+def report_epoch(trainer: Trainer, metrics: dict[str, float], *, checkpoint: bool) -> None:
+    """Send one epoch to Tune. The last one carries the final report (per-class accuracy,
+    confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
+    outcome = {"total_epochs": trainer.total_epochs, "stopped_early": float(trainer.stopped_early),
+               "device": trainer.device.type}
+    if not checkpoint:
+        tune.report({**metrics, **outcome})
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        torch.save(trainer.state_dict(), Path(folder) / CHECKPOINT_FILE)
+        if trainer.done:
+            final = trainer.final_report()
+            final.write(Path(folder) / REPORT_FOLDER)
+            outcome.update(final.summary())
+        tune.report({**metrics, **outcome}, checkpoint=tune.Checkpoint.from_directory(folder))

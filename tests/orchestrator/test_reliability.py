@@ -158,6 +158,7 @@ def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
         prepare(spec, resume=False)
 
 
+@pytest.mark.slow  # two Ray clusters and eight trainings at once: minutes on 2 shared cores
 def test_two_sweeps_share_one_store_with_eight_concurrent_trials(store_uri, tmp_path: Path) -> None:
     """Two drivers, each running four trials at once, write one SQLite store."""
     processes = []

@@ -7,6 +7,7 @@ import json
 import mlflow
 import pandas as pd
 import pytest
+import torch
 
 from orchestrator.report import leaderboard
 from orchestrator.spec import parse_spec
@@ -104,13 +105,20 @@ def test_rerunning_a_finished_sweep_runs_nothing_again(finished_sweep, tmp_path)
     assert len(children) == 6
 
 
-def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(ray_local, store_uri) -> None:
-    raw = small_spec(store_uri, factors={"train.optimizer.lr": [1e6]}, repeats=1)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asking for CUDA must fail, so no GPU here")
+def test_nan_and_an_exception_fail_their_runs_and_the_sweep_goes_on(ray_local, store_uri) -> None:
+    # lr 1e6 diverges to NaN; device cuda on a machine without a GPU raises when the model moves.
+    raw = small_spec(store_uri, factors={"train.optimizer.lr": [1e6], "train.device": ["cuda"]}, repeats=1)
     raw["search"]["baseline"] = {"train.optimizer.lr": 0.05}
+    raw["resources"] = {"max_failures": 0}
     outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
     status = dict(zip(children["tags.orchestrate.label"], children["status"]))
-    assert status == {"baseline": "FINISHED", "lr=1000000.0": "FAILED"}
-    failed = children[children["status"] == "FAILED"].iloc[0]
-    assert "diverged" in failed["tags.orchestrate.failure"]
-    assert [name for name, _ in outcome.tally.failed] == ["lr=1000000.0 s0"]
+    assert status == {"baseline": "FINISHED", "lr=1000000.0": "FAILED", 'device="cuda"': "FAILED"}
+    reasons = dict(zip(children["tags.orchestrate.label"], children["tags.orchestrate.failure"]))
+    assert "diverged" in reasons["lr=1000000.0"]
+    assert "CUDA" in reasons['device="cuda"'] or "NVIDIA" in reasons['device="cuda"']
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    for run_id in children.loc[children["status"] == "FAILED", "run_id"]:
+        assert "Traceback" in open(client.download_artifacts(run_id, "error.txt")).read()
+    assert sorted(name for name, _ in outcome.tally.failed) == ['device="cuda" s0', "lr=1000000.0 s0"]
