@@ -7,6 +7,7 @@ each epoch into one write, and records pruned and failed trials as such.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ def error_text(trial: Trial) -> str:
     """The trial's traceback text. Tune writes it locally first (``error_file``) and syncs it to
     storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs."""
     if trial.error_file and Path(trial.error_file).is_file():
-        return Path(trial.error_file).read_text()
-    return str(trial.get_error() or "unknown error")
+        text = Path(trial.error_file).read_text()
+    else:
+        text = str(trial.get_error() or "unknown error")
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)  # Ray colours the worker's name for terminals
 
 
 def first_line(error: Optional[BaseException | str]) -> str:
