@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +41,25 @@ class SweepOutcome:
     interrupted: int = 0
 
 
+def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
+    """Fail in seconds on an address nothing listens on: ``ray.init`` retries for minutes."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise OrchestrateError(f"cannot reach a Ray cluster at {address} ({exc}); "
+                               f"start one with `ray start --head` or drop --address") from None
+
+
 def connect_ray(address: Optional[str]) -> None:
     """Join ``address`` (or ``$RAY_ADDRESS``), else start Ray on this machine's CPUs and GPUs."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_ray_address(address)
     try:
         ray.init(
             address=address,

@@ -53,3 +53,15 @@ def test_models_lists_the_registry_with_params() -> None:
     result = invoke("models", "resnet2*")
     assert result.exit_code == 0
     assert "resnet20" in result.output and "0.276" in result.output
+
+
+def test_an_unreachable_ray_address_is_one_line_and_exit_1() -> None:
+    result = invoke("sweep", "quickstart.yaml", "--address", "127.0.0.1:1")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
+
+
+def test_an_unreachable_tracking_server_is_one_line_and_exit_1() -> None:
+    result = invoke("sweep", "quickstart.yaml", "tracking.uri=http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: cannot reach the MLflow tracking server at http://127.0.0.1:9: ConnectionError"
