@@ -58,8 +58,6 @@ def connect_ray(address: Optional[str]) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        check_ray_address(address)
     try:
         ray.init(
             address=address,
@@ -193,9 +191,13 @@ class Sweep:
             raise SweepInterrupted(f"{len(self.logger.open)} trials were interrupted")
 
 
-def prepare(spec: SweepSpec, *, resume: bool) -> tuple[Optional[list[TrialPlan]], dict[str, Any]]:
+def prepare(spec: SweepSpec, *, resume: bool,
+            address: Optional[str] = None) -> tuple[Optional[list[TrialPlan]], dict[str, Any]]:
     """Everything checked before Ray starts or the store is written: plans, data, resume state."""
     plans = plan_sweep(spec)
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_ray_address(address)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
     tracker = StudyTracker(spec.name, spec.tracking.uri)
     resumable = tracker.unfinished_trials()
@@ -221,7 +223,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
     and the Optuna study goes on; without it, a study with interrupted runs is refused.
     """
-    plans, resumable = prepare(spec, resume=resume)
+    plans, resumable = prepare(spec, resume=resume, address=address)
     sweep = Sweep(spec, echo, resumable=resumable)
     skipped = 0
     if plans is not None:

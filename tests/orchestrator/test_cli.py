@@ -59,6 +59,7 @@ def test_an_unreachable_ray_address_is_one_line_and_exit_1() -> None:
     result = invoke("sweep", "quickstart.yaml", "--address", "127.0.0.1:1")
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
+    assert not Path("mlflow.db").exists()
 
 
 def test_an_unreachable_tracking_server_is_one_line_and_exit_1() -> None:
