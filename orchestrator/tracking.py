@@ -64,6 +64,15 @@ def redact(uri: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
 
 
+def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec as plain data with its tracking URI's password hidden: what is logged (``spec.json``),
+    compared on resume and shipped to trials, so no copy of a password leaves the driver."""
+    tracking = spec.get("tracking") or {}
+    if not tracking.get("uri"):
+        return spec
+    return spec | {"tracking": tracking | {"uri": redact(tracking["uri"])}}
+
+
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
     flat: dict[str, Any] = {}
@@ -209,6 +218,9 @@ class StudyTracker:
         self.client.log_dict(run_id, plan["config"] | {"seed": plan["seed"]}, "trial_config.json")
         return run_id
 
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
     def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int) -> None:
         """One batched write per epoch: every metric at ``step``."""
         stamp = _now_ms()
@@ -228,7 +240,7 @@ class StudyTracker:
         if summary:
             self.log_metrics(run_id, summary, step=0)
         if tags:
-            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self.set_tags(run_id, tags)
         if error:
             self.client.log_text(run_id, error, "error.txt")
         self.client.set_terminated(run_id, status=status)
@@ -252,7 +264,7 @@ def trial_runs(
     uri = resolve_uri(uri)
     mlflow.set_tracking_uri(uri)
     if MlflowClient(tracking_uri=uri).get_experiment_by_name(study) is None:
-        raise OrchestrateError(f"no study named {study!r} in {uri}")
+        raise OrchestrateError(f"no study named {study!r} in {redact(uri)}")
     frame = mlflow.search_runs(
         experiment_names=[study],
         filter_string=f"tags.`{TAG}kind` = '{KIND_TRIAL}'",
@@ -317,7 +329,7 @@ def read_trials(
     client = MlflowClient(tracking_uri=resolve_uri(uri))
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
-        raise OrchestrateError(f"no study named {study!r} in {resolve_uri(uri)}")
+        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
     metrics = [m for m in dict.fromkeys(metrics) if m not in base]
     fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
