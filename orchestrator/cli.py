@@ -204,3 +204,7 @@ def data_prepare(name: str, root: Optional[str]) -> None:
         f"{name}: {len(tensors.train_labels)} train, {len(tensors.val_labels)} val images "
         f"of {tensors.input_size}, {tensors.num_classes} classes"
     )
+
+
+if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it
+    main()

@@ -18,35 +18,35 @@ S3_CONSOLE_PORT = 9001
 RAY_PORT = 6379
 RAY_CLIENT_PORT = 10001
 RAY_DASHBOARD_PORT = 8265
-# Ray and MLflow cannot tell a healthy peer from a hung one until these pass; compose and the
-# tests poll them the same way.
-HEALTH_INTERVAL_S = 5
+# Host headers MLflow accepts: it refuses others (DNS rebinding), and inside the compose network
+# clients call it by its service name.
+ALLOWED_HOSTS = ("localhost:*", "127.0.0.1:*", "mlflow:*")
 
 
 def mlflow_server(*, artifacts_destination: str, host: str, port: int = MLFLOW_PORT,
-                  allowed_hosts: tuple[str, ...] = ()) -> list[str]:
+                  allowed_hosts: tuple[str, ...] = ALLOWED_HOSTS) -> list[str]:
     """The tracking server: basic auth on, artifacts proxied to ``artifacts_destination``.
 
     Proxied serving means clients never hold object-store credentials; only the server does.
     The backend store comes from ``$MLFLOW_BACKEND_STORE_URI`` (it holds the database password).
     """
-    command = ["mlflow", "server", "--app-name", "basic-auth", "--serve-artifacts",
-               "--artifacts-destination", artifacts_destination, "--host", host, "--port", str(port)]
-    if allowed_hosts:
-        # MLflow refuses Host headers other than localhost and private IPs (DNS rebinding);
-        # in compose, clients inside the network call it by its service name.
-        command += ["--allowed-hosts", ",".join(allowed_hosts)]
-    return command
+    return ["mlflow", "server", "--app-name", "basic-auth", "--serve-artifacts",
+            "--artifacts-destination", artifacts_destination, "--host", host, "--port", str(port),
+            "--allowed-hosts", ",".join(allowed_hosts)]
 
 
 def mlflow_server_env(*, backend_store_uri: str, auth_config_path: str, admin_username: str,
-                      admin_password: str) -> dict[str, str]:
-    """The server's secrets, read by MLflow from these variables (never from argv)."""
+                      admin_password: str, secret_key: str) -> dict[str, str]:
+    """The server's secrets, read by MLflow from these variables (never from argv).
+
+    ``secret_key`` signs the auth app's CSRF tokens; it must stay the same across restarts.
+    """
     return {
         "MLFLOW_BACKEND_STORE_URI": backend_store_uri,
         "MLFLOW_AUTH_CONFIG_PATH": auth_config_path,
         "MLFLOW_AUTH_ADMIN_USERNAME": admin_username,
         "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secret_key,
     }
 
 
@@ -70,12 +70,12 @@ def postgres_health(*, user: str, database: str, port: int = POSTGRES_PORT) -> l
     return ["pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", database]
 
 
-def ray_head(*, port: int = RAY_PORT, dashboard_port: int = RAY_DASHBOARD_PORT,
-             dashboard_host: str = "127.0.0.1", num_cpus: int | None = None,
-             block: bool = True) -> list[str]:
+def ray_head(*, port: int = RAY_PORT, client_port: int = RAY_CLIENT_PORT,
+             dashboard_port: int = RAY_DASHBOARD_PORT, dashboard_host: str = "127.0.0.1",
+             num_cpus: int | None = None, block: bool = True) -> list[str]:
     """The head node with its dashboard; ``block`` keeps it in the foreground (a container's
     main process), without it ``ray start`` daemonizes (the native tests)."""
-    command = ["ray", "start", "--head", f"--port={port}", f"--ray-client-server-port={RAY_CLIENT_PORT}",
+    command = ["ray", "start", "--head", f"--port={port}", f"--ray-client-server-port={client_port}",
                "--include-dashboard=true", f"--dashboard-host={dashboard_host}",
                f"--dashboard-port={dashboard_port}", "--disable-usage-stats"]
     return _node_options(command, num_cpus=num_cpus, resources=None, block=block)
