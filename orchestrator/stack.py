@@ -70,14 +70,21 @@ def postgres_health(*, user: str, database: str, port: int = POSTGRES_PORT) -> l
     return ["pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", database]
 
 
-def ray_head(*, port: int = RAY_PORT, client_port: int = RAY_CLIENT_PORT,
-             dashboard_port: int = RAY_DASHBOARD_PORT, dashboard_host: str = "127.0.0.1",
+def ray_head(*, port: int = RAY_PORT, client_port: int | None = RAY_CLIENT_PORT,
+             dashboard_port: int | None = RAY_DASHBOARD_PORT, dashboard_host: str = "127.0.0.1",
              num_cpus: int | None = None, block: bool = True) -> list[str]:
-    """The head node with its dashboard; ``block`` keeps it in the foreground (a container's
-    main process), without it ``ray start`` daemonizes (the native tests)."""
-    command = ["ray", "start", "--head", f"--port={port}", f"--ray-client-server-port={client_port}",
-               "--include-dashboard=true", f"--dashboard-host={dashboard_host}",
-               f"--dashboard-port={dashboard_port}", "--disable-usage-stats"]
+    """The head node with its dashboard and Ray Client server (``ray[default]``, as in the
+    image; None leaves one out, for a minimal Ray). ``block`` keeps it in the foreground (a
+    container's main process); without it ``ray start`` daemonizes (the native tests)."""
+    command = ["ray", "start", "--head", f"--port={port}"]
+    if client_port is not None:
+        command.append(f"--ray-client-server-port={client_port}")
+    if dashboard_port is None:
+        command.append("--include-dashboard=false")
+    else:
+        command += ["--include-dashboard=true", f"--dashboard-host={dashboard_host}",
+                    f"--dashboard-port={dashboard_port}"]
+    command.append("--disable-usage-stats")
     return _node_options(command, num_cpus=num_cpus, resources=None, block=block)
 
 
