@@ -20,6 +20,7 @@ from .space import TrialPlan
 from .tracking import TAG, StudyTracker
 from .trial import REPORT_FOLDER
 from .train.trainer import EPOCH_METRICS
+from .trial import NODE_KEY
 
 PlanLookup = Callable[[dict[str, Any]], TrialPlan]
 SUMMARY_FROM = {
@@ -96,6 +97,7 @@ class MlflowTrialLogger(Callback):
         self.resumable = dict(resumable or {})  # run key -> run id of interrupted runs
         self.run_ids: dict[str, str] = {}
         self.logged_steps: dict[str, int] = {}
+        self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
         self.open: set[str] = set()
 
     def _run_id(self, trial: Trial) -> str:
@@ -112,6 +114,10 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         run_id, step = self._run_id(trial), int(result["epoch"])
+        node = result.get(NODE_KEY)
+        if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
+            self.nodes[trial.trial_id] = node
+            self.tracker.set_tags(run_id, {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip"))})
         if step <= self.logged_steps.get(trial.trial_id, 0):
             return  # re-reported after a restore from an earlier checkpoint: already logged
         self.logged_steps[trial.trial_id] = step

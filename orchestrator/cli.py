@@ -156,10 +156,10 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
 @click.option("--port", default=5000, show_default=True)
 def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
     """Open the MLflow UI on the study store."""
-    from .tracking import resolve_uri
+    from .tracking import redact, resolve_uri
 
     uri = resolve_uri(tracking_uri)
-    click.echo(f"MLflow UI for {uri} at http://{host}:{port}")
+    click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}")
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])
 
@@ -283,3 +283,7 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
     click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
     click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
     click.echo(f"ratio                     : {result.ratio:12.1f}x")
+
+
+if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it
+    main()

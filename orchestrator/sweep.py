@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 import ray
 from ray import tune
 
+from . import storage
 from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally
 from .data import load_dataset
 from .errors import OrchestrateError, ResumeError
@@ -23,7 +24,7 @@ from .results import confirm_plans, pareto_front
 from .search import build_scheduler, build_searcher, finished_trial_count, optuna_storage_path
 from .space import TrialPlan, define_by_run, label_for, optuna_cells, plan_sweep
 from .spec import SweepSpec
-from .tracking import TAG, StudyTracker, check_reachable, flatten, resolve_uri
+from .tracking import TAG, StudyTracker, check_reachable, flatten, redact, redact_spec, resolve_uri
 from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
 
 Echo = Callable[[str], None]
@@ -101,12 +102,12 @@ class Sweep:
     def __init__(self, spec: SweepSpec, echo: Echo, *, resumable: dict[str, Any]) -> None:
         self.spec = spec
         self.echo = echo
-        self.spec_data = spec.model_dump(mode="json")
+        self.spec_data = redact_spec(spec.model_dump(mode="json"))
         self.tracker = StudyTracker(spec.name, spec.tracking.uri)
         self.tally = SweepTally(total=0)
         self.deadline = time.time() + spec.search.time_budget if spec.search.time_budget else None
-        self.checkpoint_root = Path(spec.resources.storage or "ray_results").resolve() / spec.name
-        self.storage = self.checkpoint_root / time.strftime("%Y%m%d-%H%M%S")
+        self.checkpoint_root = storage.join(spec.resources.storage or "ray_results", spec.name)
+        self.storage = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S"))
         self.optuna_storage = optuna_storage_path(self.tracker.uri, spec.name)
         self.resumable = resumable
         self.lookup = functools.partial(plan_for, spec)
@@ -157,7 +158,7 @@ class Sweep:
         spec, search, resources = self.spec, self.spec.search, self.spec.resources
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, spec=self.spec_data, deadline=self.deadline,
-                                 checkpoint_root=str(self.checkpoint_root),
+                                 checkpoint_root=self.checkpoint_root,
                                  resume_keys=sorted(self.resumable)),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
@@ -176,7 +177,7 @@ class Sweep:
             ),
             run_config=tune.RunConfig(
                 name=name,
-                storage_path=str(self.storage),
+                storage_path=self.storage,
                 callbacks=self.callbacks,
                 verbose=0,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
@@ -204,8 +205,8 @@ def prepare(spec: SweepSpec, *, resume: bool,
     if resume:
         recorded = tracker.recorded_spec()
         if recorded is None:
-            raise ResumeError(f"study {spec.name!r} has no sweep to resume in {tracker.uri}")
-        differences = spec_differences(recorded, spec.model_dump(mode="json"))
+            raise ResumeError(f"study {spec.name!r} has no sweep to resume in {redact(tracker.uri)}")
+        differences = spec_differences(recorded, redact_spec(spec.model_dump(mode="json")))
         if differences:
             raise ResumeError(f"the spec differs from the one that started {spec.name!r}: "
                               f"{'; '.join(differences[:5])}; resume with that spec or use a new name")
@@ -230,7 +231,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
         pending = sweep.pending(plans)
         skipped = len(plans) - len(pending)
         if skipped:
-            echo(f"{skipped} trials already finished in {sweep.tracker.uri}; running the other {len(pending)}")
+            echo(f"{skipped} trials already finished in {redact(sweep.tracker.uri)}; running the other {len(pending)}")
         plans = pending
     # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
     # ProgressPrinter callback is the display.
@@ -240,7 +241,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
         sweep.tracker.resume_sweep()
     else:
         sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None)
-    echo(f"study {spec.name}: tracking {sweep.tracker.uri} (parent run {sweep.tracker.parent_run_id})")
+    echo(f"study {spec.name}: tracking {redact(sweep.tracker.uri)} (parent run {sweep.tracker.parent_run_id})")
     status = "FAILED"
     outcome = SweepOutcome(spec.name, sweep.tracker.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
     try:

@@ -79,6 +79,15 @@ def open_client(uri: str) -> MlflowClient:
     return client
 
 
+def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec as plain data with its tracking URI's password hidden: what is logged (``spec.json``),
+    compared on resume and shipped to trials, so no copy of a password leaves the driver."""
+    tracking = spec.get("tracking") or {}
+    if not tracking.get("uri"):
+        return spec
+    return spec | {"tracking": tracking | {"uri": redact(tracking["uri"])}}
+
+
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
     flat: dict[str, Any] = {}
@@ -228,6 +237,9 @@ class StudyTracker:
         """Every file of ``folder`` as the run's artifacts (the trial's final report)."""
         self.client.log_artifacts(run_id, str(folder))
 
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
     def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int) -> None:
         """One batched write per epoch: every metric at ``step``."""
         stamp = _now_ms()
@@ -247,7 +259,7 @@ class StudyTracker:
         if summary:
             self.log_metrics(run_id, summary, step=0)
         if tags:
-            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self.set_tags(run_id, tags)
         if error:
             self.client.log_text(run_id, error, "error.txt")
         self.client.set_terminated(run_id, status=status)
@@ -271,7 +283,7 @@ def trial_runs(
     uri = resolve_uri(uri)
     mlflow.set_tracking_uri(uri)
     if MlflowClient(tracking_uri=uri).get_experiment_by_name(study) is None:
-        raise OrchestrateError(f"no study named {study!r} in {uri}")
+        raise OrchestrateError(f"no study named {study!r} in {redact(uri)}")
     frame = mlflow.search_runs(
         experiment_names=[study],
         filter_string=f"tags.`{TAG}kind` = '{KIND_TRIAL}'",
@@ -336,7 +348,7 @@ def read_trials(
     client = MlflowClient(tracking_uri=resolve_uri(uri))
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
-        raise OrchestrateError(f"no study named {study!r} in {resolve_uri(uri)}")
+        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
     metrics = [m for m in dict.fromkeys(metrics) if m not in base]
     fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]

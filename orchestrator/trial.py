@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import ray
 import torch
 from ray import tune
 
+from . import storage
 from .space import TrialPlan, plan_from_suggestion
 from .spec import SweepSpec
 from .train import Trainer
@@ -22,6 +24,7 @@ from .train import Trainer
 CHECKPOINT_FILE = "trainer.pt"
 REPORT_FOLDER = "report"  # inside the last checkpoint: the final report's files
 PLAN_KEY = "plan"
+NODE_KEY = "node_id"  # reported with every epoch: which Ray node trained it (its IP is Tune's node_ip)
 
 
 def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:
@@ -36,18 +39,18 @@ def trial_dirname(plan: TrialPlan) -> str:
     return plan.run_key
 
 
-def latest_checkpoint(checkpoint_root: Path, run_key: str) -> Optional[Path]:
+def latest_checkpoint(checkpoint_root: str, run_key: str) -> Optional[str]:
     """The newest checkpoint any earlier sweep of the study saved for ``run_key``.
 
     Layout: ``<root>/<sweep>/<stage>/<run key>/checkpoint_<n>/trainer.pt`` (Tune's, with our
-    folder names). Tune restores a retried trial itself; this finds the checkpoint of a trial
-    whose driver died, which a resumed sweep starts as a new Tune trial.
+    folder names); the root is a local folder or an object-store URI. Tune restores a retried
+    trial itself; this finds the checkpoint of a trial whose driver died, which a resumed sweep
+    starts as a new Tune trial.
     """
-    found = list(checkpoint_root.glob(f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}"))
-    return max(found, key=lambda path: path.stat().st_mtime) if found else None
+    return storage.latest_file(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}")
 
 
-def _restore(trainer: Trainer, checkpoint_root: Path, resumed_key: Optional[str]) -> None:
+def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str]) -> None:
     """Load Tune's checkpoint of a retried trial, else the newest one of a resumed run."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -56,7 +59,8 @@ def _restore(trainer: Trainer, checkpoint_root: Path, resumed_key: Optional[str]
         return
     path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
     if path is not None:
-        trainer.load_state_dict(torch.load(path, weights_only=False))
+        with storage.open_file(path) as stream:
+            trainer.load_state_dict(torch.load(stream, weights_only=False))
 
 
 def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: str,
@@ -77,13 +81,14 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     trainer = Trainer.from_config(plan.config, seed=plan.seed)
-    _restore(trainer, Path(checkpoint_root), plan.run_key if plan.run_key in resume_keys else None)
+    _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
+    node = {NODE_KEY: ray.get_runtime_context().get_node_id()}
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
-        report_epoch(trainer, trainer.last_metrics, checkpoint=True)
+        report_epoch(trainer, trainer.last_metrics | node, checkpoint=True)
         return
     every = sweep_spec.resources.checkpoint_every
     while not trainer.done:
-        metrics = trainer.run_epoch()
+        metrics = trainer.run_epoch() | node
         report_epoch(trainer, metrics, checkpoint=trainer.done or trainer.epoch % every == 0)
 
 
