@@ -30,6 +30,10 @@ def top1(config: int, seed: int) -> float:
     return 40.0 + (config * 7919 % 500) / 10 + seed * 0.3 + (config % 3) * 0.05 * seed**2
 
 
+# Writing 2,000 real runs takes most of a minute on 2 cores: run with `pytest -m slow`.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def bulk(store_folder) -> str:
     """Runs written in bulk: one create, one batch of summary metrics and the close per run."""
