@@ -9,7 +9,7 @@ import pandas as pd
 
 from .space import TrialPlan, config_key, resolve_config
 from .spec import SweepSpec
-from .tracking import TAG, StudyTracker, trial_runs
+from .tracking import TAG, StudyTracker, read_trials
 
 # The per-run value a configuration is ranked by: the best epoch for top-1, else the final value.
 RANK_COLUMN = {"val/top1": "summary/best_top1"}
@@ -19,6 +19,13 @@ def rank_column(metric: str) -> str:
     return RANK_COLUMN.get(metric, metric)
 
 
+def finished_runs(study: str, uri: str, metrics: list[str]) -> pd.DataFrame:
+    """The study's FINISHED trial runs that have every one of ``metrics`` (as floats)."""
+    runs = read_trials(study, uri=uri, metrics=metrics)
+    runs = runs[runs["status"] == "FINISHED"].dropna(subset=metrics)
+    return runs.astype({metric: float for metric in metrics})
+
+
 def confirm_plans(spec: SweepSpec, uri: str) -> list[TrialPlan]:
     """The top-k configurations of an Optuna search, each with ``repeats`` seeds.
 
@@ -26,9 +33,9 @@ def confirm_plans(spec: SweepSpec, uri: str) -> list[TrialPlan]:
     is part of the list and is skipped by the caller as finished.
     """
     search = spec.search
-    runs = trial_runs(spec.name, uri=uri, statuses=("FINISHED",))
     column = rank_column(search.metrics[0])
-    if runs.empty or column not in runs:
+    runs = finished_runs(spec.name, uri, [column])
+    if runs.empty:
         return []
     scores = runs.groupby("config_key")[column].mean()
     best = scores.sort_values(ascending=search.modes[0] == "min").index[: search.confirm.top_k]
@@ -60,10 +67,7 @@ def non_dominated(values: np.ndarray, signs: np.ndarray) -> np.ndarray:
 def pareto_front(spec: SweepSpec, tracker: StudyTracker) -> list[str]:
     """Tag the finished runs on the Pareto front of the study's objectives; return their names."""
     search = spec.search
-    runs = trial_runs(spec.name, uri=tracker.uri, statuses=("FINISHED",))
-    if runs.empty or not all(m in runs for m in search.metrics):
-        return []
-    frame: pd.DataFrame = runs.dropna(subset=search.metrics)
+    frame = finished_runs(spec.name, tracker.uri, search.metrics)
     signs = np.array([1 if mode == "max" else -1 for mode in search.modes])
     front = frame[non_dominated(frame[search.metrics].to_numpy(float), signs)]
     for run_id in front["run_id"]:

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import mlflow
 import pandas as pd
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from .errors import OrchestrateError
@@ -159,8 +158,7 @@ class StudyTracker:
         )
 
     def latest_sweep(self) -> Optional[Any]:
-        runs = self._runs(KIND_SWEEP, max_results=1)
-        return runs[0] if runs else None
+        return _latest_sweep_run(self.client, self.study)
 
     def recorded_spec(self) -> Optional[dict[str, Any]]:
         """The spec the study's latest sweep started with (its ``spec.json``), if any."""
@@ -268,55 +266,32 @@ class StudyTracker:
         """Run keys of this study's trial runs that already FINISHED (kept, not re-run)."""
         if self.client.get_experiment_by_name(self.study) is None:
             return set()
-        frame = trial_runs(self.study, uri=self.uri, statuses=("FINISHED",))
-        return set(frame["run_key"]) if not frame.empty else set()
+        runs = read_trials(self.study, uri=self.uri, metrics=())
+        return set(runs.loc[runs["status"] == "FINISHED", "run_key"])
 
 
-def trial_runs(
-    study: str, *, uri: Optional[str] = None, statuses: Iterable[str] = ("FINISHED",)
-) -> pd.DataFrame:
-    """One row per trial run of ``study``: identity tags, status and every metric's last value.
-
-    Columns: ``run_id``, ``status``, ``run_key``, ``config_key``, ``label``, ``seed``, ``model``,
-    ``factors`` (JSON) and one column per metric key (``summary/best_top1``, ...).
-    """
-    uri = resolve_uri(uri)
-    mlflow.set_tracking_uri(uri)
-    if MlflowClient(tracking_uri=uri).get_experiment_by_name(study) is None:
-        raise OrchestrateError(f"no study named {study!r} in {redact(uri)}")
-    frame = mlflow.search_runs(
-        experiment_names=[study],
-        filter_string=f"tags.`{TAG}kind` = '{KIND_TRIAL}'",
-        output_format="pandas",
+def _latest_sweep_run(client: MlflowClient, study: str) -> Optional[Any]:
+    """The study's most recent parent (sweep) run, or None."""
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
+        order_by=["attributes.start_time DESC"], max_results=1,
     )
-    if not frame.empty:
-        frame = frame[frame["status"].isin(list(statuses))]  # MLflow's filter has no status IN
-    if frame.empty:
-        return pd.DataFrame(columns=["run_id", "status", "run_key", "config_key", "label", "seed"])
-    renames = {f"tags.{TAG}{k}": k for k in ("run_key", "config_key", "label", "seed", "model", "factors")}
-    renames |= {c: c[len("metrics."):] for c in frame.columns if c.startswith("metrics.")}
-    frame = frame.rename(columns=renames)
-    frame["seed"] = frame["seed"].astype(int)
-    keep = ["run_id", "status", "start_time", *renames.values()]
-    return frame[[c for c in keep if c in frame.columns]]
+    return runs[0] if runs else None
 
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
     """(metric, mode) of the study's latest sweep; ``val/top1``/``max`` when none recorded them."""
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
-    experiment = client.get_experiment_by_name(study)
-    if experiment is not None:
-        runs = client.search_runs(
-            [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
-            order_by=["attributes.start_time DESC"], max_results=1,
-        )
-        if runs:
-            params = runs[0].data.params
-            metric, mode = params.get("search.metric", "val/top1"), params.get("search.mode", "max")
-            if metric.startswith("["):  # a multi-objective study ranks by its first objective
-                metric, mode = json.loads(metric)[0], json.loads(mode)[0]
-            return metric, mode
-    return "val/top1", "max"
+    latest = _latest_sweep_run(MlflowClient(tracking_uri=resolve_uri(uri)), study)
+    if latest is None:
+        return "val/top1", "max"
+    params = latest.data.params
+    metric, mode = params.get("search.metric", "val/top1"), params.get("search.mode", "max")
+    if metric.startswith("["):  # a multi-objective study ranks by its first objective
+        metric, mode = json.loads(metric)[0], json.loads(mode)[0]
+    return metric, mode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,16 +358,10 @@ def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> 
 def latest_sweep(study: str, *, uri: Optional[str] = None) -> Optional[tuple[str, dict[str, Any]]]:
     """(run id, spec) of the study's latest sweep run, the spec ``{}`` if it has no spec.json."""
     client = MlflowClient(tracking_uri=resolve_uri(uri))
-    experiment = client.get_experiment_by_name(study)
-    if experiment is None:
+    latest = _latest_sweep_run(client, study)
+    if latest is None:
         return None
-    runs = client.search_runs(
-        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
-        order_by=["attributes.start_time DESC"], max_results=1,
-    )
-    if not runs:
-        return None
-    run_id = runs[0].info.run_id
+    run_id = latest.info.run_id
     text = _artifact_text(client, run_id, "spec.json")
     return run_id, json.loads(text) if text is not None else {}
 
