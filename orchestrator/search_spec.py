@@ -2,27 +2,61 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from .distributions import parse_distribution
 from .errors import OptionError
 from .spec_base import StrictModel
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
 SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CMA-ES optimizes one objective only
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# What PBT may mutate: the recipe values a trainer can change mid-run without rebuilding (the
+# optimizer's param groups and the LR schedule's bases are rescaled in place).
+PBT_MUTABLE = ("train.optimizer.lr", "train.optimizer.weight_decay")
 
 
 class TrialSchedulerSpec(StrictModel):
     """A Ray Tune trial scheduler; options not used by ``name`` are ignored."""
 
-    name: Literal["asha", "hyperband", "median"] = "asha"
+    name: Literal["asha", "hyperband", "median", "pbt"] = "asha"
     grace_period: int = Field(1, ge=1, description="epochs before asha/median may stop a trial")
     reduction_factor: float = Field(3, gt=1, description="asha/hyperband: keep 1/factor per rung")
     brackets: int = Field(1, ge=1, description="asha brackets")
     min_samples_required: int = Field(3, ge=1, description="median: trials needed before stopping")
+    perturbation_interval: int = Field(2, ge=1, description="pbt: epochs between exploit/explore steps")
+    quantile_fraction: float = Field(0.25, gt=0, le=0.5, description="pbt: share of the population "
+                                                                     "that copies the best share")
+    resample_probability: float = Field(0.25, ge=0, le=1, description="pbt: chance to resample a "
+                                                                       "value instead of scaling it")
+    mutations: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pbt: {path: "
+                                                 "{loguniform: [a, b]}} for " + ", ".join(PBT_MUTABLE))
+
+    @model_validator(mode="after")
+    def _pbt_mutations(self) -> TrialSchedulerSpec:
+        if self.name != "pbt":
+            if self.mutations:
+                raise OptionError("mutations", "only the pbt scheduler mutates hyperparameters")
+            return self
+        if not self.mutations:
+            raise OptionError("mutations", f"pbt needs mutations: {{path: {{loguniform: [a, b]}}}} "
+                                           f"for some of {', '.join(PBT_MUTABLE)}")
+        for path, entry in self.mutations.items():
+            if path not in PBT_MUTABLE:
+                raise OptionError(f"mutations.{path}", f"pbt mutates only {', '.join(PBT_MUTABLE)}")
+            try:
+                kind, args = parse_distribution(entry, kinds=("loguniform", "uniform", "choice"))
+            except ValueError as exc:
+                raise OptionError(f"mutations.{path}", str(exc)) from None
+            values = args if kind == "choice" else args[:1]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+                # Mutated values are rescaled by their ratio to the current one, so none may be 0.
+                raise OptionError(f"mutations.{path}", "pbt values must be numbers above 0")
+        return self
 
 
 class ConfirmSpec(StrictModel):
@@ -80,6 +114,8 @@ class SearchSpec(StrictModel):
             self._check_optuna()
         else:
             self._check_fixed_design()
+        if self.scheduler is not None and self.scheduler.name == "pbt":
+            self._check_population()
         return self
 
     def _check_objectives(self) -> None:
@@ -116,3 +152,22 @@ class SearchSpec(StrictModel):
             if multi:
                 raise OptionError("factors", f"a cumulative ablation adds one change per step; "
                                              f"give {multi[0]!r} exactly one level")
+
+    def _check_population(self) -> None:
+        """PBT evolves one population: members differ only in seed and the mutated values, so
+        any member's checkpoint fits any other and exploiting one never swaps the architecture."""
+        if self.kind != "grid":
+            raise OptionError("scheduler", "pbt evolves a fixed population; use kind: grid "
+                                           "(an Optuna searcher cannot follow mutated configs)")
+        mutated = self.scheduler.mutations
+        for path in self.factors:
+            if path not in mutated:
+                raise OptionError(f"factors.{path}", "with pbt, factors may only set the starting values "
+                                                     f"of mutated keys ({', '.join(mutated)}); run one "
+                                                     "sweep per other setting")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in self.factors[path]):
+                raise OptionError(f"factors.{path}", "pbt starting values must be numbers above 0")
+        size = self.repeats * math.prod(len(levels) for levels in self.factors.values())
+        if size < 2:
+            raise OptionError("repeats", "pbt needs a population of at least 2 members "
+                                         "(repeats x factor levels)")

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import optuna
 from pydantic import ValidationError
 
+from .distributions import parse_distribution
 from .errors import SpecError
 from .spec import TRIAL_SECTIONS, SweepSpec, TrialConfig, format_validation_error
 
@@ -144,35 +145,21 @@ def plan_from_suggestion(spec: SweepSpec, suggestion: dict[str, Any]) -> TrialPl
     return TrialPlan(config_key(config), label_for(factors), factors, spec.train.seed, config)
 
 
-_DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 CONDITION_KEY = "when"
 
 
 def optuna_distribution(path: str, entry: dict[str, Any]) -> optuna.distributions.BaseDistribution:
     """``{loguniform: [a, b]}`` and friends -> an Optuna distribution; errors name the path."""
-    where = f"search.space.{path}"
-    kinds = [key for key in entry if key != CONDITION_KEY]
-    if len(kinds) != 1 or kinds[0] not in _DISTRIBUTIONS:
-        allowed = ", ".join(f"{{{d}: ...}}" for d in _DISTRIBUTIONS)
-        raise SpecError(f"{where}: expected one of {allowed} (and optionally when: {{path: value}})")
-    kind, args = kinds[0], entry[kinds[0]]
+    try:
+        kind, args = parse_distribution(entry, ignore=(CONDITION_KEY,))
+    except ValueError as exc:
+        hint = " (and optionally when: {path: value})" if str(exc).startswith("expected") else ""
+        raise SpecError(f"search.space.{path}: {exc}{hint}") from None
     if kind == "choice":
-        if not isinstance(args, list) or not args:
-            raise SpecError(f"{where}: choice takes a non-empty list of values")
-        if not all(a is None or isinstance(a, (bool, int, float, str)) for a in args):
-            raise SpecError(f"{where}: choice values must be null, booleans, numbers or strings")
         return optuna.distributions.CategoricalDistribution(args)
-    if not (isinstance(args, list) and len(args) == 2 and all(isinstance(a, (int, float)) for a in args)):
-        raise SpecError(f"{where}: {kind} takes [low, high] numbers")
     low, high = args
-    if not low < high:
-        raise SpecError(f"{where}: {kind} needs low < high, got [{low}, {high}]")
     if kind == "int":
-        if not (float(low).is_integer() and float(high).is_integer()):
-            raise SpecError(f"{where}: int takes integer bounds, got [{low}, {high}]")
         return optuna.distributions.IntDistribution(int(low), int(high))
-    if kind == "loguniform" and low <= 0:
-        raise SpecError(f"{where}: loguniform needs low > 0, got {low}")
     return optuna.distributions.FloatDistribution(float(low), float(high), log=kind == "loguniform")
 
 

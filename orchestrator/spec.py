@@ -21,7 +21,8 @@ from .spec_base import OptionsModel, StrictModel
 SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 TRIAL_SECTIONS = ("data", "model", "train")
 # Keys whose children are dotted paths into the trial config, so overrides must not split them.
-PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")}
+PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space"),
+              ("search", "scheduler", "mutations")}
 
 
 class ModelSpec(OptionsModel):
@@ -96,6 +97,25 @@ class SweepSpec(TrialConfig):
     def trial_config(self) -> dict[str, Any]:
         """The base trial config as plain data (what factors patch)."""
         return self.model_dump(include=set(TRIAL_SECTIONS), mode="json")
+
+    @model_validator(mode="after")
+    def _pbt_fits_recipe(self) -> SweepSpec:
+        scheduler = self.search.scheduler
+        if scheduler is None or scheduler.name != "pbt":
+            return self
+        if scheduler.perturbation_interval >= self.train.epochs:
+            raise OptionError("search.scheduler.perturbation_interval",
+                              f"pbt must perturb before the last epoch: use fewer than train.epochs ({self.train.epochs})")
+        if scheduler.perturbation_interval % self.resources.checkpoint_every:
+            raise OptionError("search.scheduler.perturbation_interval",
+                              f"pbt exploits checkpoints: use a multiple of resources.checkpoint_every "
+                              f"({self.resources.checkpoint_every})")
+        recipe = {"train.optimizer.lr": self.train.optimizer.lr,
+                  "train.optimizer.weight_decay": self.train.optimizer.weight_decay}
+        for path in scheduler.mutations:
+            if path not in self.search.factors and recipe[path] <= 0:
+                raise OptionError(path, "pbt rescales this value, so it must start above 0")
+        return self
 
 
 def resolve_spec_path(path: str | Path) -> Path:

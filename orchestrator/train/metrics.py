@@ -9,8 +9,8 @@ import torch
 EPOCH_METRICS = (
     "epoch", "train/loss", "train/top1", "train/top5", "val/loss", "val/top1", "val/top5",
     "val/best_top1", "val/best_epoch", "val/top5_at_best", "val/ema_loss", "val/ema_top1",
-    "val/ema_top5", "pretrain/loss", "opt/lr", "time/epoch_seconds", "time/images_per_second",
-    "time/train_seconds", "model/params",
+    "val/ema_top5", "pretrain/loss", "opt/lr", "opt/base_lr", "opt/weight_decay",
+    "time/epoch_seconds", "time/images_per_second", "time/train_seconds", "model/params",
 )
 
 

@@ -130,6 +130,30 @@ class LRSchedule:
             self.scheduler.step()
 
 
+# Where torch's schedulers keep learning rates: per param group (OneCycleLR adds its peak, start
+# and floor) and on the scheduler (every scheduler's bases, CyclicLR's peaks, the last LRs).
+GROUP_LR_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
+SCHEDULER_LR_ATTRIBUTES = ("base_lrs", "max_lrs", "_last_lr")
+
+
+def scale_learning_rate(optimizer: Optimizer, scheduler: Schedule, factor: float) -> None:
+    """Multiply every learning rate the optimizer and its schedule hold by ``factor``.
+
+    torch has no API to change a schedule's base LR mid-run; scaling each stored LR keeps the
+    schedule where it is and its shape (and per-group ratios) intact. Absolute floors given as
+    options (cosine ``min_lr``, plateau ``min_lr``) are left as the recipe set them.
+    """
+    for group in optimizer.param_groups:
+        for key in GROUP_LR_KEYS:
+            if key in group:
+                group[key] *= factor
+    for part in (scheduler, *getattr(scheduler, "_schedulers", ())):  # SequentialLR's warm-up and main
+        for attribute in SCHEDULER_LR_ATTRIBUTES:
+            values = getattr(part, attribute, None)
+            if values is not None:
+                setattr(part, attribute, [value * factor for value in values])
+
+
 def build_schedule(name: str, optimizer: Optimizer, *, epochs: int, steps_per_epoch: int,
                    warmup_epochs: int = 0, interval: Optional[str] = None, **options: Any) -> LRSchedule:
     """``name``'s schedule over ``epochs``, after ``warmup_epochs`` of linear warm-up from 1% of the LR."""

@@ -27,7 +27,7 @@ from .metrics import EPOCH_METRICS
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
-from .schedules import LRSchedule, build_schedule
+from .schedules import LRSchedule, build_schedule, scale_learning_rate
 from .setup import build_loaders, build_model, resolve_device, seed_everything, select_data
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -87,6 +87,8 @@ class Trainer:
         self.epoch, self.global_step, self.train_seconds = 0, 0, 0.0
         self.best = {"val/best_top1": float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
         self.last_metrics: dict[str, float] = {}
+        # The recipe's base values in effect; PBT moves them mid-run through ``retune``.
+        self.hyperparameters = {"lr": recipe.optimizer.lr, "weight_decay": recipe.optimizer.weight_decay}
 
     def _num_classes(self, model: nn.Module) -> int:
         """Without class names: the classifier's outputs (timm's ``get_classifier``), else the labels'."""
@@ -191,6 +193,8 @@ class Trainer:
         metrics = {
             "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
             "opt/lr": lr,
+            "opt/base_lr": self.hyperparameters["lr"],
+            "opt/weight_decay": self.hyperparameters["weight_decay"],
             "time/epoch_seconds": stage["seconds"],
             "time/images_per_second": stage["images"] / max(stage["seconds"], 1e-9),
             "time/train_seconds": self.train_seconds,
@@ -204,6 +208,24 @@ class Trainer:
         for callback in self.callbacks:
             callback(metrics)
         return metrics
+
+    def retune(self, *, lr: float, weight_decay: float) -> None:
+        """Move the recipe's base LR and weight decay mid-run (a PBT explore step).
+
+        Both are rescaled by their ratio to the values in effect, so the schedule keeps its
+        position and shape, each group keeps its ``lr_scale``, and no-decay groups stay at 0.
+        """
+        current = self.hyperparameters
+        if current == {"lr": lr, "weight_decay": weight_decay}:
+            return
+        if not (current["lr"] > 0 and (current["weight_decay"] > 0 or weight_decay == 0)):
+            raise ValueError(f"cannot rescale lr {current['lr']} / weight decay {current['weight_decay']} "
+                             f"to {lr} / {weight_decay}: a value at 0 has no ratio")
+        scale_learning_rate(self.optimizer, self.schedule.scheduler, lr / current["lr"])
+        if weight_decay != current["weight_decay"]:
+            for group in self.optimizer.param_groups:
+                group["weight_decay"] *= weight_decay / current["weight_decay"]
+        self.hyperparameters = {"lr": lr, "weight_decay": weight_decay}
 
     def fit(self) -> list[dict[str, float]]:
         """Run the remaining epochs; returns every epoch's metrics."""
@@ -245,6 +267,7 @@ class Trainer:
             numpy_rng=np.random.get_state(), python_rng=random.getstate(),  # timm's Mixup draws from numpy
             epoch=self.epoch, global_step=self.global_step, train_seconds=self.train_seconds,
             best=dict(self.best), last_metrics=dict(self.last_metrics),
+            hyperparameters=dict(self.hyperparameters),
         )
         return state
 
@@ -260,3 +283,5 @@ class Trainer:
         self.epoch, self.global_step = state["epoch"], state["global_step"]
         self.train_seconds, self.best = state["train_seconds"], dict(state["best"])
         self.last_metrics = dict(state["last_metrics"])
+        # Checkpoints written before PBT existed trained with the recipe's values.
+        self.hyperparameters = dict(state.get("hyperparameters", self.hyperparameters))

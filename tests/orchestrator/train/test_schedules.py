@@ -123,3 +123,43 @@ def test_plateau_on_a_loss_minimises_it() -> None:
 def test_bad_scheduler_specs_are_refused(spec: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SchedulerSpec(**spec)
+
+
+def stepped(schedule, opt, count: int) -> list[float]:
+    lrs = []
+    for _ in range(count):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step_batch() if schedule.interval == "step" else schedule.step_epoch({})
+    return lrs
+
+
+RESCALED = {  # options given in LRs scale with the base, as a recipe written at that base would set them
+    "cosine": ({}, {}), "step": (dict(step_size=3, gamma=0.5),) * 2, "multistep": ({}, {}),
+    "exponential": (dict(gamma=0.9),) * 2, "constant": ({}, {}),
+    "onecycle": (dict(max_lr=0.01), dict(max_lr=0.02)),
+    "cyclic": (dict(max_lr=0.5, step_size_up_epochs=2), dict(max_lr=1.0, step_size_up_epochs=2)),
+    "cosine+warmup": (dict(warmup_epochs=4), dict(warmup_epochs=4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESCALED))
+@pytest.mark.parametrize("switch", [2, 7])
+def test_rescaling_mid_run_continues_the_curve_of_the_new_base(name: str, switch: int) -> None:
+    """PBT's explore step: after ``scale_learning_rate`` the schedule goes on exactly as if the
+    recipe had started at the new base, at the same position."""
+    from orchestrator.train.schedules import scale_learning_rate
+
+    scheduler = name.split("+")[0]
+    options, doubled_options = RESCALED[name]
+    moved_opt = optimizer()
+    moved = build_schedule(scheduler, moved_opt, epochs=EPOCHS, steps_per_epoch=STEPS, **options)
+    per_epoch = STEPS if moved.interval == "step" else 1
+    count, rest = switch * per_epoch, (EPOCHS - switch) * per_epoch
+    stepped(moved, moved_opt, count)
+    scale_learning_rate(moved_opt, moved.scheduler, 2.0)
+
+    doubled_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2 * BASE, momentum=0.9)
+    doubled = build_schedule(scheduler, doubled_opt, epochs=EPOCHS, steps_per_epoch=STEPS, **doubled_options)
+    stepped(doubled, doubled_opt, count)
+    assert stepped(moved, moved_opt, rest) == pytest.approx(stepped(doubled, doubled_opt, rest), rel=1e-9)

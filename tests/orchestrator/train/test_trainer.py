@@ -68,3 +68,28 @@ def test_label_smoothing_is_applied_to_training_loss_only(dataset) -> None:
     trainer = Trainer.from_config(config, seed=0, dataset=dataset)
     assert trainer.criterion.label_smoothing == 0.1 and trainer.eval_criterion.label_smoothing == 0.0
     assert isinstance(trainer.model(torch.zeros(1, 3, 16, 16)), torch.Tensor)
+
+
+def test_retune_moves_lr_and_weight_decay_without_restarting_the_schedule(dataset) -> None:
+    """PBT's explore step: a checkpoint trained at one LR/WD continues at another from where it is."""
+    def recipe(lr: float, weight_decay: float) -> dict:
+        train = {**CONFIG["train"], "epochs": 3, "scheduler": {"name": "cosine", "warmup_epochs": 1},
+                 "optimizer": {"name": "sgd", "lr": lr, "weight_decay": weight_decay, "no_decay_norm_bias": True}}
+        return {**CONFIG, "train": train}
+
+    trained = Trainer.from_config(recipe(0.05, 5e-4), seed=0, dataset=dataset)
+    trained.run_epoch()
+    moved = Trainer.from_config(recipe(0.1, 1e-3), seed=0, dataset=dataset)
+    moved.load_state_dict(trained.state_dict())
+    assert moved.hyperparameters == {"lr": 0.05, "weight_decay": 5e-4}  # what the checkpoint trained with
+    moved.retune(lr=0.1, weight_decay=1e-3)
+    assert sorted({group["weight_decay"] for group in moved.optimizer.param_groups}) == pytest.approx([0.0, 1e-3])
+
+    fresh = Trainer.from_config(recipe(0.1, 1e-3), seed=0, dataset=dataset)
+    fresh.run_epoch()
+    after, expected = moved.run_epoch(), fresh.run_epoch()
+    assert after["opt/lr"] == pytest.approx(expected["opt/lr"]) == pytest.approx(0.1)
+    assert (after["opt/base_lr"], after["opt/weight_decay"]) == (0.1, 1e-3)
+    again = Trainer.from_config(recipe(0.05, 5e-4), seed=0, dataset=dataset)
+    again.load_state_dict(moved.state_dict())
+    assert again.hyperparameters == {"lr": 0.1, "weight_decay": 1e-3}
