@@ -18,11 +18,11 @@ from ray.tune.experiment import Trial
 
 from .space import TrialPlan
 from .tracking import TAG, StudyTracker
-from .trial import REPORT_FOLDER
 from .train.trainer import EPOCH_METRICS
-from .trial import NODE_KEY
+from .trial import COPIED_FROM_KEY, NODE_KEY, REPORT_FOLDER, stopped_by_scheduler
 
 PlanLookup = Callable[[dict[str, Any]], TrialPlan]
+PBT_LINEAGE_FILE = "pbt_lineage.json"
 SUMMARY_FROM = {
     "summary/best_top1": "val/best_top1",
     "summary/top5_at_best": "val/top5_at_best",
@@ -71,9 +71,7 @@ def outcome_of(trial: Trial, epochs: int) -> str:
     last = trial.last_result or {}
     if "epoch" not in last:
         return "unstarted"
-    if last.get("stopped_early"):
-        return "finished"
-    return "pruned" if int(last["epoch"]) < last.get("total_epochs", epochs) else "finished"
+    return "pruned" if stopped_by_scheduler({"total_epochs": epochs} | last) else "finished"
 
 
 def final_report_folder(trial: Trial) -> Optional[Path]:
@@ -98,6 +96,7 @@ class MlflowTrialLogger(Callback):
         self.run_ids: dict[str, str] = {}
         self.logged_steps: dict[str, int] = {}
         self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
+        self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
         self.open: set[str] = set()
 
     def _run_id(self, trial: Trial) -> str:
@@ -118,11 +117,22 @@ class MlflowTrialLogger(Callback):
         if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
             self.nodes[trial.trial_id] = node
             self.tracker.set_tags(run_id, {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip"))})
+        if COPIED_FROM_KEY in result:
+            self._record_copy(run_id, trial, result)
         if step <= self.logged_steps.get(trial.trial_id, 0):
             return  # re-reported after a restore from an earlier checkpoint: already logged
         self.logged_steps[trial.trial_id] = step
         metrics = {k: result[k] for k in EPOCH_METRICS if k in result and k != "epoch"}
         self.tracker.log_metrics(run_id, metrics, step=step)
+
+    def _record_copy(self, run_id: str, trial: Trial, result: dict) -> None:
+        """A PBT exploit: the member went on from another run's weights with new LR/WD. The whole
+        lineage is rewritten as ``pbt_lineage.json`` each time, so an interrupted run keeps it."""
+        copies = self.lineage.setdefault(trial.trial_id, [])
+        copies.append({"after_epoch": int(result["epoch"]) - 1, "copied_from": result[COPIED_FROM_KEY],
+                       "lr": result.get("opt/base_lr"), "weight_decay": result.get("opt/weight_decay")})
+        self.tracker.log_dict(run_id, {"copies": copies}, PBT_LINEAGE_FILE)
+        self.tracker.set_tags(run_id, {f"{TAG}pbt_copies": str(len(copies))})
 
     def close_open_runs(self) -> int:
         """Mark the runs of trials that never completed as interrupted (KILLED); returns how many.
@@ -175,6 +185,7 @@ class ProgressPrinter(Callback):
         self.sign = 1 if mode == "max" else -1
         self.echo = echo
         self.start = time.monotonic()
+        self.names: dict[str, str] = {}  # run key -> the name progress lines use
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles callbacks with its experiment state; the output function may be bound
@@ -187,7 +198,8 @@ class ProgressPrinter(Callback):
 
     def _name(self, trial: Trial) -> str:
         plan = self.plan_for(trial.config)
-        return f"{plan.label} s{plan.seed}"
+        name = self.names[plan.run_key] = f"{plan.label} s{plan.seed}"
+        return name
 
     def _emit(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.start)
@@ -199,10 +211,17 @@ class ProgressPrinter(Callback):
         self.echo(f"{status} {text}")
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        if trial.last_result.get("epoch"):
+            return  # a paused trial going on (PBT pauses every member at each perturbation)
         self.tally.running.add(trial.trial_id)
         self._emit(f"started {self._name(trial)}")
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        if COPIED_FROM_KEY in result:
+            source = self.names.get(result[COPIED_FROM_KEY], result[COPIED_FROM_KEY])
+            self._emit(f"{self._name(trial)} goes on from the weights of {source} "
+                       f"(pbt: lr {result.get('opt/base_lr', float('nan')):.4g}, "
+                       f"weight decay {result.get('opt/weight_decay', float('nan')):.4g})")
         value = result.get(self.metric)
         total = result.get("total_epochs", self.epochs)
         shown = f"{value:.2f}" if isinstance(value, (int, float)) else "-"

@@ -66,6 +66,8 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     plans = plan_sweep(spec)
     if dry_run:
         click.echo("\n".join(describe_plans(plans) if plans is not None else describe_optuna(spec)))
+        if spec.search.scheduler is not None:
+            click.echo(spec.search.scheduler.describe())
         return
     from .sweep import run_sweep
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import optuna
 from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+from ray.tune.schedulers.pbt import _explore  # Ray's explore step, which _get_new_config wraps
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from .distributions import parse_distribution
 from .search_spec import SearchSpec, TrialSchedulerSpec
+from .space import get_path, set_path
+from .trial import PLAN_KEY, stopped_by_scheduler
 
 SAMPLER_BUILDERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
@@ -61,6 +68,21 @@ class BudgetedOptunaSearch(OptunaSearch):
             return Searcher.FINISHED
         return super().suggest(trial_id)
 
+    def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
+        """Record a trial a Tune scheduler stopped as PRUNED: Ray's integration tells Optuna it
+        COMPLETED with its partial value, which the dashboard and samplers then read as final."""
+        trial = self._ot_trials.get(trial_id)
+        if (trial is not None and result and not error and not self.multi_objective
+                and trial_id not in self._completed_trials and stopped_by_scheduler(result)):
+            self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # value: the last one reported
+            self._completed_trials.add(trial_id)
+            return
+        super().on_trial_complete(trial_id, result, error)
+
+    @property
+    def multi_objective(self) -> bool:
+        return isinstance(self.metric, list)
+
 
 def finished_trial_count(storage_path: Path, study_name: str) -> int:
     """Trials of a persisted study that ended (complete, pruned or failed): a resumed search
@@ -87,6 +109,60 @@ def build_searcher(search: SearchSpec, space: Callable[[Any], dict], *, study_na
     )
 
 
+Mutation = Union[tune.search.sample.Domain, list]
+
+
+def tune_mutation(entry: dict[str, Any]) -> Mutation:
+    """A spec's ``{loguniform: [a, b]}`` (uniform, choice) as what Ray's PBT resamples from."""
+    kind, args = parse_distribution(entry, kinds=("loguniform", "uniform", "choice"))
+    if kind == "choice":
+        return list(args)
+    return (tune.loguniform if kind == "loguniform" else tune.uniform)(*args)
+
+
+class PopulationTraining(PopulationBasedTraining):
+    """Synchronous PBT over a fixed population of (configuration, seed) members.
+
+    Ray's PBT hands an exploiting trial the whole config of the member it copies. Ours copies
+    only the mutated hyperparameters (weights come with the checkpoint), so each member keeps
+    its run key, seed and MLflow run, and its runs show one member's lineage. The copied values
+    are the ones the source last reported training with, which stay right after a ``--resume``.
+    A member that has trained its last epoch is left alone: copying into it would only
+    overwrite its result with another member's.
+    """
+
+    REPORTED = {"train.optimizer.lr": "opt/base_lr", "train.optimizer.weight_decay": "opt/weight_decay"}
+
+    def __init__(self, choice: TrialSchedulerSpec, *, metric: str, mode: str) -> None:
+        self.paths = list(choice.mutations)
+        nested: dict[str, Any] = {}
+        for path, entry in choice.mutations.items():
+            set_path(nested, path, tune_mutation(entry))
+        super().__init__(
+            time_attr="epoch", metric=metric, mode=mode, perturbation_interval=choice.perturbation_interval,
+            hyperparam_mutations={PLAN_KEY: {"config": nested}}, quantile_fraction=choice.quantile_fraction,
+            resample_probability=choice.resample_probability, synch=True,
+        )
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        if result.get("epoch", 0) >= result.get("total_epochs", float("inf")) or result.get("stopped_early"):
+            return TrialScheduler.CONTINUE
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _get_new_config(self, trial: Trial, trial_to_clone: Trial) -> tuple[dict, dict]:
+        source = copy.deepcopy(trial_to_clone.config)  # with the values the source trains with
+        reported = self._trial_state[trial_to_clone].last_result or {}
+        for path in self.paths:
+            if self.REPORTED[path] in reported:
+                set_path(source[PLAN_KEY]["config"], path, reported[self.REPORTED[path]])
+        explored, operations = _explore(source, self._hyperparam_mutations, self._resample_probability,
+                                        self._perturbation_factors, self._custom_explore_fn)
+        own = copy.deepcopy(trial.config)
+        for path in self.paths:
+            set_path(own[PLAN_KEY]["config"], path, get_path(explored[PLAN_KEY]["config"], path))
+        return own, operations
+
+
 def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric: str,
                     mode: str) -> Optional[tune.schedulers.TrialScheduler]:
     """The Tune scheduler named by the spec; ``epoch`` is the time axis so budgets read in epochs.
@@ -96,6 +172,8 @@ def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric
     """
     if choice is None:
         return None
+    if choice.name == "pbt":
+        return PopulationTraining(choice, metric=metric, mode=mode)
     objective = {"time_attr": "epoch", "metric": metric, "mode": mode}
     if choice.name == "asha":
         return tune.schedulers.ASHAScheduler(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any, Literal, Optional, Union
@@ -35,6 +36,19 @@ class TrialSchedulerSpec(StrictModel):
                                                                        "value instead of scaling it")
     mutations: dict[str, dict[str, Any]] = Field(default_factory=dict, description="pbt: {path: "
                                                  "{loguniform: [a, b]}} for " + ", ".join(PBT_MUTABLE))
+
+    def describe(self) -> str:
+        """The dry-run line: what the scheduler will do to the trials above."""
+        if self.name == "pbt":
+            mutated = ", ".join(f"{path} {json.dumps(entry)}" for path, entry in self.mutations.items())
+            return (f"pbt: every {self.perturbation_interval} epochs the worst {self.quantile_fraction:.0%} "
+                    f"of members go on from the weights of the best {self.quantile_fraction:.0%}, "
+                    f"mutating {mutated}")
+        if self.name == "median":
+            return (f"median: after {self.grace_period} epochs, stop a trial whose best is below the median "
+                    f"of the others' running averages (once {self.min_samples_required} trials report)")
+        grace = f"grace {self.grace_period} epochs, " if self.name == "asha" else ""
+        return f"{self.name}: {grace}keep 1/{self.reduction_factor:g} of trials at each rung"
 
     @model_validator(mode="after")
     def _pbt_mutations(self) -> TrialSchedulerSpec:

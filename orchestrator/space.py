@@ -60,6 +60,13 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
+def get_path(config: dict[str, Any], path: str) -> Any:
+    """The value at ``a.b.c`` in a nested dict."""
+    for part in path.split("."):
+        config = config[part]
+    return config
+
+
 def config_key(config: dict[str, Any]) -> str:
     """Content hash of a resolved trial config: equal configs share a key across sweeps."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)

@@ -6,6 +6,7 @@ path and what is allowed, raised before anything is started or written.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -128,9 +129,21 @@ def resolve_spec_path(path: str | Path) -> Path:
     raise SpecError(f"{path}: no such spec file (also looked in {SEARCH_SPACES_DIR})")
 
 
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats: YAML 1.1 reads ``1e-4`` (no dot) as text,
+    which no researcher writing ``lr: {loguniform: [1e-4, 0.1]}`` means."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=SpecLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -92,6 +92,15 @@ def preflight_data(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> None:
             load_dataset(data["dataset"], root=data["root"], download=data["download"], **data["options"])
 
 
+def checkpoints_to_keep(spec: SweepSpec) -> int:
+    """Checkpoints each trial keeps: the last two, and under PBT enough that a member's
+    checkpoint outlives the interval in which another member may copy it."""
+    scheduler = spec.search.scheduler
+    if scheduler is None or scheduler.name != "pbt":
+        return 2
+    return scheduler.perturbation_interval // spec.resources.checkpoint_every + 2
+
+
 class SweepInterrupted(Exception):
     """Tune stopped before every trial completed (Ctrl-C or SIGTERM)."""
 
@@ -172,6 +181,8 @@ class Sweep:
                                           metric=search.metrics[0], mode=search.modes[0]),
                 num_samples=num_samples,
                 max_concurrent_trials=resources.max_concurrent,
+                # PBT pauses every member at each perturbation; a kept actor restarts it faster.
+                reuse_actors=search.scheduler is not None and search.scheduler.name == "pbt",
                 trial_name_creator=lambda trial: trial_dirname(lookup(trial.config)),
                 trial_dirname_creator=lambda trial: trial_dirname(lookup(trial.config)),
             ),
@@ -180,7 +191,7 @@ class Sweep:
                 storage_path=self.storage,
                 callbacks=self.callbacks,
                 verbose=0,
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=checkpoints_to_keep(spec)),
                 failure_config=tune.FailureConfig(max_failures=resources.max_failures,
                                                   fail_fast=search.fail_fast),
             ),

@@ -235,6 +235,10 @@ class StudyTracker:
         """Every file of ``folder`` as the run's artifacts (the trial's final report)."""
         self.client.log_artifacts(run_id, str(folder))
 
+    def log_dict(self, run_id: str, data: dict[str, Any], path: str) -> None:
+        """``data`` as the run's JSON artifact ``path`` (replacing an earlier one)."""
+        self.client.log_dict(run_id, data, path)
+
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 

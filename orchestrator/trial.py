@@ -25,6 +25,16 @@ CHECKPOINT_FILE = "trainer.pt"
 REPORT_FOLDER = "report"  # inside the last checkpoint: the final report's files
 PLAN_KEY = "plan"
 NODE_KEY = "node_id"  # reported with every epoch: which Ray node trained it (its IP is Tune's node_ip)
+MEMBER_KEY = "run_key"  # in a checkpoint: the run that saved it
+COPIED_FROM_KEY = "pbt/copied_from"  # reported once after a PBT exploit: the run whose weights were taken
+
+
+def stopped_by_scheduler(result: dict[str, Any]) -> bool:
+    """Whether a trial's last report is short of its epochs for a reason other than the
+    recipe's early stopping: a Tune scheduler (ASHA, HyperBand, median) stopped it."""
+    if "epoch" not in result or result.get("stopped_early"):
+        return False
+    return int(result["epoch"]) < result.get("total_epochs", float("inf"))
 
 
 def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:
@@ -50,17 +60,21 @@ def latest_checkpoint(checkpoint_root: str, run_key: str) -> Optional[str]:
     return storage.latest_file(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}")
 
 
-def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str]) -> None:
-    """Load Tune's checkpoint of a retried trial, else the newest one of a resumed run."""
+def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str]) -> Optional[str]:
+    """Load Tune's checkpoint of a retried (or PBT-exploiting) trial, else the newest one of a
+    resumed run; returns the run key of the run that saved it (None when nothing was loaded)."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            trainer.load_state_dict(torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False))
-        return
-    path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
-    if path is not None:
+            state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
+    else:
+        path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
+        if path is None:
+            return None
         with storage.open_file(path) as stream:
-            trainer.load_state_dict(torch.load(stream, weights_only=False))
+            state = torch.load(stream, weights_only=False)
+    trainer.load_state_dict(state)
+    return state.get(MEMBER_KEY, resumed_key)
 
 
 def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: str,
@@ -69,6 +83,10 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
 
     Only the runs a ``--resume`` continues (``resume_keys``) look for earlier sweeps'
     checkpoints; any other trial starts from scratch, whatever lies in the storage.
+
+    A checkpoint from Tune (a retry, or a PBT exploit) is brought to the trial config's LR and
+    weight decay, which PBT changes between a checkpoint and the next epoch; a resumed run goes
+    on with the values its own checkpoint trained with.
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
     time budget stops launching work while running trials end cleanly.
@@ -81,18 +99,24 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     trainer = Trainer.from_config(plan.config, seed=plan.seed)
-    _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
-    node = {NODE_KEY: ray.get_runtime_context().get_node_id()}
+    saved_by = _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
+    if tune.get_checkpoint() is not None:
+        optimizer = plan.config["train"]["optimizer"]
+        trainer.retune(lr=optimizer["lr"], weight_decay=optimizer["weight_decay"])
+    extra = {NODE_KEY: ray.get_runtime_context().get_node_id()}
+    if saved_by is not None and saved_by != plan.run_key:
+        extra[COPIED_FROM_KEY] = saved_by
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
-        report_epoch(trainer, trainer.last_metrics | node, checkpoint=True)
+        report_epoch(trainer, trainer.last_metrics | extra, run_key=plan.run_key, checkpoint=True)
         return
     every = sweep_spec.resources.checkpoint_every
     while not trainer.done:
-        metrics = trainer.run_epoch() | node
-        report_epoch(trainer, metrics, checkpoint=trainer.done or trainer.epoch % every == 0)
+        metrics = trainer.run_epoch() | extra
+        extra.pop(COPIED_FROM_KEY, None)
+        report_epoch(trainer, metrics, run_key=plan.run_key, checkpoint=trainer.done or trainer.epoch % every == 0)
 
 
-def report_epoch(trainer: Trainer, metrics: dict[str, float], *, checkpoint: bool) -> None:
+def report_epoch(trainer: Trainer, metrics: dict[str, Any], *, run_key: str, checkpoint: bool) -> None:
     """Send one epoch to Tune. The last one carries the final report (per-class accuracy,
     confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
     outcome = {"total_epochs": trainer.total_epochs, "stopped_early": float(trainer.stopped_early),
@@ -101,7 +125,7 @@ def report_epoch(trainer: Trainer, metrics: dict[str, float], *, checkpoint: boo
         tune.report({**metrics, **outcome})
         return
     with tempfile.TemporaryDirectory() as folder:
-        torch.save(trainer.state_dict(), Path(folder) / CHECKPOINT_FILE)
+        torch.save(trainer.state_dict() | {MEMBER_KEY: run_key}, Path(folder) / CHECKPOINT_FILE)
         if trainer.done:
             final = trainer.final_report()
             final.write(Path(folder) / REPORT_FOLDER)

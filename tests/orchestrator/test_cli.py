@@ -66,3 +66,13 @@ def test_an_unreachable_tracking_server_is_one_line_and_exit_1() -> None:
     result = invoke("sweep", "quickstart.yaml", "tracking.uri=http://127.0.0.1:9")
     assert result.exit_code == 1
     assert result.output.strip() == "error: cannot reach the MLflow tracking server at http://127.0.0.1:9: ConnectionError"
+
+
+@pytest.mark.parametrize("name", ["resnet56_cifar100_tpe_asha", "attention_blocks_nsga2", "resnet56_cifar100_pbt"])
+def test_every_hpo_spec_dry_runs(name: str) -> None:
+    result = invoke("sweep", f"hpo/{name}.yaml", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert not Path("mlflow.db").exists() and not Path("data").exists()
+    if name.endswith("pbt"):
+        lines = result.output.strip().splitlines()
+        assert lines[0] == "8 trials (4 configurations)" and lines[-1].startswith("pbt: every 10 epochs")

@@ -46,6 +46,9 @@ def test_tpe_with_asha_prunes_tags_and_keeps_every_trial_in_the_study(ray_local,
 
     study = optuna.load_study(study_name="search", storage=journal_storage(outcome.optuna_storage))
     assert len(study.trials) == 6
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 6 - len(pruned)
     assert sorted(t.params["train.optimizer.lr"] for t in study.trials) == pytest.approx(
         sorted(runs["params.train.optimizer.lr"].astype(float)))
 
@@ -100,3 +103,65 @@ def test_a_spent_time_budget_launches_nothing_and_ends_cleanly(ray_local, store_
 def test_non_dominated_mask() -> None:
     values = np.array([[90.0, 1.0], [80.0, 0.5], [85.0, 2.0], [90.0, 1.0], [70.0, 0.5]])
     assert non_dominated(values, np.array([1, -1])).tolist() == [True, True, False, True, False]
+
+
+def test_pbt_copies_the_better_member_and_mutates_its_learning_rate(ray_local, store_uri) -> None:
+    # A population of two with a quarter quantile: at every perturbation the worse member takes
+    # the better one's weights and a scaled copy of its LR (resampling off, so it is x0.8 or x1.2).
+    raw = spec(store_uri, 3, {
+        "kind": "grid", "factors": {"train.optimizer.lr": [0.002, 0.05]},
+        "scheduler": {"name": "pbt", "perturbation_interval": 1, "resample_probability": 0,
+                      "mutations": {"train.optimizer.lr": {"loguniform": [1e-4, 0.5]}}},
+    })
+    lines: list[str] = []
+    outcome = run_sweep(parse_spec(raw), echo=lines.append)
+    runs = trial_runs(store_uri)
+    assert len(runs) == 2 and (runs["status"] == "FINISHED").all() and outcome.tally.finished == 2
+    assert (runs["metrics.summary/epochs"] == 3).all()
+
+    client = mlflow.MlflowClient(store_uri)
+    keys = dict(zip(runs["run_id"], runs["tags.orchestrate.run_key"]))
+    copied = runs[runs["tags.orchestrate.pbt_copies"].notna()]
+    assert len(copied) >= 1 and any("goes on from the weights of" in line for line in lines)
+    for run_id in copied["run_id"]:
+        lineage = mlflow.artifacts.load_dict(f"runs:/{run_id}/pbt_lineage.json")["copies"]
+        assert lineage and all(copy["copied_from"] in keys.values() and copy["copied_from"] != keys[run_id]
+                               for copy in lineage)
+        for copy in lineage:
+            source = next(r for r, k in keys.items() if k == copy["copied_from"])
+            before = {m.step: m.value for m in client.get_metric_history(source, "opt/base_lr")}
+            after = {m.step: m.value for m in client.get_metric_history(run_id, "opt/base_lr")}
+            ratio = after[copy["after_epoch"] + 1] / before[copy["after_epoch"]]
+            assert ratio == pytest.approx(0.8) or ratio == pytest.approx(1.2)
+            assert copy["lr"] == pytest.approx(after[copy["after_epoch"] + 1])
+
+
+class Member:
+    """What PBT reads of a Tune trial when it explores: its config and tag."""
+
+    def __init__(self, run_key: str, lr: float) -> None:
+        self.experiment_tag = run_key
+        self.config = {"plan": {"run_key": run_key, "seed": 0,
+                                "config": {"train": {"optimizer": {"lr": lr, "weight_decay": 1e-4}}}}}
+
+
+def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_identity() -> None:
+    from ray.tune.schedulers.pbt import _PBTTrialState
+
+    from orchestrator.search import PopulationTraining
+    from orchestrator.search_spec import TrialSchedulerSpec
+
+    choice = TrialSchedulerSpec(name="pbt", resample_probability=0,
+                                mutations={"train.optimizer.lr": {"loguniform": [1e-4, 1.0]}})
+    scheduler = PopulationTraining(choice, metric="val/top1", mode="max")
+    member, source = Member("a-s0", 0.01), Member("b-s0", 0.1)
+    scheduler._trial_state[source] = _PBTTrialState(source)
+    # A resumed source trains with its checkpoint's LR, which its Tune config no longer shows.
+    scheduler._trial_state[source].last_result = {"opt/base_lr": 0.2}
+    config, _ = scheduler._get_new_config(member, source)
+    assert config["plan"]["run_key"] == "a-s0"
+    optimizer = config["plan"]["config"]["train"]["optimizer"]
+    assert optimizer["weight_decay"] == 1e-4
+    assert optimizer["lr"] == pytest.approx(0.16) or optimizer["lr"] == pytest.approx(0.24)
+    finished = {"epoch": 5, "total_epochs": 5, "val/top1": 1.0}
+    assert scheduler.on_trial_result(None, member, finished) == "CONTINUE"

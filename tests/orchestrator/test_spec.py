@@ -87,3 +87,62 @@ def test_overrides_are_validated(tmp_path: Path) -> None:
 def test_optuna_specs_need_a_space() -> None:
     with pytest.raises(SpecError, match="kind optuna needs search.space"):
         parse_spec({"name": "x", "search": {"kind": "optuna"}})
+
+
+PBT = {"name": "p", "train": {"epochs": 6},
+       "search": {"kind": "grid", "repeats": 4,
+                  "scheduler": {"name": "pbt", "mutations": {"train.optimizer.lr": {"loguniform": [1e-4, 0.5]}}}}}
+
+
+def pbt_spec(**changes) -> dict:
+    raw = {**PBT, "search": {**PBT["search"], "scheduler": dict(PBT["search"]["scheduler"])}}
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return raw
+
+
+def test_a_pbt_population_validates() -> None:
+    spec = parse_spec(pbt_spec(search__factors={"train.optimizer.lr": [0.01, 0.1]}))
+    assert spec.search.scheduler.mutations == {"train.optimizer.lr": {"loguniform": [1e-4, 0.5]}}
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"search__kind": "optuna", "search__space": {"train.optimizer.lr": {"loguniform": [1e-3, 1e-1]}},
+      "search__repeats": 1}, "search.scheduler: pbt evolves a fixed population; use kind: grid"),
+    ({"search__factors": {"model.name": ["resnet20", "resnet32"]}},
+     "search.factors.model.name: with pbt, factors may only set the starting values of mutated keys"),
+    ({"search__factors": {"train.optimizer.lr": [0, 0.1]}},
+     "search.factors.train.optimizer.lr: pbt starting values must be numbers above 0"),
+    ({"search__repeats": 1}, "search.repeats: pbt needs a population of at least 2"),
+    ({"search__scheduler__mutations": {"train.label_smoothing": {"uniform": [0, 0.2]}}},
+     "search.scheduler.mutations.train.label_smoothing: pbt mutates only train.optimizer.lr, "
+     "train.optimizer.weight_decay"),
+    ({"search__scheduler__mutations": {"train.optimizer.lr": {"uniform": [0, 0.2]}}},
+     "search.scheduler.mutations.train.optimizer.lr: pbt values must be numbers above 0"),
+    ({"search__scheduler__mutations": {"train.optimizer.lr": {"normal": [0, 1]}}},
+     "search.scheduler.mutations.train.optimizer.lr: expected one of {loguniform: ...}, {uniform: ...}, {choice: ...}"),
+    ({"search__scheduler__mutations": {}}, "search.scheduler.mutations: pbt needs mutations"),
+    ({"search__scheduler__perturbation_interval": 6},
+     "search.scheduler.perturbation_interval: pbt must perturb before the last epoch"),
+    ({"search__scheduler__perturbation_interval": 3, "resources": {"checkpoint_every": 2}},
+     "search.scheduler.perturbation_interval: pbt exploits checkpoints: use a multiple of resources.checkpoint_every"),
+    ({"search__scheduler__mutations": {"train.optimizer.weight_decay": {"loguniform": [1e-5, 1e-3]}},
+      "train": {"epochs": 6, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 0}}},
+     "train.optimizer.weight_decay: pbt rescales this value, so it must start above 0"),
+    ({"search__scheduler__name": "asha"}, "search.scheduler.mutations: only the pbt scheduler mutates"),
+])
+def test_pbt_errors_name_the_key(changes: dict, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(pbt_spec(**changes))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_yaml_reads_exponents_without_a_dot_as_numbers(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, "name: x\ntrain: {optimizer: {name: sgd, lr: 1e-2}}\nsearch: {kind: optuna, "
+                                     "space: {train.optimizer.weight_decay: {loguniform: [1e-5, 1E-3]}}}\n"))
+    assert spec.train.optimizer.lr == 0.01
+    assert spec.search.space["train.optimizer.weight_decay"] == {"loguniform": [1e-5, 1e-3]}
