@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
@@ -128,12 +129,13 @@ class PopulationTraining(PopulationBasedTraining):
     its run key, seed and MLflow run, and its runs show one member's lineage. The copied values
     are the ones the source last reported training with, which stay right after a ``--resume``.
     A member that has trained its last epoch is left alone: copying into it would only
-    overwrite its result with another member's.
+    overwrite its result with another member's. Ray's PBT has no public hooks for any of this,
+    so the overrides below use its scheduler state (``_trial_state``, ``_quantiles``, ...).
     """
 
     REPORTED = {"train.optimizer.lr": "opt/base_lr", "train.optimizer.weight_decay": "opt/weight_decay"}
 
-    def __init__(self, choice: TrialSchedulerSpec, *, metric: str, mode: str) -> None:
+    def __init__(self, choice: TrialSchedulerSpec, *, metric: str, mode: str, seed: int) -> None:
         self.paths = list(choice.mutations)
         nested: dict[str, Any] = {}
         for path, entry in choice.mutations.items():
@@ -143,11 +145,58 @@ class PopulationTraining(PopulationBasedTraining):
             hyperparam_mutations={PLAN_KEY: {"config": nested}}, quantile_fraction=choice.quantile_fraction,
             resample_probability=choice.resample_probability, synch=True,
         )
+        self._departed: set[Trial] = set()
+        self._random_state = random.Random(seed).getstate()
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        self._hold_departed()
         if result.get("epoch", 0) >= result.get("total_epochs", float("inf")) or result.get("stopped_early"):
             return TrialScheduler.CONTINUE
         return super().on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        self._leave(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        if not trial.should_recover():  # a retried member comes back to the barrier
+            self._leave(tune_controller, trial)
+
+    def _hold_departed(self) -> None:
+        """Ray's synchronous PBT waits at each barrier for every trial Tune still counts as live,
+        failed ones included, so a member that fails would keep the others paused for ever.
+        Departed members are held at the barrier (they never delay it) and out of the ranking."""
+        for member in self._departed:
+            state = self._trial_state[member]
+            state.last_train_time, state.last_score = self._next_perturbation_sync, None
+
+    def _leave(self, tune_controller: Any, trial: Trial) -> None:
+        """A member left the population: it failed, the recipe stopped it early, or it ended.
+        If every member still training already waits at the barrier, perturb them now, as Ray
+        does when the last one arrives."""
+        self._departed.add(trial)
+        self._hold_departed()
+        waiting = [t for t in tune_controller.get_live_trials() if t not in self._departed]
+        barrier = self._next_perturbation_sync
+        if not waiting or any(self._trial_state[t].last_train_time < barrier for t in waiting):
+            return
+        lower, upper = self._quantiles()
+        middle = [t for t in waiting if t not in lower and t not in upper]
+        for member in upper + middle + lower:  # the best checkpoint before the worst copy it
+            self._trial_state[member].last_perturbation_time = barrier
+            self._checkpoint_or_exploit(member, tune_controller, upper, lower)
+        latest = max(self._trial_state[t].last_train_time for t in waiting)
+        self._next_perturbation_sync = max(barrier + self._perturbation_interval, latest)
+
+    def _checkpoint_or_exploit(self, trial: Trial, *args: Any) -> None:
+        """Ray draws which member to copy and how to perturb it from the global ``random``;
+        drawing from a stream seeded by the recipe makes a population's choices repeatable."""
+        outside = random.getstate()
+        random.setstate(self._random_state)
+        try:
+            super()._checkpoint_or_exploit(trial, *args)
+        finally:
+            self._random_state = random.getstate()
+            random.setstate(outside)
 
     def _get_new_config(self, trial: Trial, trial_to_clone: Trial) -> tuple[dict, dict]:
         source = copy.deepcopy(trial_to_clone.config)  # with the values the source trains with
@@ -163,8 +212,8 @@ class PopulationTraining(PopulationBasedTraining):
         return own, operations
 
 
-def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric: str,
-                    mode: str) -> Optional[tune.schedulers.TrialScheduler]:
+def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric: str, mode: str,
+                    seed: int) -> Optional[tune.schedulers.TrialScheduler]:
     """The Tune scheduler named by the spec; ``epoch`` is the time axis so budgets read in epochs.
 
     The metric is given to the scheduler itself: with an Optuna searcher, which owns the
@@ -173,7 +222,7 @@ def build_scheduler(choice: Optional[TrialSchedulerSpec], *, epochs: int, metric
     if choice is None:
         return None
     if choice.name == "pbt":
-        return PopulationTraining(choice, metric=metric, mode=mode)
+        return PopulationTraining(choice, metric=metric, mode=mode, seed=seed)
     objective = {"time_attr": "epoch", "metric": metric, "mode": mode}
     if choice.name == "asha":
         return tune.schedulers.ASHAScheduler(

@@ -177,8 +177,8 @@ class Sweep:
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg,
-                scheduler=build_scheduler(search.scheduler, epochs=spec.train.epochs,
-                                          metric=search.metrics[0], mode=search.modes[0]),
+                scheduler=build_scheduler(search.scheduler, epochs=spec.train.epochs, metric=search.metrics[0],
+                                          mode=search.modes[0], seed=spec.train.seed),
                 num_samples=num_samples,
                 max_concurrent_trials=resources.max_concurrent,
                 # PBT pauses every member at each perturbation; a kept actor restarts it faster.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import mlflow
 import numpy as np
 import optuna
@@ -105,32 +107,46 @@ def test_non_dominated_mask() -> None:
     assert non_dominated(values, np.array([1, -1])).tolist() == [True, True, False, True, False]
 
 
-def test_pbt_copies_the_better_member_and_mutates_its_learning_rate(ray_local, store_uri) -> None:
-    # A population of two with a quarter quantile: at every perturbation the worse member takes
-    # the better one's weights and a scaled copy of its LR (resampling off, so it is x0.8 or x1.2).
+def test_pbt_copies_the_better_member_mutates_its_lr_and_goes_on_without_a_failed_one(ray_local, store_uri) -> None:
+    # Two CPUs, three members: the first two wait at the first perturbation for the third, which
+    # diverges before it gets there, so the barrier must move on without it. From then on the
+    # worse of the two takes the better one's weights and a scaled copy of its LR at every
+    # perturbation (resampling off, so the LR is x0.8 or x1.2).
     raw = spec(store_uri, 3, {
-        "kind": "grid", "factors": {"train.optimizer.lr": [0.002, 0.05]},
+        "kind": "grid", "factors": {"train.optimizer.lr": [0.002, 0.05, 1e12]},
         "scheduler": {"name": "pbt", "perturbation_interval": 1, "resample_probability": 0,
                       "mutations": {"train.optimizer.lr": {"loguniform": [1e-4, 0.5]}}},
-    })
+    }, max_failures=0)
+
+    def hung(signum, frame):
+        raise TimeoutError("the population never got past the perturbation barrier")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(300)
     lines: list[str] = []
-    outcome = run_sweep(parse_spec(raw), echo=lines.append)
+    try:
+        outcome = run_sweep(parse_spec(raw), echo=lines.append)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     runs = trial_runs(store_uri)
-    assert len(runs) == 2 and (runs["status"] == "FINISHED").all() and outcome.tally.finished == 2
-    assert (runs["metrics.summary/epochs"] == 3).all()
+    assert sorted(runs["status"]) == ["FAILED", "FINISHED", "FINISHED"]
+    assert outcome.tally.finished == 2 and len(outcome.tally.failed) == 1
+    assert outcome.tally.failed[0][0] == "lr=1000000000000.0 s0" and "diverged" in outcome.tally.failed[0][1]
+    finished = runs[runs["status"] == "FINISHED"]
+    assert (finished["metrics.summary/epochs"] == 3).all()
 
     client = mlflow.MlflowClient(store_uri)
-    keys = dict(zip(runs["run_id"], runs["tags.orchestrate.run_key"]))
-    copied = runs[runs["tags.orchestrate.pbt_copies"].notna()]
+    keys = dict(zip(finished["run_id"], finished["tags.orchestrate.run_key"]))
+    copied = finished[finished["tags.orchestrate.pbt_copies"].notna()]
     assert len(copied) >= 1 and any("goes on from the weights of" in line for line in lines)
     for run_id in copied["run_id"]:
         lineage = mlflow.artifacts.load_dict(f"runs:/{run_id}/pbt_lineage.json")["copies"]
-        assert lineage and all(copy["copied_from"] in keys.values() and copy["copied_from"] != keys[run_id]
-                               for copy in lineage)
+        (source,) = [other for other in keys if other != run_id]
+        assert lineage and all(copy["copied_from"] == keys[source] for copy in lineage)
+        before = {m.step: m.value for m in client.get_metric_history(source, "opt/base_lr")}
+        after = {m.step: m.value for m in client.get_metric_history(run_id, "opt/base_lr")}
         for copy in lineage:
-            source = next(r for r, k in keys.items() if k == copy["copied_from"])
-            before = {m.step: m.value for m in client.get_metric_history(source, "opt/base_lr")}
-            after = {m.step: m.value for m in client.get_metric_history(run_id, "opt/base_lr")}
             ratio = after[copy["after_epoch"] + 1] / before[copy["after_epoch"]]
             assert ratio == pytest.approx(0.8) or ratio == pytest.approx(1.2)
             assert copy["lr"] == pytest.approx(after[copy["after_epoch"] + 1])
@@ -153,7 +169,7 @@ def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_i
 
     choice = TrialSchedulerSpec(name="pbt", resample_probability=0,
                                 mutations={"train.optimizer.lr": {"loguniform": [1e-4, 1.0]}})
-    scheduler = PopulationTraining(choice, metric="val/top1", mode="max")
+    scheduler = PopulationTraining(choice, metric="val/top1", mode="max", seed=0)
     member, source = Member("a-s0", 0.01), Member("b-s0", 0.1)
     scheduler._trial_state[source] = _PBTTrialState(source)
     # A resumed source trains with its checkpoint's LR, which its Tune config no longer shows.
