@@ -84,9 +84,9 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
     Only the runs a ``--resume`` continues (``resume_keys``) look for earlier sweeps'
     checkpoints; any other trial starts from scratch, whatever lies in the storage.
 
-    A checkpoint from Tune (a retry, or a PBT exploit) is brought to the trial config's LR and
-    weight decay, which PBT changes between a checkpoint and the next epoch; a resumed run goes
-    on with the values its own checkpoint trained with.
+    A run restoring its own checkpoint goes on with the LR and weight decay it trained with. A
+    PBT member that takes another member's checkpoint is brought to its own config's values,
+    which PBT has just mutated.
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
     time budget stops launching work while running trials end cleanly.
@@ -100,11 +100,10 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     trainer = Trainer.from_config(plan.config, seed=plan.seed)
     saved_by = _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
-    if tune.get_checkpoint() is not None:
-        optimizer = plan.config["train"]["optimizer"]
-        trainer.retune(lr=optimizer["lr"], weight_decay=optimizer["weight_decay"])
     extra = {NODE_KEY: ray.get_runtime_context().get_node_id()}
     if saved_by is not None and saved_by != plan.run_key:
+        optimizer = plan.config["train"]["optimizer"]
+        trainer.retune(lr=optimizer["lr"], weight_decay=optimizer["weight_decay"])
         extra[COPIED_FROM_KEY] = saved_by
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
         report_epoch(trainer, trainer.last_metrics | extra, run_key=plan.run_key, checkpoint=True)
