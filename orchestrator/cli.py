@@ -250,6 +250,21 @@ def bench() -> None:
     """Measurements of this machine."""
 
 
+@bench.command("trials")
+@click.option("--trials", default=8, show_default=True, help="One-epoch trials per side.")
+@click.option("--cpus-per-trial", default=1.0, show_default=True)
+@friendly_errors
+def bench_trials(trials: int, cpus_per_trial: float) -> None:
+    """Seconds per trial with Tune's workers reused between trials vs a fresh worker per trial."""
+    from .bench_trials import bench_trials as run
+
+    result = run(trials, cpus_per_trial=cpus_per_trial)
+    click.echo(f"{trials} one-epoch resnet20 trials on synthetic data per side, {cpus_per_trial:g} CPU each")
+    click.echo(f"workers reused (default) : {result.reused:8.2f} s per trial")
+    click.echo(f"fresh worker per trial   : {result.fresh:8.2f} s per trial")
+    click.echo(f"ratio                    : {result.ratio:8.2f}x")
+
+
 @bench.command("loader")
 @click.option("--dataset", default="synthetic", show_default=True, help="A registered dataset.")
 @click.option("--root", default=None, help=ROOT_HELP)

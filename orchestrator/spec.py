@@ -82,6 +82,8 @@ class ResourcesSpec(StrictModel):
     max_concurrent: Optional[int] = Field(None, ge=1)
     max_failures: int = Field(2, ge=0, description="retries of a trial whose process died, from its checkpoint")
     checkpoint_every: int = Field(1, ge=1, description="epochs between trial checkpoints")
+    reuse_workers: bool = Field(True, description="run each trial in the worker process of a finished one "
+                                                  "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
 
 

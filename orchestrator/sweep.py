@@ -184,7 +184,7 @@ class Sweep:
                 # A finished trial's worker runs the next one: torch, timm and the CUDA context are
                 # loaded once per slot instead of once per trial (seconds each), which adds up
                 # over short or pruned trials and PBT's pauses. Each trial reseeds everything.
-                reuse_actors=True,
+                reuse_actors=resources.reuse_workers,
                 trial_name_creator=lambda trial: trial_dirname(lookup(trial.config)),
                 trial_dirname_creator=lambda trial: trial_dirname(lookup(trial.config)),
             ),
