@@ -17,7 +17,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from .distributions import parse_distribution
-from .search_spec import SearchSpec, TrialSchedulerSpec
+from .search_spec import PBT_MUTABLE, SearchSpec, TrialSchedulerSpec
 from .space import get_path, set_path
 from .trial import PLAN_KEY, stopped_by_scheduler
 
@@ -133,8 +133,6 @@ class PopulationTraining(PopulationBasedTraining):
     so the overrides below use its scheduler state (``_trial_state``, ``_quantiles``, ...).
     """
 
-    REPORTED = {"train.optimizer.lr": "opt/base_lr", "train.optimizer.weight_decay": "opt/weight_decay"}
-
     def __init__(self, choice: TrialSchedulerSpec, *, metric: str, mode: str, seed: int) -> None:
         self.paths = list(choice.mutations)
         nested: dict[str, Any] = {}
@@ -202,8 +200,8 @@ class PopulationTraining(PopulationBasedTraining):
         source = copy.deepcopy(trial_to_clone.config)  # with the values the source trains with
         reported = self._trial_state[trial_to_clone].last_result or {}
         for path in self.paths:
-            if self.REPORTED[path] in reported:
-                set_path(source[PLAN_KEY]["config"], path, reported[self.REPORTED[path]])
+            if PBT_MUTABLE[path] in reported:
+                set_path(source[PLAN_KEY]["config"], path, reported[PBT_MUTABLE[path]])
         explored, operations = _explore(source, self._hyperparam_mutations, self._resample_probability,
                                         self._perturbation_factors, self._custom_explore_fn)
         own = copy.deepcopy(trial.config)

@@ -17,8 +17,14 @@ SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
 SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CMA-ES optimizes one objective only
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # What PBT may mutate: the recipe values a trainer can change mid-run without rebuilding (the
-# optimizer's param groups and the LR schedule's bases are rescaled in place).
-PBT_MUTABLE = ("train.optimizer.lr", "train.optimizer.weight_decay")
+# optimizer's param groups and the LR schedule's bases are rescaled in place), each with the
+# epoch metric that reports the value a trial trains with.
+PBT_MUTABLE = {"train.optimizer.lr": "opt/base_lr", "train.optimizer.weight_decay": "opt/weight_decay"}
+
+
+def _all_positive(values: list[Any]) -> bool:
+    """Numbers above 0: PBT rescales by the ratio to the current value, which 0 has not."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)
 
 
 class TrialSchedulerSpec(StrictModel):
@@ -66,9 +72,7 @@ class TrialSchedulerSpec(StrictModel):
                 kind, args = parse_distribution(entry, kinds=("loguniform", "uniform", "choice"))
             except ValueError as exc:
                 raise OptionError(f"mutations.{path}", str(exc)) from None
-            values = args if kind == "choice" else args[:1]
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
-                # Mutated values are rescaled by their ratio to the current one, so none may be 0.
+            if not _all_positive(args if kind == "choice" else args[:1]):
                 raise OptionError(f"mutations.{path}", "pbt values must be numbers above 0")
         return self
 
@@ -179,7 +183,7 @@ class SearchSpec(StrictModel):
                 raise OptionError(f"factors.{path}", "with pbt, factors may only set the starting values "
                                                      f"of mutated keys ({', '.join(mutated)}); run one "
                                                      "sweep per other setting")
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in self.factors[path]):
+            if not _all_positive(self.factors[path]):
                 raise OptionError(f"factors.{path}", "pbt starting values must be numbers above 0")
         size = self.repeats * math.prod(len(levels) for levels in self.factors.values())
         if size < 2:

@@ -216,16 +216,16 @@ class Trainer:
         position and shape, each group keeps its ``lr_scale``, and no-decay groups stay at 0.
         """
         current = self.hyperparameters
-        if current == {"lr": lr, "weight_decay": weight_decay}:
-            return
-        if not (current["lr"] > 0 and (current["weight_decay"] > 0 or weight_decay == 0)):
-            raise ValueError(f"cannot rescale lr {current['lr']} / weight decay {current['weight_decay']} "
-                             f"to {lr} / {weight_decay}: a value at 0 has no ratio")
-        scale_learning_rate(self.optimizer, self.schedule.scheduler, lr / current["lr"])
-        if weight_decay != current["weight_decay"]:
+        wanted = {"lr": lr, "weight_decay": weight_decay}
+        changed = [key for key in wanted if wanted[key] != current[key]]
+        if any(current[key] == 0 for key in changed):
+            raise ValueError(f"cannot rescale {current} to {wanted}: a value at 0 has no ratio")
+        if "lr" in changed:
+            scale_learning_rate(self.optimizer, self.schedule.scheduler, lr / current["lr"])
+        if "weight_decay" in changed:
             for group in self.optimizer.param_groups:
                 group["weight_decay"] *= weight_decay / current["weight_decay"]
-        self.hyperparameters = {"lr": lr, "weight_decay": weight_decay}
+        self.hyperparameters = wanted
 
     def fit(self) -> list[dict[str, float]]:
         """Run the remaining epochs; returns every epoch's metrics."""
