@@ -73,6 +73,8 @@ def test_every_hpo_spec_dry_runs(name: str) -> None:
     result = invoke("sweep", f"hpo/{name}.yaml", "--dry-run")
     assert result.exit_code == 0, result.output
     assert not Path("mlflow.db").exists() and not Path("data").exists()
+    lines = result.output.strip().splitlines()
     if name.endswith("pbt"):
-        lines = result.output.strip().splitlines()
         assert lines[0] == "8 trials (4 configurations)" and lines[-1].startswith("pbt: every 10 epochs")
+    if name.endswith("asha"):
+        assert lines[-1] == "asha: grace 10 epochs, keep 1/3 of trials at each rung"

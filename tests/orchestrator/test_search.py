@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -45,6 +47,11 @@ def test_tpe_with_asha_prunes_tags_and_keeps_every_trial_in_the_study(ray_local,
     assert (pruned["status"] == "KILLED").all()
     assert (pruned["metrics.summary/epochs"] < 3).all()
     assert (runs.loc[runs["tags.orchestrate.outcome"] == "finished", "status"] == "FINISHED").all()
+
+    # The six trials ran one after another in reused workers, not one new process each.
+    pids = {json.loads(line)["pid"] for path in Path("ray_results").rglob("result.json")
+            for line in path.read_text().splitlines()}
+    assert 1 <= len(pids) < 6
 
     study = optuna.load_study(study_name="search", storage=journal_storage(outcome.optuna_storage))
     assert len(study.trials) == 6
