@@ -1,0 +1,1 @@
+"""The ``orchestrate bench ...`` measurements: ours beside a baseline, in one run, with the ratio."""
