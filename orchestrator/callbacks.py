@@ -35,6 +35,21 @@ SUMMARY_FROM = {
 }
 
 
+class TrialPlans:
+    """The plan of each Tune trial, built once per trial and shared by the callbacks: an Optuna
+    trial's plan is resolved (and validated) from its suggestion, which per epoch would cost more
+    than the epoch's logging. A PBT exploit changes a trial's values, never its identity."""
+
+    def __init__(self, plan_for: PlanLookup) -> None:
+        self.plan_for = plan_for
+        self.plans: dict[str, TrialPlan] = {}
+
+    def __call__(self, trial: Trial) -> TrialPlan:
+        if trial.trial_id not in self.plans:
+            self.plans[trial.trial_id] = self.plan_for(trial.config)
+        return self.plans[trial.trial_id]
+
+
 def error_text(trial: Trial) -> str:
     """The trial's traceback text. Tune writes it locally first (``error_file``) and syncs it to
     storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs."""
@@ -87,7 +102,7 @@ class MlflowTrialLogger(Callback):
     """Opens each trial's run at its first epoch, logs every epoch in one batch, closes it with
     its outcome. A trial that never trained (time budget spent) leaves no run behind."""
 
-    def __init__(self, tracker: StudyTracker, plan_for: PlanLookup, *, epochs: int,
+    def __init__(self, tracker: StudyTracker, plan_for: TrialPlans, *, epochs: int,
                  resumable: Optional[dict[str, str]] = None) -> None:
         self.tracker = tracker
         self.plan_for = plan_for
@@ -101,7 +116,7 @@ class MlflowTrialLogger(Callback):
 
     def _run_id(self, trial: Trial) -> str:
         if trial.trial_id not in self.run_ids:
-            plan = self.plan_for(trial.config)
+            plan = self.plan_for(trial)
             run_id = self.resumable.pop(plan.run_key, None)
             if run_id is not None:
                 self.logged_steps[trial.trial_id] = self.tracker.reopen_trial(run_id)
@@ -176,7 +191,7 @@ class MlflowTrialLogger(Callback):
 class ProgressPrinter(Callback):
     """One line per epoch and per trial outcome, with a running tally and the best so far."""
 
-    def __init__(self, tally: SweepTally, plan_for: PlanLookup, *, epochs: int, metric: str,
+    def __init__(self, tally: SweepTally, plan_for: TrialPlans, *, epochs: int, metric: str,
                  mode: str, echo: Callable[[str], None] = print) -> None:
         self.tally = tally
         self.plan_for = plan_for
@@ -197,7 +212,7 @@ class ProgressPrinter(Callback):
         self.echo = print
 
     def _name(self, trial: Trial) -> str:
-        plan = self.plan_for(trial.config)
+        plan = self.plan_for(trial)
         name = self.names[plan.run_key] = f"{plan.label} s{plan.seed}"
         return name
 

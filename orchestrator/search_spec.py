@@ -137,7 +137,7 @@ class SearchSpec(StrictModel):
         return self
 
     def _check_objectives(self) -> None:
-        from .train.trainer import EPOCH_METRICS
+        from .train.metrics import EPOCH_METRICS
 
         for metric in self.metrics:
             if metric not in EPOCH_METRICS:

@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from .distributions import parse_distribution
 from .errors import SpecError
-from .spec import TRIAL_SECTIONS, SweepSpec, TrialConfig, format_validation_error
+from .config import TRIAL_SECTIONS, TrialConfig
+from .spec import SweepSpec
+from .spec_base import format_validation_error
 
 BASELINE_LABEL = "baseline"
 

@@ -11,69 +11,17 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from .errors import OptionError, SpecError
-from .options import check_options
-from .recipe_spec import DataSpec, TrainSpec
+from .config import TRIAL_SECTIONS, TrialConfig
 from .search_spec import SearchSpec
-from .spec_base import OptionsModel, StrictModel
+from .spec_base import StrictModel, format_validation_error
 
 SEARCH_SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
-TRIAL_SECTIONS = ("data", "model", "train")
 # Keys whose children are dotted paths into the trial config, so overrides must not split them.
 PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space"),
               ("search", "scheduler", "mutations")}
-
-
-class ModelSpec(OptionsModel):
-    name: str = "resnet20"
-
-    @model_validator(mode="after")
-    def _known_model(self) -> ModelSpec:
-        check_options("model", self.name, _model_options, self.options)
-        _build_on_meta_device(self.name, self.options)
-        return self
-
-
-# The trainer passes these from the dataset; a spec cannot set them.
-DATASET_SUPPLIED_OPTIONS = ("num_classes", "in_chans")
-
-
-def _model_options(name: str) -> dict[str, Any] | None:
-    import models
-
-    params = models.model_options(name)
-    return None if params is None else {k: v for k, v in params.items() if k not in DATASET_SUPPLIED_OPTIONS}
-
-
-def _build_on_meta_device(name: str, options: dict[str, Any]) -> None:
-    """Build the model without allocating memory, so an ill-typed option fails here, not in a trial."""
-    import torch
-
-    import models
-
-    if options.get("pretrained"):
-        return  # building would fetch weights; the trial reports a download failure itself
-    try:
-        with torch.device("meta"):
-            models.create_model(name, **options)
-    except (TypeError, ValueError, AssertionError, KeyError) as exc:
-        raise OptionError("", f"{name} cannot be built with these options: {exc}") from None
-
-
-class TrialConfig(StrictModel):
-    """What one trial trains: the part of a spec that search keys may vary."""
-
-    data: DataSpec = Field(default_factory=DataSpec)
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-
-    @model_validator(mode="after")
-    def _coherent(self) -> TrialConfig:
-        if self.train.mixup is not None and self.data.batch_size % 2:
-            raise OptionError("data.batch_size", "mixup/cutmix mixes pairs of images: use an even batch size")
-        return self
 
 
 class ResourcesSpec(StrictModel):
@@ -211,34 +159,3 @@ def load_spec(path: str | Path, overrides: list[str] = ()) -> SweepSpec:
     for assignment in overrides:
         apply_override(raw, assignment)
     return parse_spec(raw, default_name=resolved.stem)
-
-
-def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
-    """One line for the first error: ``key.path: what is wrong (what is allowed)``."""
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, OptionError) and cause.subpath:
-        loc += cause.subpath.split(".")
-    path = prefix + ".".join(loc) if loc else prefix.rstrip(".") or "spec"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(root, loc[:-1])
-        return f"{path}: unknown key (allowed: {', '.join(allowed)})"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return f"{path}: required key is missing"
-    if error["type"] in ("value_error", "assertion_error"):
-        return f"{path}: {message}"
-    return f"{path}: {message} (got {error.get('input')!r})"
-
-
-def _allowed_keys(root: type[BaseModel], loc: list[str]) -> list[str]:
-    model: Any = root
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(model, type) else None
-        annotation = field.annotation if field else None
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return list(model.model_fields)

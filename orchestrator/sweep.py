@@ -17,13 +17,13 @@ import ray
 from ray import tune
 
 from . import storage
-from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally
+from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .data import load_dataset
 from .errors import OrchestrateError, ResumeError
 from .results import confirm_plans, pareto_front
 from .search import build_scheduler, build_searcher, finished_trial_count, optuna_storage_path
 from .space import TrialPlan, define_by_run, label_for, optuna_cells, plan_sweep
-from .spec import SweepSpec
+from .spec import SweepSpec, TrackingSpec
 from .tracking import TAG, StudyTracker, check_reachable, flatten, redact, redact_spec, resolve_uri
 from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
 
@@ -120,12 +120,15 @@ class Sweep:
         self.optuna_storage = optuna_storage_path(self.tracker.uri, spec.name)
         self.resumable = resumable
         self.lookup = functools.partial(plan_for, spec)
+        # What trials receive: the validated spec, without the tracking URI (and its password).
+        self.trial_spec = spec.model_copy(update={"tracking": TrackingSpec()})
         search = spec.search
-        self.logger = MlflowTrialLogger(self.tracker, self.lookup, epochs=spec.train.epochs,
+        plans = TrialPlans(self.lookup)
+        self.logger = MlflowTrialLogger(self.tracker, plans, epochs=spec.train.epochs,
                                         resumable={k: run.info.run_id for k, run in resumable.items()})
         self.callbacks = [
             self.logger,
-            ProgressPrinter(self.tally, self.lookup, epochs=spec.train.epochs, metric=search.metrics[0],
+            ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
                             mode=search.modes[0], echo=echo),
         ]
 
@@ -166,7 +169,7 @@ class Sweep:
             search_alg: Optional[tune.search.Searcher] = None) -> None:
         spec, search, resources = self.spec, self.spec.search, self.spec.resources
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, spec=self.spec_data, deadline=self.deadline,
+            tune.with_parameters(run_trial, spec=self.trial_spec, deadline=self.deadline,
                                  checkpoint_root=self.checkpoint_root,
                                  resume_keys=sorted(self.resumable)),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},

@@ -17,6 +17,7 @@ import torch
 from ray import tune
 
 from . import storage
+from .config import TrialConfig
 from .space import TrialPlan, plan_from_suggestion
 from .spec import SweepSpec
 from .train import Trainer
@@ -77,7 +78,7 @@ def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str])
     return state.get(MEMBER_KEY, resumed_key)
 
 
-def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: str,
+def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
               resume_keys: list[str] = (), deadline: Optional[float] = None) -> None:
     """Train one (configuration, seed), continuing from its newest checkpoint if it has one.
 
@@ -90,15 +91,17 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
     time budget stops launching work while running trials end cleanly.
+
+    ``spec`` arrives validated (through Ray's object store, once per sweep stage) and so does a
+    grid's plan: neither is validated again here.
     """
     if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
         return
-    sweep_spec = SweepSpec.model_validate(spec)
-    plan = plan_for(sweep_spec, config)
+    plan = plan_for(spec, config)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
-    trainer = Trainer.from_config(plan.config, seed=plan.seed)
+    trainer = Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed)
     saved_by = _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
     extra = {NODE_KEY: ray.get_runtime_context().get_node_id()}
     if saved_by is not None and saved_by != plan.run_key:
@@ -108,7 +111,7 @@ def run_trial(config: dict[str, Any], *, spec: dict[str, Any], checkpoint_root: 
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
         report_epoch(trainer, trainer.last_metrics | extra, run_key=plan.run_key, checkpoint=True)
         return
-    every = sweep_spec.resources.checkpoint_every
+    every = spec.resources.checkpoint_every
     while not trainer.done:
         metrics = trainer.run_epoch() | extra
         extra.pop(COPIED_FROM_KEY, None)

@@ -21,7 +21,7 @@ import models
 from ..data import DatasetTensors, InMemoryLoader, build_augmentation, load_dataset, stratified_split
 from ..data.augment import Op
 from ..recipe_spec import DataSpec
-from ..spec import TrialConfig
+from ..config import TrialConfig
 
 PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
 

@@ -21,7 +21,7 @@ from ..data import DatasetTensors, InMemoryLoader
 from ..data.augment import Cutout
 from ..profile import profile_model
 from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
-from ..spec import TrialConfig
+from ..config import TrialConfig
 from .loop import StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
 from .metrics import EPOCH_METRICS
 from .recipes import build_criterion, build_optimizer
@@ -124,8 +124,11 @@ class Trainer:
         callbacks: Iterable[EpochCallback] = (),
         dataset: Optional[DatasetTensors] = None,
     ) -> Trainer:
-        """Build data, model and recipe from a trial config; ``dataset`` skips loading it."""
-        config = TrialConfig.model_validate(config)
+        """Build data, model and recipe from a trial config; ``dataset`` skips loading it.
+
+        A :class:`TrialConfig` is taken as validated; a dict is validated here."""
+        if not isinstance(config, TrialConfig):
+            config = TrialConfig.model_validate(config)
         device = resolve_device(config.train.device)
         everything, labelled = select_data(config.data, dataset)
         seed_everything(seed)

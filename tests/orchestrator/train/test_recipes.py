@@ -104,7 +104,7 @@ def test_cutmix_label_weight_is_the_pasted_area() -> None:
 
 
 def test_odd_batch_with_mixup_is_refused_in_the_spec() -> None:
-    from orchestrator.spec import TrialConfig
+    from orchestrator.config import TrialConfig
 
     with pytest.raises(ValidationError, match="even batch size"):
         TrialConfig(data={"batch_size": 33}, train={"mixup": {}})
