@@ -17,22 +17,13 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from .space import TrialPlan
-from .tracking import TAG, StudyTracker
-from .train.trainer import EPOCH_METRICS
+from .tracking.names import RUNNING_BEST, SUMMARY_FROM, TAG
+from .tracking.writer import StudyTracker
+from .train.metrics import EPOCH_METRICS
 from .trial import COPIED_FROM_KEY, NODE_KEY, REPORT_FOLDER, stopped_by_scheduler
 
 PlanLookup = Callable[[dict[str, Any]], TrialPlan]
 PBT_LINEAGE_FILE = "pbt_lineage.json"
-SUMMARY_FROM = {
-    "summary/best_top1": "val/best_top1",
-    "summary/top5_at_best": "val/top5_at_best",
-    "summary/best_epoch": "val/best_epoch",
-    "summary/params": "model/params",
-    "summary/train_seconds": "time/train_seconds",
-    "summary/epochs": "epoch",
-    "summary/macs": "final/macs",
-    "summary/trainable_params": "final/trainable_params",
-}
 
 
 class TrialPlans:
@@ -253,7 +244,7 @@ class ProgressPrinter(Callback):
             self.tally.pruned += 1
         else:
             self.tally.finished += 1
-        best_value = trial.last_result.get("val/best_top1" if self.metric == "val/top1" else self.metric)
+        best_value = trial.last_result.get(RUNNING_BEST.get(self.metric, self.metric))
         if best_value is not None and (self.tally.best is None or self.sign * best_value > self.sign * self.tally.best[0]):
             self.tally.best = (best_value, self._name(trial))
         self._emit(f"{outcome} {self._name(trial)}")

@@ -158,7 +158,7 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
 @click.option("--port", default=5000, show_default=True)
 def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
     """Open the MLflow UI on the study store."""
-    from .tracking import redact, resolve_uri
+    from .tracking.store import redact, resolve_uri
 
     uri = resolve_uri(tracking_uri)
     click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}")

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from .errors import OptionError
 from .options import check_options
 from .spec_base import OptionsModel, StrictModel
+from .tracking.names import TOP1
 
 AugmentList = list[Union[str, dict[str, Any]]]
 
@@ -119,7 +120,7 @@ class EmaSpec(StrictModel):
 
 class EarlyStoppingSpec(StrictModel):
     patience: int = Field(10, ge=1, description="epochs without improvement before stopping")
-    metric: str = "val/top1"
+    metric: str = TOP1
     mode: Optional[Literal["max", "min"]] = Field(None, description="default: min for losses, else max")
     min_delta: float = Field(0.0, ge=0)
 

@@ -9,21 +9,9 @@ import pandas as pd
 
 from .space import TrialPlan, config_key, resolve_config
 from .spec import SweepSpec
-from .tracking import TAG, StudyTracker, read_trials
-
-# The per-run value a configuration is ranked by: the best epoch for top-1, else the final value.
-RANK_COLUMN = {"val/top1": "summary/best_top1"}
-
-
-def rank_column(metric: str) -> str:
-    return RANK_COLUMN.get(metric, metric)
-
-
-def finished_runs(study: str, uri: str, metrics: list[str]) -> pd.DataFrame:
-    """The study's FINISHED trial runs that have every one of ``metrics`` (as floats)."""
-    runs = read_trials(study, uri=uri, metrics=metrics)
-    runs = runs[runs["status"] == "FINISHED"].dropna(subset=metrics)
-    return runs.astype({metric: float for metric in metrics})
+from .tracking.names import TAG, rank_column
+from .tracking.reader import finished_runs
+from .tracking.writer import StudyTracker
 
 
 def confirm_plans(spec: SweepSpec, uri: str) -> list[TrialPlan]:

@@ -19,6 +19,7 @@ from ray.tune.search.optuna import OptunaSearch
 from .distributions import parse_distribution
 from .search_spec import PBT_MUTABLE, SearchSpec, TrialSchedulerSpec
 from .space import get_path, set_path
+from .tracking.store import sqlite_path
 from .trial import PLAN_KEY, stopped_by_scheduler
 
 SAMPLER_BUILDERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
@@ -41,8 +42,8 @@ def optuna_storage_path(tracking_uri: str, study: str) -> Path:
     A journal file is what ``optuna-dashboard PATH`` opens, and it tolerates the driver being
     killed mid-write, which a second SQLite writer beside MLflow's would not.
     """
-    prefix = "sqlite:///"
-    folder = Path(tracking_uri[len(prefix):]).parent if tracking_uri.startswith(prefix) else Path.cwd()
+    database = sqlite_path(tracking_uri)
+    folder = database.parent if database is not None else Path.cwd()
     return folder / "optuna" / f"{study}.journal"
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from .distributions import parse_distribution
 from .errors import OptionError
 from .spec_base import StrictModel
+from .tracking.names import DEFAULT_METRIC
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "nsga2")
 SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CMA-ES optimizes one objective only
@@ -95,7 +96,7 @@ class SearchSpec(StrictModel):
     sampler: Literal[SAMPLERS] = "tpe"  # type: ignore[valid-type]
     scheduler: Optional[TrialSchedulerSpec] = None
     confirm: Optional[ConfirmSpec] = None
-    metric: Union[str, list[str]] = "val/top1"
+    metric: Union[str, list[str]] = DEFAULT_METRIC
     mode: Union[Literal["max", "min"], list[Literal["max", "min"]]] = "max"
     time_budget: Optional[float] = Field(None, gt=0, description="seconds (or '90m', '2h'): stop launching trials after")
     fail_fast: bool = False

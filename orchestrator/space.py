@@ -22,8 +22,8 @@ from .errors import SpecError
 from .config import TRIAL_SECTIONS, TrialConfig
 from .spec import SweepSpec
 from .spec_base import format_validation_error
+from .tracking.names import BASELINE_LABEL
 
-BASELINE_LABEL = "baseline"
 
 
 @dataclass(frozen=True)

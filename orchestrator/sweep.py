@@ -24,7 +24,10 @@ from .results import confirm_plans, pareto_front
 from .search import build_scheduler, build_searcher, finished_trial_count, optuna_storage_path
 from .space import TrialPlan, define_by_run, label_for, optuna_cells, plan_sweep
 from .spec import SweepSpec, TrackingSpec
-from .tracking import TAG, StudyTracker, check_reachable, flatten, redact, redact_spec, resolve_uri
+from .tracking import reader
+from .tracking.names import TAG
+from .tracking.store import check_reachable, flatten, redact, redact_spec, resolve_uri
+from .tracking.writer import StudyTracker
 from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
 
 Echo = Callable[[str], None]
@@ -134,7 +137,7 @@ class Sweep:
 
     def pending(self, plans: list[TrialPlan]) -> list[TrialPlan]:
         """``plans`` minus the (configuration, seed) runs the store already holds as FINISHED."""
-        done = self.tracker.finished_run_keys()
+        done = reader.finished_run_keys(self.tracker.client, self.spec.name)
         return [p for p in plans if p.run_key not in done]
 
     def run_plans(self, plans: list[TrialPlan], *, name: str) -> None:
@@ -217,9 +220,9 @@ def prepare(spec: SweepSpec, *, resume: bool,
         check_ray_address(address)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
     tracker = StudyTracker(spec.name, spec.tracking.uri)
-    resumable = tracker.unfinished_trials()
+    resumable = reader.unfinished_trials(tracker.client, spec.name)
     if resume:
-        recorded = tracker.recorded_spec()
+        recorded = reader.recorded_spec(tracker.client, spec.name)
         if recorded is None:
             raise ResumeError(f"study {spec.name!r} has no sweep to resume in {redact(tracker.uri)}")
         differences = spec_differences(recorded, redact_spec(spec.model_dump(mode="json")))

@@ -21,9 +21,9 @@ from typing import Any, Optional
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..space import BASELINE_LABEL
-from ..tracking import latest_sweep
-from .runs import OUTCOMES, TOP1, StudyRuns, load_runs
+from ..tracking.names import BASELINE_LABEL, OUTCOMES, SUMMARY_TOP1
+from ..tracking.reader import latest_sweep
+from .runs import StudyRuns, load_runs
 from .stats import NAN, Comparison, compare, holm, summarize
 
 MISSING = object()
@@ -80,7 +80,7 @@ def study_design(study: str, *, uri: Optional[str] = None) -> Design:
 
 def ablation_tables(
     study: str, *, uri: Optional[str] = None, runs: Optional[StudyRuns] = None,
-    metric: str = TOP1, confidence: float = 0.95,
+    metric: str = SUMMARY_TOP1, confidence: float = 0.95,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the study: one per factor, or one ``cumulative`` table for that design."""
     design = study_design(study, uri=uri)
@@ -91,7 +91,7 @@ def ablation_tables(
 
 def ablation_table(
     study: str, factor: Optional[str] = None, *, uri: Optional[str] = None,
-    runs: Optional[StudyRuns] = None, metric: str = TOP1, confidence: float = 0.95,
+    runs: Optional[StudyRuns] = None, metric: str = SUMMARY_TOP1, confidence: float = 0.95,
 ) -> pd.DataFrame:
     """The table of one ``factor`` (a dotted path of the spec's ``search.factors``).
 

@@ -12,9 +12,9 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..results import rank_column
-from ..tracking import study_objective
-from .runs import OUTCOMES, SUMMARY_METRICS, TOP1, StudyRuns, as_studies, load_runs
+from ..tracking.names import DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP1, rank_column
+from ..tracking.reader import study_objective
+from .runs import StudyRuns, as_studies, load_runs
 from .stats import t_half_width
 
 KEYS = ["study", "config_key"]
@@ -29,7 +29,7 @@ COLUMNS = [
 def objective(studies: str | Iterable[str], *, uri: Optional[str] = None) -> tuple[str, str]:
     """(per-run column, mode) that ranks configurations; top-1 when studies disagree."""
     targets = {study_objective(study, uri=uri) for study in as_studies(studies)}
-    metric, mode = targets.pop() if len(targets) == 1 else ("val/top1", "max")
+    metric, mode = targets.pop() if len(targets) == 1 else (DEFAULT_METRIC, DEFAULT_MODE)
     return rank_column(metric), mode
 
 
@@ -74,7 +74,7 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
     unfinished = outcomes.reindex(columns=list(OUTCOMES[1:]), fill_value=0).add_prefix("n_")
     table = table.join(unfinished)
     finished = runs.finished.groupby(KEYS, sort=False)
-    top1 = finished[TOP1]
+    top1 = finished[SUMMARY_TOP1]
     table["n_seeds"] = top1.count().reindex(table.index, fill_value=0)
     stats = pd.DataFrame({
         "top1_mean": top1.mean(),

@@ -12,14 +12,8 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from ..tracking import read_trials
-
-TOP1 = "summary/best_top1"
-SUMMARY_METRICS = (
-    TOP1, "summary/top5_at_best", "summary/best_epoch", "summary/params", "summary/macs",
-    "summary/train_seconds",
-)
-OUTCOMES = ("finished", "pruned", "failed", "running")
+from ..tracking.names import OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP1
+from ..tracking.reader import read_trials
 
 
 @dataclass(frozen=True)

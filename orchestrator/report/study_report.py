@@ -15,18 +15,19 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from ..space import BASELINE_LABEL
-from ..tracking import latest_sweep, log_directory, metric_history, read_csv_artifact
+from ..tracking.names import BASELINE_LABEL, SUMMARY_TOP1, TOP1
+from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact
+from ..tracking.writer import log_directory
 from . import plots
 from .ablation import Design, ablation_tables
 from .formats import display_ablation, display_groups, display_leaderboard, write_table
 from .groups import group_summary
 from .leaderboard import leaderboard, load_board_runs
-from .runs import TOP1, StudyRuns
+from .runs import StudyRuns
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
 PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
-CURVE_METRIC = "val/top1"
+CURVE_METRIC = TOP1
 CURVES_TOP = 8  # configurations drawn in the curves figure; more is unreadable
 CUMULATIVE_NOTE = ("Δ vs prev. is blank for the first step: its previous step is the reference, "
                    "compared once in Δ vs ref.; Holm adjusts all comparisons of the table together.")
@@ -89,7 +90,7 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
         return
     for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
         stem = report.out / f"ablation_{_slug(name)}"
-        metric = "best validation top-1 (%)" if table.attrs["metric"] == TOP1 else table.attrs["metric"]
+        metric = "best validation top-1 (%)" if table.attrs["metric"] == SUMMARY_TOP1 else table.attrs["metric"]
         if name == "cumulative":
             subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
         else:

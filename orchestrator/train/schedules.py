@@ -16,7 +16,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from ..options import lookup_in
-from .metrics import default_mode
+from .metrics import TOP1, default_mode
 
 Schedule = LRScheduler | ReduceLROnPlateau
 
@@ -80,7 +80,7 @@ def cyclic(optimizer: Optimizer, total: int, steps_per_epoch: int, *, max_lr: fl
     )
 
 
-def plateau(optimizer: Optimizer, total: int, steps_per_epoch: int, *, metric: str = "val/top1",
+def plateau(optimizer: Optimizer, total: int, steps_per_epoch: int, *, metric: str = TOP1,
             mode: Optional[str] = None, factor: float = 0.1, patience: int = 10,
             threshold: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0) -> Schedule:
     """Multiply the LR by ``factor`` when ``metric`` has not improved for ``patience`` epochs:
@@ -163,7 +163,7 @@ def build_schedule(name: str, optimizer: Optimizer, *, epochs: int, steps_per_ep
     per_epoch = steps_per_epoch if interval == "step" else 1
     warmup = warmup_epochs * per_epoch
     main = kind.build(optimizer, epochs * per_epoch - warmup, per_epoch, **options)
-    metric = options.get("metric", "val/top1") if name == "plateau" else None
+    metric = options.get("metric", TOP1) if name == "plateau" else None
     if warmup == 0:
         return LRSchedule(main, interval, metric)
     ramp = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup)

@@ -23,7 +23,7 @@ from ..profile import profile_model
 from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
 from ..config import TrialConfig
 from .loop import StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
-from .metrics import EPOCH_METRICS
+from .metrics import BEST_TOP1, EPOCH_METRICS, TOP1
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
@@ -85,7 +85,7 @@ class Trainer:
         self.stopper = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
         self.params = count_params(model)
         self.epoch, self.global_step, self.train_seconds = 0, 0, 0.0
-        self.best = {"val/best_top1": float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
+        self.best = {BEST_TOP1: float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
         self.last_metrics: dict[str, float] = {}
         # The recipe's base values in effect; PBT moves them mid-run through ``retune``.
         self.hyperparameters = {"lr": recipe.optimizer.lr, "weight_decay": recipe.optimizer.weight_decay}
@@ -190,8 +190,8 @@ class Trainer:
         val = self._validate()
         self.epoch += 1
         self.train_seconds += stage["seconds"]
-        if val["val/top1"] > self.best["val/best_top1"]:
-            self.best = {"val/best_top1": val["val/top1"], "val/best_epoch": float(self.epoch),
+        if val[TOP1] > self.best[BEST_TOP1]:
+            self.best = {BEST_TOP1: val[TOP1], "val/best_epoch": float(self.epoch),
                          "val/top5_at_best": val["val/top5"]}
         metrics = {
             "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
@@ -246,7 +246,7 @@ class Trainer:
         images = next(iter(self.val_loader))[0]  # the input size after resizing and cropping
         _, macs = profile_model(copy.deepcopy(self.model).cpu(), images.shape[-1], images.shape[1])
         return FinalReport(
-            epoch=self.epoch, best_top1=self.best["val/best_top1"], best_epoch=int(self.best["val/best_epoch"]),
+            epoch=self.epoch, best_top1=self.best[BEST_TOP1], best_epoch=int(self.best["val/best_epoch"]),
             top5_at_best=self.best["val/top5_at_best"], per_class=per_class, confusion=confusion,
             params=self.params, trainable_params=count_params(self.model, trainable=True), macs=macs,
             stopped_early=self.stopped_early,

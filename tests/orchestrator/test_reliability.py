@@ -19,7 +19,8 @@ from orchestrator.errors import ResumeError
 from orchestrator.space import expand
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import prepare, run_sweep
-from orchestrator.tracking import StudyTracker
+from orchestrator.tracking import reader
+from orchestrator.tracking.writer import StudyTracker
 from orchestrator.train import Trainer
 
 DATA = {"dataset": "synthetic", "batch_size": 32,
@@ -152,7 +153,8 @@ def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
     run_id = tracker.start_trial(plan.to_dict())
     tracker.log_metrics(run_id, {"val/top1": 50.0}, step=1)
     tracker.mark_interrupted(run_id)
-    assert {k: r.info.run_id for k, r in tracker.unfinished_trials().items()} == {plan.run_key: run_id}
+    unfinished = reader.unfinished_trials(tracker.client, tracker.study)
+    assert {k: r.info.run_id for k, r in unfinished.items()} == {plan.run_key: run_id}
     assert tracker.reopen_trial(run_id) == 1
     with pytest.raises(ResumeError, match="1 interrupted runs"):
         prepare(spec, resume=False)

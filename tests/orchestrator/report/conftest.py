@@ -14,7 +14,8 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from orchestrator.space import config_key, set_path
-from orchestrator.tracking import TAG, StudyTracker
+from orchestrator.tracking.names import TAG
+from orchestrator.tracking.writer import StudyTracker
 
 RAM_FOLDER = "/dev/shm"
 STATUS = {"finished": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}

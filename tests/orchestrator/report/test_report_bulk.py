@@ -15,7 +15,8 @@ from scipy import stats
 
 from orchestrator.report import leaderboard
 from orchestrator.report.runs import load_runs
-from orchestrator.tracking import TAG, StudyTracker
+from orchestrator.tracking.names import TAG
+from orchestrator.tracking.writer import StudyTracker
 
 CONFIGS, SEEDS = 500, 4
 

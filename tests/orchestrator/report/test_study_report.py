@@ -13,7 +13,8 @@ from PIL import Image
 from orchestrator.cli import main
 from orchestrator.report.plots import SIZE_PIXELS
 from orchestrator.report.study_report import write_report
-from orchestrator.tracking import StudyTracker, latest_sweep
+from orchestrator.tracking.reader import latest_sweep
+from orchestrator.tracking.writer import StudyTracker
 
 PER_CLASS = {f"class_{i}": 0.5 + i / 40 for i in range(20)}
 TABLES = ["leaderboard", "ablation_model_attention_kwargs_k_size"]

@@ -1,0 +1,42 @@
+"""The tracking vocabulary: tags, run kinds, outcomes, summary metrics and the ranking rule.
+
+One module owns these names so the writer, the reader, the sweep and the reports agree on them.
+Nothing here imports anything, so the trainer reports under these names without loading MLflow.
+"""
+
+from __future__ import annotations
+
+TOP1, BEST_TOP1 = "val/top1", "val/best_top1"  # the accuracy studies rank by, and its best so far
+
+TAG = "orchestrate."  # prefix of every tag this tool writes
+KIND_SWEEP, KIND_TRIAL = "sweep", "trial"
+OUTCOMES = ("finished", "pruned", "failed", "running")
+# Runs closed before the outcome tag existed, or by a crash, still have an MLflow status.
+OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "failed"}
+BASELINE_LABEL = "baseline"  # the reference row of an ablation
+
+DEFAULT_METRIC, DEFAULT_MODE = TOP1, "max"
+SUMMARY_TOP1 = "summary/best_top1"
+# Summary metric of a finished run (logged at step 0) -> the epoch metric of its last report.
+SUMMARY_FROM = {
+    SUMMARY_TOP1: BEST_TOP1,
+    "summary/top5_at_best": "val/top5_at_best",
+    "summary/best_epoch": "val/best_epoch",
+    "summary/params": "model/params",
+    "summary/train_seconds": "time/train_seconds",
+    "summary/epochs": "epoch",
+    "summary/macs": "final/macs",
+    "summary/trainable_params": "final/trainable_params",
+}
+SUMMARY_METRICS = (
+    SUMMARY_TOP1, "summary/top5_at_best", "summary/best_epoch", "summary/params", "summary/macs",
+    "summary/train_seconds",
+)
+# The per-run value a configuration is ranked by: the best epoch for top-1, else the final value.
+RANK_COLUMN = {TOP1: SUMMARY_TOP1}
+# The per-epoch value that tracks the ranking: the best so far for top-1, else the metric itself.
+RUNNING_BEST = {TOP1: BEST_TOP1}
+
+
+def rank_column(metric: str) -> str:
+    return RANK_COLUMN.get(metric, metric)

@@ -1,0 +1,189 @@
+"""Reading the store: reports, resume and the sweep's own decisions read through here.
+
+Runs come a page at a time (never a silent cap) and are cut down to the columns a caller asks
+for at once, so memory stays bounded on studies of many thousand runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from ..errors import OrchestrateError
+from .names import DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
+from .store import redact, resolve_uri
+
+PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
+IDENTITY_TAGS = (
+    "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device",
+)
+
+
+def trial_runs(client: MlflowClient, experiment_id: str, *, extra_filter: str = "",
+               page_size: int = PAGE_SIZE) -> Iterator[Any]:
+    """Every trial run of an experiment, page by page, oldest first: runs a live sweep adds
+    meanwhile land on later pages instead of shifting earlier ones."""
+    query = f"tags.`{TAG}kind` = '{KIND_TRIAL}'" + (f" AND {extra_filter}" if extra_filter else "")
+    token: Optional[str] = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=query, max_results=page_size,
+                                  page_token=token, order_by=["attributes.start_time ASC"])
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def latest_sweep_run(client: MlflowClient, study: str) -> Optional[Any]:
+    """The study's most recent parent (sweep) run, or None."""
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
+    """(metric, mode) of the study's latest sweep; the default objective when none recorded them."""
+    latest = latest_sweep_run(MlflowClient(tracking_uri=resolve_uri(uri)), study)
+    if latest is None:
+        return DEFAULT_METRIC, DEFAULT_MODE
+    params = latest.data.params
+    metric, mode = params.get("search.metric", DEFAULT_METRIC), params.get("search.mode", DEFAULT_MODE)
+    if metric.startswith("["):  # a multi-objective study ranks by its first objective
+        metric, mode = json.loads(metric)[0], json.loads(mode)[0]
+    return metric, mode
+
+
+def recorded_spec(client: MlflowClient, study: str) -> Optional[dict[str, Any]]:
+    """The spec the study's latest sweep started with (its ``spec.json``), if any."""
+    latest = latest_sweep_run(client, study)
+    if latest is None:
+        return None
+    return json.loads(_artifact_text(client, latest.info.run_id, "spec.json") or "{}")
+
+
+def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
+    """run key -> run of trial runs left RUNNING or interrupted (not finished, failed or
+    pruned): the runs a resume continues. The newest run of a key wins."""
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return {}
+    unfinished: dict[str, Any] = {}
+    statuses = "attributes.status != 'FINISHED' AND attributes.status != 'FAILED'"
+    for run in trial_runs(client, experiment.experiment_id, extra_filter=statuses):
+        # A run still RUNNING belongs to a driver that died; KILLED ones were interrupted
+        # (Ctrl-C) unless a scheduler pruned them.
+        outcome = run.data.tags.get(f"{TAG}outcome", "running")
+        key = run.data.tags.get(f"{TAG}run_key")
+        if outcome in ("running", "interrupted") and key:
+            unfinished[key] = run
+    return unfinished
+
+
+def finished_run_keys(client: MlflowClient, study: str) -> set[str]:
+    """Run keys of the study's trial runs that already FINISHED (kept, not re-run)."""
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return set()
+    finished = trial_runs(client, experiment.experiment_id, extra_filter="attributes.status = 'FINISHED'")
+    return {run.data.tags.get(f"{TAG}run_key") for run in finished}
+
+
+def finished_runs(study: str, uri: str, metrics: list[str]) -> pd.DataFrame:
+    """The study's FINISHED trial runs that have every one of ``metrics`` (as floats)."""
+    runs = read_trials(study, uri=uri, metrics=metrics)
+    runs = runs[runs["status"] == "FINISHED"].dropna(subset=metrics)
+    return runs.astype({metric: float for metric in metrics})
+
+
+def last_logged_step(client: MlflowClient, run_id: str) -> int:
+    """The last epoch a run has metrics for (0 when none)."""
+    return max((m.step for m in client.get_metric_history(run_id, TOP1)), default=0)
+
+
+def read_trials(
+    study: str,
+    *,
+    uri: Optional[str] = None,
+    metrics: Iterable[str],
+    fields: Iterable[str] = (),
+    page_size: int = PAGE_SIZE,
+) -> pd.DataFrame:
+    """Every trial run of ``study`` whatever its status, reduced to the columns a report uses.
+
+    MLflow has no column selection, so runs come a page at a time and each is cut down at once
+    to ``run_id``, ``study``, ``status``, ``start_time``, the identity tags (``outcome`` falls
+    back to the status), the last value of each of ``metrics`` and each of ``fields``: a config
+    option (param) when the run has one of that name, else an ``orchestrate.`` tag, else a tag.
+    """
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+    base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
+    metrics = [m for m in dict.fromkeys(metrics) if m not in base]
+    fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
+    rows = [_report_row(run, study, metrics, fields)
+            for run in trial_runs(client, experiment.experiment_id, page_size=page_size)]
+    frame = pd.DataFrame(rows, columns=[*base, *metrics, *fields])
+    return frame.drop_duplicates("run_id", keep="last", ignore_index=True)
+
+
+def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> dict[str, Any]:
+    tags, params, values = run.data.tags, run.data.params, run.data.metrics
+    row: dict[str, Any] = {"run_id": run.info.run_id, "study": study, "status": run.info.status,
+                           "start_time": run.info.start_time}
+    row |= {name: tags.get(f"{TAG}{name}") for name in IDENTITY_TAGS}
+    row["outcome"] = row["outcome"] or OUTCOME_OF_STATUS.get(run.info.status, "running")
+    row |= {name: values.get(name) for name in metrics}
+    for name in fields:
+        row[name] = params.get(name, tags.get(f"{TAG}{name}", tags.get(name)))
+    return row
+
+
+def latest_sweep(study: str, *, uri: Optional[str] = None) -> Optional[tuple[str, dict[str, Any]]]:
+    """(run id, spec) of the study's latest sweep run, the spec ``{}`` if it has no spec.json."""
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    latest = latest_sweep_run(client, study)
+    if latest is None:
+        return None
+    run_id = latest.info.run_id
+    text = _artifact_text(client, run_id, "spec.json")
+    return run_id, json.loads(text) if text is not None else {}
+
+
+def metric_history(run_ids: Iterable[str], key: str, *, uri: Optional[str] = None) -> pd.DataFrame:
+    """Every logged value of ``key`` for each run: columns ``run_id``, ``step``, ``value``.
+
+    One request per run, so callers pass only the runs they plot, not a whole study.
+    """
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    rows = [(run_id, m.step, m.value) for run_id in run_ids for m in client.get_metric_history(run_id, key)]
+    return pd.DataFrame(rows, columns=["run_id", "step", "value"])
+
+
+def read_csv_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> Optional[pd.DataFrame]:
+    """A run's CSV artifact as a DataFrame, or None when the run has no file at ``path``."""
+    text = _artifact_text(MlflowClient(tracking_uri=resolve_uri(uri)), run_id, path)
+    if text is None:
+        return None
+    return pd.read_csv(io.StringIO(text))
+
+
+def _artifact_text(client: MlflowClient, run_id: str, path: str) -> Optional[str]:
+    folder = os.path.dirname(path)
+    if path not in {item.path for item in client.list_artifacts(run_id, folder or None)}:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        return Path(client.download_artifacts(run_id, path, scratch)).read_text()

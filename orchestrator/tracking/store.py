@@ -1,0 +1,90 @@
+"""Where the store is and how to reach it: URI resolution, reachability, redaction."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from mlflow.tracking import MlflowClient
+
+from ..errors import OrchestrateError
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+SQLITE_PREFIX = "sqlite:///"
+
+
+def sqlite_path(uri: str) -> Optional[Path]:
+    """The database file of a SQLite store URI, None for any other store."""
+    return Path(uri[len(SQLITE_PREFIX):]) if uri.startswith(SQLITE_PREFIX) else None
+
+
+def resolve_uri(configured: Optional[str] = None) -> str:
+    """The spec's URI, else ``$MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working directory.
+
+    A relative SQLite path is made absolute so the store does not move with the process's cwd.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    path = sqlite_path(uri)
+    return SQLITE_PREFIX + str(path.resolve()) if path is not None else uri
+
+
+def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
+    """Fail fast with one line when the store cannot be used, instead of MLflow's minutes of
+    retries against a server that is down or a database folder that does not exist."""
+    path = sqlite_path(uri)
+    if path is not None:
+        folder = path.parent
+        if not folder.is_dir():
+            raise OrchestrateError(f"tracking store {uri}: folder {folder} does not exist")
+        return
+    if uri.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=timeout)
+        except requests.RequestException as exc:
+            raise OrchestrateError(
+                f"cannot reach the MLflow tracking server at {redact(uri)}: {type(exc).__name__}"
+            ) from None
+
+
+def redact(uri: str) -> str:
+    """``uri`` without the password of a ``user:password@host`` part."""
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", uri)
+
+
+def open_client(uri: str) -> MlflowClient:
+    """An MLflow client whose store exists. Creating a SQLite store runs schema migrations,
+    which race when two sweeps start on a new file at once; a lock file beside it serializes
+    that first contact."""
+    path = sqlite_path(uri)
+    if path is None:
+        return MlflowClient(tracking_uri=uri)
+    from filelock import FileLock
+
+    with FileLock(f"{path}.lock"):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # creates and migrates the tables
+    return client
+
+
+def redact_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec as plain data with its tracking URI's password hidden: what is logged (``spec.json``),
+    compared on resume and shipped to trials, so no copy of a password leaves the driver."""
+    tracking = spec.get("tracking") or {}
+    if not tracking.get("uri"):
+        return spec
+    return spec | {"tracking": tracking | {"uri": redact(tracking["uri"])}}
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
