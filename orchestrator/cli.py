@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-import traceback
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import click
 
-from .errors import OrchestrateError, SpecError
-
-DEBUG_ENV = "ORCHESTRATE_DEBUG"
-
-
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an :class:`OrchestrateError` into ``error: ...`` and its exit code (2 for a bad spec)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except OrchestrateError as exc:
-            if os.environ.get(DEBUG_ENV):
-                traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except Exception as exc:  # a bug or an unexpected environment: still one line by default
-            if os.environ.get(DEBUG_ENV):
-                raise
-            click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
-            sys.exit(1)
-
-    return wrapper
-
+from .commands import DEBUG_ENV, friendly_errors
+from .commands.bench import bench
+from .commands.data import data
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -184,122 +160,8 @@ def models(pattern: str, num_classes: int, input_size: Optional[int]) -> None:
         click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f} {size:>6}")
 
 
-@main.group()
-def data() -> None:
-    """Dataset caches."""
-
-
-ROOT_HELP = "Cache directory (default: $ORCHESTRATE_DATA or ~/.cache/orchestrate/data)."
-
-
-def _summary(name: str, tensors: Any) -> str:
-    return (f"{name}: {len(tensors.train_labels)} train, {len(tensors.val_labels)} val images "
-            f"of {tensors.input_size}, {tensors.num_classes} classes")
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` pairs, each value read as a YAML scalar (``image_size=64`` is an int)."""
-    import yaml
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SpecError(f"option {pair!r}: expected key=value, e.g. path=/data/flowers")
-        options[key] = yaml.safe_load(value)
-    return options
-
-
-@data.command("prepare")
-@click.argument("name")
-@click.option("--root", default=None, help=ROOT_HELP)
-@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
-              help="Dataset option, e.g. -o path=/data/flowers for imagefolder.")
-@click.option("--verify/--no-verify", default=True, show_default=True,
-              help="Check the archive against the official MD5.")
-@friendly_errors
-def data_prepare(name: str, root: Optional[str], options: tuple[str, ...], verify: bool) -> None:
-    """Download (or find) dataset NAME, verify its archive and write its decoded cache."""
-    from pathlib import Path
-
-    from .data.archive import prepare_dataset
-
-    tensors = prepare_dataset(name, Path(root) if root else None, check=verify, **_parse_options(options))
-    click.echo(_summary(name, tensors))
-
-
-@data.command("import")
-@click.argument("name")
-@click.argument("archive", type=click.Path(exists=True))
-@click.option("--root", default=None, help=ROOT_HELP)
-@click.option("--verify/--no-verify", default=True, show_default=True,
-              help="Check the archive against the official MD5.")
-@friendly_errors
-def data_import(name: str, archive: str, root: Optional[str], verify: bool) -> None:
-    """Decode ARCHIVE, a copy of dataset NAME's official archive you already have, into the cache."""
-    from pathlib import Path
-
-    from .data.archive import import_dataset
-
-    tensors = import_dataset(name, Path(archive), Path(root) if root else None, check=verify)
-    click.echo(_summary(name, tensors))
-
-
-@main.group()
-def bench() -> None:
-    """Measurements of this machine."""
-
-
-@bench.command("trials")
-@click.option("--trials", default=8, show_default=True, help="One-epoch trials per side.")
-@click.option("--cpus-per-trial", default=1.0, show_default=True)
-@friendly_errors
-def bench_trials(trials: int, cpus_per_trial: float) -> None:
-    """Seconds per trial with Tune's workers reused between trials vs a fresh worker per trial."""
-    from .bench_trials import bench_trials as run
-
-    result = run(trials, cpus_per_trial=cpus_per_trial)
-    click.echo(f"{trials} one-epoch resnet20 trials on synthetic data per side, {cpus_per_trial:g} CPU each")
-    click.echo(f"workers reused (default) : {result.reused:8.2f} s per trial")
-    click.echo(f"fresh worker per trial   : {result.fresh:8.2f} s per trial")
-    click.echo(f"ratio                    : {result.ratio:8.2f}x")
-
-
-@bench.command("loader")
-@click.option("--dataset", default="synthetic", show_default=True, help="A registered dataset.")
-@click.option("--root", default=None, help=ROOT_HELP)
-@click.option("--augment", default="standard", show_default=True, help="none, standard, randaugment, autoaugment.")
-@click.option("--batch-size", default=256, show_default=True)
-@click.option("--batches", default=20, show_default=True, help="Timed batches per pipeline.")
-@click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--threads", default=None, type=int,
-              help="Intra-op threads of this process (default: torch's); DataLoader workers use one each.")
-@friendly_errors
-def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: int, batches: int,
-                 workers: int, device: str, threads: Optional[int]) -> None:
-    """Images/s of the in-memory tensor pipeline vs a torchvision DataLoader with per-image transforms."""
-    import torch
-
-    from .data import load_dataset
-    from .data.bench import bench_loader as run
-    from .train.setup import resolve_device
-
-    size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
-    tensors = load_dataset(dataset, root=root, download=False, **size)
-    target = resolve_device(device)
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        result = run(tensors, batch_size=batch_size, augment=augment, batches=batches, workers=workers,
-                     device=target)
-    except ValueError as exc:
-        raise SpecError(str(exc)) from None
-    click.echo(f"{dataset} {tuple(tensors.input_size)}, augment {augment}, batch {batch_size}, "
-               f"{result.images} images per side on {target}, {torch.get_num_threads()} threads")
-    click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
-    click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
-    click.echo(f"ratio                     : {result.ratio:12.1f}x")
+main.add_command(data)
+main.add_command(bench)
 
 
 if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it

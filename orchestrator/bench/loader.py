@@ -14,9 +14,9 @@ from typing import Iterable, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .loader import InMemoryLoader
-from .pipeline import build_augmentation
-from .tensors import DatasetTensors
+from ..data.loader import InMemoryLoader
+from ..data.pipeline import build_augmentation
+from ..data.tensors import DatasetTensors
 
 BENCH_AUGMENTATIONS = ("none", "standard", "randaugment", "autoaugment")
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from orchestrator.data import load_dataset
-from orchestrator.data.bench import bench_loader
+from orchestrator.bench.loader import bench_loader
 
 
 def test_bench_loader_prints_both_throughputs_and_their_ratio() -> None:

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .spec import parse_spec
-from .sweep import connect_ray, run_sweep
+from ..spec import parse_spec
+from ..sweep import connect_ray, run_sweep
 
 STUDY = {
     "data": {"dataset": "synthetic", "batch_size": 64,

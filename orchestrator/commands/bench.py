@@ -1,0 +1,67 @@
+"""``orchestrate bench ...``: measurements of this machine, ours beside a baseline in one run."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..errors import SpecError
+from . import friendly_errors
+from .data import ROOT_HELP
+
+@click.group()
+def bench() -> None:
+    """Measurements of this machine."""
+
+
+@bench.command("trials")
+@click.option("--trials", default=8, show_default=True, help="One-epoch trials per side.")
+@click.option("--cpus-per-trial", default=1.0, show_default=True)
+@friendly_errors
+def bench_trials(trials: int, cpus_per_trial: float) -> None:
+    """Seconds per trial with Tune's workers reused between trials vs a fresh worker per trial."""
+    from ..bench.trials import bench_trials as run
+
+    result = run(trials, cpus_per_trial=cpus_per_trial)
+    click.echo(f"{trials} one-epoch resnet20 trials on synthetic data per side, {cpus_per_trial:g} CPU each")
+    click.echo(f"workers reused (default) : {result.reused:8.2f} s per trial")
+    click.echo(f"fresh worker per trial   : {result.fresh:8.2f} s per trial")
+    click.echo(f"ratio                    : {result.ratio:8.2f}x")
+
+
+@bench.command("loader")
+@click.option("--dataset", default="synthetic", show_default=True, help="A registered dataset.")
+@click.option("--root", default=None, help=ROOT_HELP)
+@click.option("--augment", default="standard", show_default=True, help="none, standard, randaugment, autoaugment.")
+@click.option("--batch-size", default=256, show_default=True)
+@click.option("--batches", default=20, show_default=True, help="Timed batches per pipeline.")
+@click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--threads", default=None, type=int,
+              help="Intra-op threads of this process (default: torch's); DataLoader workers use one each.")
+@friendly_errors
+def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: int, batches: int,
+                 workers: int, device: str, threads: Optional[int]) -> None:
+    """Images/s of the in-memory tensor pipeline vs a torchvision DataLoader with per-image transforms."""
+    import torch
+
+    from ..data import load_dataset
+    from ..bench.loader import bench_loader as run
+    from ..train.setup import resolve_device
+
+    size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
+    tensors = load_dataset(dataset, root=root, download=False, **size)
+    target = resolve_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        result = run(tensors, batch_size=batch_size, augment=augment, batches=batches, workers=workers,
+                     device=target)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    click.echo(f"{dataset} {tuple(tensors.input_size)}, augment {augment}, batch {batch_size}, "
+               f"{result.images} images per side on {target}, {torch.get_num_threads()} threads")
+    click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
+    click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
+    click.echo(f"ratio                     : {result.ratio:12.1f}x")
