@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 
 from .space import TrialPlan, config_key, resolve_config
 from .spec import SweepSpec
