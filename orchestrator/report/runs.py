@@ -12,7 +12,7 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-from ..tracking.names import OUTCOMES
+from ..tracking.names import OUTCOMES, SUMMARY_METRICS
 from ..tracking.reader import read_trials
 
 
