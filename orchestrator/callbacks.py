@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from .space import TrialPlan
+from .plans import TrialPlan
 from .tracking.names import RUNNING_BEST, SUMMARY_FROM, TAG
 from .tracking.writer import StudyTracker
 from .train.metrics import EPOCH_METRICS

@@ -35,13 +35,13 @@ def main(debug: bool) -> None:
 def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool,
           address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
-    from .space import describe_optuna, describe_plans, plan_sweep
+    from .designs import get_design
     from .spec import load_spec
 
     spec = load_spec(spec_path, list(overrides))
-    plans = plan_sweep(spec)
     if dry_run:
-        click.echo("\n".join(describe_plans(plans) if plans is not None else describe_optuna(spec)))
+        design = get_design(spec.search.kind)
+        click.echo("\n".join(design.describe(spec, design.expand(spec))))
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
         return

@@ -13,8 +13,9 @@ from typing import Any, Optional
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from .errors import OptionError, SpecError
+from .errors import SpecError
 from .config import TRIAL_SECTIONS, TrialConfig
+from .schedulers import get_scheduler
 from .search_spec import SearchSpec
 from .spec_base import StrictModel, format_validation_error
 
@@ -50,22 +51,9 @@ class SweepSpec(TrialConfig):
         return self.model_dump(include=set(TRIAL_SECTIONS), mode="json")
 
     @model_validator(mode="after")
-    def _pbt_fits_recipe(self) -> SweepSpec:
-        scheduler = self.search.scheduler
-        if scheduler is None or scheduler.name != "pbt":
-            return self
-        if scheduler.perturbation_interval >= self.train.epochs:
-            raise OptionError("search.scheduler.perturbation_interval",
-                              f"pbt must perturb before the last epoch: use fewer than train.epochs ({self.train.epochs})")
-        if scheduler.perturbation_interval % self.resources.checkpoint_every:
-            raise OptionError("search.scheduler.perturbation_interval",
-                              f"pbt exploits checkpoints: use a multiple of resources.checkpoint_every "
-                              f"({self.resources.checkpoint_every})")
-        recipe = {"train.optimizer.lr": self.train.optimizer.lr,
-                  "train.optimizer.weight_decay": self.train.optimizer.weight_decay}
-        for path in scheduler.mutations:
-            if path not in self.search.factors and recipe[path] <= 0:
-                raise OptionError(path, "pbt rescales this value, so it must start above 0")
+    def _scheduler_fits_study(self) -> SweepSpec:
+        if self.search.scheduler is not None:
+            get_scheduler(self.search.scheduler.name).validate_study(self)
         return self
 
 

@@ -20,9 +20,10 @@ from . import storage
 from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .data import load_dataset
 from .errors import OrchestrateError, ResumeError
-from .results import confirm_plans, pareto_front
-from .search import build_scheduler, build_searcher, finished_trial_count, optuna_storage_path
-from .space import TrialPlan, define_by_run, label_for, optuna_cells, plan_sweep
+from .designs import get_design
+from .plans import TrialPlan
+from .schedulers import build_scheduler, checkpoints_to_keep
+from .search import build_searcher, finished_trial_count, optuna_storage_path
 from .spec import SweepSpec, TrackingSpec
 from .tracking import reader
 from .tracking.names import TAG
@@ -95,15 +96,6 @@ def preflight_data(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> None:
             load_dataset(data["dataset"], root=data["root"], download=data["download"], **data["options"])
 
 
-def checkpoints_to_keep(spec: SweepSpec) -> int:
-    """Checkpoints each trial keeps: the last two, and under PBT enough that a member's
-    checkpoint outlives the interval in which another member may copy it."""
-    scheduler = spec.search.scheduler
-    if scheduler is None or scheduler.name != "pbt":
-        return 2
-    return scheduler.perturbation_interval // spec.resources.checkpoint_every + 2
-
-
 class SweepInterrupted(Exception):
     """Tune stopped before every trial completed (Ctrl-C or SIGTERM)."""
 
@@ -147,26 +139,24 @@ class Sweep:
         self.tally.total = (self.tally.total or 0) + len(plans)
         self.fit({PLAN_KEY: tune.grid_search([p.to_dict() for p in plans])}, name=name, num_samples=1)
 
-    def run_optuna(self) -> None:
+    def run_search(self, study_name: str, cell: dict[str, Any], space: Callable[[Any], dict], *,
+                   stage: str) -> None:
+        """One Optuna study (of one grid ``cell``): the rest of its ``num_samples`` proposals.
+        Interrupted proposals are asked again first, so they continue from their checkpoints."""
         search = self.spec.search
-        cells = optuna_cells(self.spec)
-        for index, cell in enumerate(cells):
-            study_name = self.spec.name if len(cells) == 1 else f"{self.spec.name}[{label_for(cell)}]"
-            done = finished_trial_count(self.optuna_storage, study_name)
-            # Interrupted proposals are asked again first, so they continue from their checkpoints.
-            again = [json.loads(run.data.tags[f"{TAG}factors"]) for run in self.resumable.values()]
-            again = [point for point in again if all(point.get(k) == v for k, v in cell.items())]
-            samples = max(search.num_samples - done, len(again))
-            if samples == 0:
-                continue
-            searcher = build_searcher(
-                search, define_by_run(self.spec, cell), study_name=study_name,
-                storage_path=self.optuna_storage, seed=self.spec.train.seed, deadline=self.deadline,
-                points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
-            )
-            self.tally.total = (self.tally.total or 0) + samples
-            suffix = "" if len(cells) == 1 else f"-cell{index}"
-            self.fit({}, name=f"optuna{suffix}", num_samples=samples, search_alg=searcher)
+        done = finished_trial_count(self.optuna_storage, study_name)
+        again = [json.loads(run.data.tags[f"{TAG}factors"]) for run in self.resumable.values()]
+        again = [point for point in again if all(point.get(k) == v for k, v in cell.items())]
+        samples = max(search.num_samples - done, len(again))
+        if samples == 0:
+            return
+        searcher = build_searcher(
+            search, space, study_name=study_name, storage_path=self.optuna_storage,
+            seed=self.spec.train.seed, deadline=self.deadline,
+            points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
+        )
+        self.tally.total = (self.tally.total or 0) + samples
+        self.fit({}, name=stage, num_samples=samples, search_alg=searcher)
 
     def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int,
             search_alg: Optional[tune.search.Searcher] = None) -> None:
@@ -183,8 +173,7 @@ class Sweep:
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg,
-                scheduler=build_scheduler(search.scheduler, epochs=spec.train.epochs, metric=search.metrics[0],
-                                          mode=search.modes[0], seed=spec.train.seed),
+                scheduler=build_scheduler(spec),
                 num_samples=num_samples,
                 max_concurrent_trials=resources.max_concurrent,
                 # A finished trial's worker runs the next one: torch, timm and the CUDA context are
@@ -214,7 +203,7 @@ class Sweep:
 def prepare(spec: SweepSpec, *, resume: bool,
             address: Optional[str] = None) -> tuple[Optional[list[TrialPlan]], dict[str, Any]]:
     """Everything checked before Ray starts or the store is written: plans, data, resume state."""
-    plans = plan_sweep(spec)
+    plans = get_design(spec.search.kind).expand(spec)
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_ray_address(address)
@@ -264,7 +253,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     status = "FAILED"
     outcome = SweepOutcome(spec.name, sweep.tracker.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
     try:
-        _run_stages(sweep, plans, outcome)
+        get_design(spec.search.kind).run(sweep, plans, outcome)
         status = "FAILED" if sweep.tally.failed else "FINISHED"
     except SweepInterrupted:
         status = "KILLED"
@@ -279,20 +268,3 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
             status = "KILLED"
         sweep.tracker.end_sweep(status)
     return outcome
-
-
-def _run_stages(sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
-    spec = sweep.spec
-    if plans is not None:
-        sweep.run_plans(plans, name="grid")
-        return
-    sweep.echo(f"optuna study {spec.name}: {sweep.optuna_storage} (optuna-dashboard {sweep.optuna_storage})")
-    outcome.optuna_storage = sweep.optuna_storage
-    sweep.run_optuna()
-    if spec.search.confirm is not None:
-        confirm = sweep.pending(confirm_plans(spec, sweep.tracker.uri))
-        sweep.echo(f"confirm: re-running the top {spec.search.confirm.top_k} configurations "
-                   f"with {spec.search.repeats} seeds ({len(confirm)} trials)")
-        sweep.run_plans(confirm, name="confirm")
-    if spec.search.multi_objective:
-        outcome.pareto = pareto_front(spec, sweep.tracker)

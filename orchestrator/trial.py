@@ -18,7 +18,8 @@ from ray import tune
 
 from . import storage
 from .config import TrialConfig
-from .space import TrialPlan, plan_from_suggestion
+from .designs.optuna_space import plan_from_suggestion
+from .plans import TrialPlan
 from .spec import SweepSpec
 from .train import Trainer
 

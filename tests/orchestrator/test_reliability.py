@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from orchestrator.errors import ResumeError
-from orchestrator.space import expand
+from orchestrator.designs import get_design
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import prepare, run_sweep
 from orchestrator.tracking import reader
@@ -48,7 +48,8 @@ def histories(store_uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]
 
 def uninterrupted(raw: dict) -> dict[str, list[tuple[int, float]]]:
     """The same (configuration, seed) trained straight through in this process, one thread."""
-    plan = expand(parse_spec(raw))[0]
+    spec = parse_spec(raw)
+    plan = get_design(spec.search.kind).expand(spec)[0]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the trial: Ray gives it one CPU
     try:
@@ -149,7 +150,7 @@ def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
     spec = parse_spec(study("interrupted", store_uri, lrs=[0.1]))
     tracker = StudyTracker("interrupted", store_uri)
     tracker.start_sweep(spec.model_dump(mode="json"), trial_count=1)
-    plan = expand(spec)[0]
+    plan = get_design(spec.search.kind).expand(spec)[0]
     run_id = tracker.start_trial(plan.to_dict())
     tracker.log_metrics(run_id, {"val/top1": 50.0}, step=1)
     tracker.mark_interrupted(run_id)

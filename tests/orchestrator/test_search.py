@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 import pytest
 
-from orchestrator.results import non_dominated
+from orchestrator.designs.optuna import non_dominated
 from orchestrator.search import journal_storage
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import run_sweep
@@ -171,7 +171,7 @@ class Member:
 def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_identity() -> None:
     from ray.tune.schedulers.pbt import _PBTTrialState
 
-    from orchestrator.search import PopulationTraining
+    from orchestrator.schedulers.population import PopulationTraining
     from orchestrator.search_spec import TrialSchedulerSpec
 
     choice = TrialSchedulerSpec(name="pbt", resample_probability=0,

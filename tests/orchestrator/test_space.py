@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.designs import get_design
 from orchestrator.errors import SpecError
-from orchestrator.space import expand, optuna_space, plan_from_suggestion
+from orchestrator.designs.optuna_space import optuna_space, plan_from_suggestion
 from orchestrator.spec import parse_spec
+
+
+def expand(spec):
+    return get_design(spec.search.kind).expand(spec)
 
 
 def spec_with(search: dict, **sections):

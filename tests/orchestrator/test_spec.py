@@ -41,7 +41,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\ntrain: {optimizer: {name: sgdd}}\n", "train.optimizer.name: unknown optimizer 'sgdd'; did you mean sgd?"),
         ("name: x\ntrian: {}\n", "trian: unknown key (allowed: data, model, train, name, search, resources, tracking)"),
         ("name: x\ndata: {dataset: cifar1000}\n", "data.dataset: unknown dataset 'cifar1000'"),
-        ("name: x\nsearch: {kind: random}\n", "search.kind: Input should be 'grid', 'ablation' or 'optuna'"),
+        ("name: x\nsearch: {kind: random}\n", "search.kind: unknown kind 'random' (allowed: ablation, grid, optuna, variants)"),
         ("name: x\nsearch: {metric: val/acc}\n", "search.metric: unknown metric 'val/acc'"),
         ("name: x\nsearch: {factors: {model.name: []}}\n", "search: factor 'model.name' has no levels"),
         ("name: x\nmodel: {name: resnet20, attention: eca, attention_kwargs: {k_size: 4}}\n",

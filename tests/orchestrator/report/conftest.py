@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from orchestrator.space import config_key, set_path
+from orchestrator.plans import config_key, set_path
 from orchestrator.tracking.names import TAG
 from orchestrator.tracking.writer import StudyTracker
 

@@ -1,0 +1,70 @@
+"""Named variants: rows that each change any set of keys, recipe included.
+
+Seed 003 compares 17 models, each family trained with its own recipe (SGD + cosine for the
+ResNets, AdamW + warm-up for ConvNeXt, fine-tuning for pretrained timm models): one row changes
+the model *and* the recipe, which a factor grid cannot say. Each variant is a name and its dotted
+overrides of ``data.*``, ``model.*`` and ``train.*``; ``reference`` names the row the others are
+compared with. Labels in MLflow, the leaderboard and the report are the variant names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..errors import OptionError, SpecError
+from ..plans import Cell, TrialPlan
+from .base import Design, register_design
+
+if TYPE_CHECKING:
+    from ..search_spec import SearchSpec
+    from ..spec import SweepSpec
+
+
+def recipe_line(config: dict[str, Any]) -> str:
+    """The effective recipe of a resolved trial config, in one line."""
+    data, model, train = config["data"], config["model"], config["train"]
+    optimizer, scheduler = train["optimizer"], train["scheduler"]
+    options = {k: v for k, v in model.items() if k != "name" and v not in (None, {}, [])}
+    model_text = model["name"] + (f" {json.dumps(options, sort_keys=True)}" if options else "")
+    return (f"{model_text} | {data['dataset']} aug={data['augment']} bs={data['batch_size']} | "
+            f"{optimizer['name']} lr={optimizer['lr']:.4g} wd={optimizer['weight_decay']:.4g} | "
+            f"{scheduler['name']} | {train['epochs']} epochs")
+
+
+@register_design
+class Variants(Design):
+    name = "variants"
+    keys = ("variants", "reference")
+
+    def validate(self, search: SearchSpec) -> None:
+        super().validate(search)
+        if not search.variants:
+            raise OptionError("variants", "name at least one variant: {name: {dotted.key: value, ...}}")
+        if search.reference is not None and search.reference not in search.variants:
+            raise OptionError("reference", f"{search.reference!r} is not a variant "
+                                           f"(variants: {', '.join(search.variants)})")
+
+    def cells(self, spec: SweepSpec) -> list[Cell]:
+        variants = spec.search.variants
+        reference = spec.search.reference
+        order = [reference, *(name for name in variants if name != reference)] if reference else list(variants)
+        return [Cell(name, dict(variants[name]), f"search.variants.{name}") for name in order]
+
+    def expand(self, spec: SweepSpec) -> list[TrialPlan]:
+        plans = super().expand(spec)
+        kept = {plan.label for plan in plans}
+        for name in spec.search.variants:
+            if name not in kept:  # it resolved to the configuration of a variant listed before it
+                raise SpecError(f"search.variants.{name}: the same configuration as another variant; "
+                                f"give it a change of its own or drop it")
+        return plans
+
+    def describe(self, spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
+        rows = {plan.label: plan for plan in plans or []}
+        seeds = spec.search.repeats
+        lines = [f"{len(rows)} variants x {seeds} seeds = {len(plans or [])} trials"
+                 + (f" (reference: {spec.search.reference})" if spec.search.reference else "")]
+        width = max(map(len, rows), default=0)
+        lines += [f"  {name:<{width}}  {plan.config_key}  {recipe_line(plan.config)}" for name, plan in rows.items()]
+        return lines
