@@ -48,6 +48,9 @@ def test_seed_counts_at_100_classes(name: str, options: dict[str, Any], millions
     [
         ("resnet50", {"num_classes": 10, "stem": "imagenet"}, 23_528_522),  # seed 002
         ("densenet_tin", {"num_classes": 200}, 11_809_672),  # seed 004, listing 4
+        # seed 003, Table 1: 0.03M / 0.04M, reached with a 1x1 primary conv (timm's GhostModule default)
+        ("ghost_resnet20", {"num_classes": 100, "primary_kernel": 1}, 26_180),
+        ("ghost_resnet32", {"num_classes": 100, "primary_kernel": 1}, 39_844),
     ],
 )
 def test_exact_seed_counts(name: str, options: dict[str, Any], exact: int) -> None:

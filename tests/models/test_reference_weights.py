@@ -75,3 +75,12 @@ def test_every_res2net_bottleneck_matches_timm(res2net_pair: tuple[torch.nn.Modu
         x = torch.randn(1, theirs.conv1.in_channels, 8, 8)
         with torch.no_grad():
             assert torch.allclose(mine(x), theirs(x), atol=1e-5, rtol=1e-4), f"layer{stage}.{index} differs"
+
+
+@pytest.mark.parametrize("name", ["hornet_tiny", "van_b0", "segnext_mscan_tiny"])
+def test_layernorm_eps_is_the_reference_codes(name: str) -> None:
+    # HorNet, VAN and SegNeXt's MSCAN all build their LayerNorms with eps=1e-6.
+    with torch.device("meta"):
+        model = models.create_model(name)
+    eps = {module.eps for module in model.modules() if isinstance(module, torch.nn.LayerNorm)}
+    assert eps == {1e-6}
