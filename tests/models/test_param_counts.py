@@ -51,6 +51,7 @@ def test_seed_counts_at_100_classes(name: str, options: dict[str, Any], millions
         # seed 003, Table 1: 0.03M / 0.04M, reached with a 1x1 primary conv (timm's GhostModule default)
         ("ghost_resnet20", {"num_classes": 100, "primary_kernel": 1}, 26_180),
         ("ghost_resnet32", {"num_classes": 100, "primary_kernel": 1}, 39_844),
+        ("densenet121", {"num_classes": 100, "growth": 20}, 2_760_300),  # seed 001, Table 2 (2.8M)
     ],
 )
 def test_exact_seed_counts(name: str, options: dict[str, Any], exact: int) -> None:

@@ -84,3 +84,18 @@ def test_layernorm_eps_is_the_reference_codes(name: str) -> None:
         model = models.create_model(name)
     eps = {module.eps for module in model.modules() if isinstance(module, torch.nn.LayerNorm)}
     assert eps == {1e-6}
+
+
+def test_seed001_insertions_follow_one_rule() -> None:
+    # "Conv1 -> CA -> Conv2" must be one function whichever model builds it: resnet_coord (a
+    # BasicBlock with after_relu1) and resnet_mix (an explicit order) with the same weights.
+    torch.manual_seed(0)
+    coord = models.create_model("resnet_coord").eval()
+    randomise_batchnorm(coord)
+    mix = models.create_model("resnet_mix", order=["conv1", "coord", "conv2"]).eval()
+    rules = [(r"^(layer\d\.\d)\.conv1\.", r"\1.steps.0.0."), (r"^(layer\d\.\d)\.attn\.", r"\1.steps.1."),
+             (r"^(layer\d\.\d)\.conv2\.", r"\1.steps.2.")]
+    mix.load_state_dict(renamed(coord.state_dict(), rules), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(coord(x), mix(x), atol=1e-5)
