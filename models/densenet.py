@@ -1,5 +1,6 @@
 """DenseNet-121 for CIFAR: Huang et al., "Densely Connected Convolutional Networks", CVPR 2017,
-with seed 001's SK / CA / Triplet insertions.
+with seed 001's SK / CA / Triplet insertions. Registered as ``densenet121_cifar``: timm's
+``densenet121`` is the ImageNet network (7x7 stem and max-pool, pre-activation layers).
 
 Dense blocks of 6-12-24-16 bottleneck layers (growth 32, bottleneck 4 x growth), transitions
 that halve channels and resolution, a 3x3 stem of 2 x growth channels and no stem pooling (the
@@ -104,7 +105,7 @@ class DenseNet(nn.Module):
 
 
 @register_model
-def densenet121(
+def densenet121_cifar(
     num_classes: int = 100,
     in_chans: int = 3,
     attention: str | None = None,
