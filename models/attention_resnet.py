@@ -9,6 +9,10 @@
   reports 9.7M for a backbone it does not describe.
 - ``resnet_triplet`` (seed 001): Triplet Attention (Misra et al., WACV 2021) between the convs.
   11.22M params at 100 classes, the seed's 11.23M.
+
+Seed 001's one rule for "between the convs": the block sees conv1's output after its BN and ReLU
+(``after_relu1``), as its DenseNet listing shows; ``resnet_mix`` (whose ``conv1`` step ends in
+the ReLU) follows it too, so its Table 1 rows compare the same insertion.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ resnet_ca = _variant(
     "resnet_ca", "coord", "before_add", "ResNet-18 + CA before the add (seed 000): 11.29M params at 100 classes."
 )
 resnet_coord = _variant(
-    "resnet_coord", "coord", "after_conv1", "ResNet-18 + CA between the convs (seed 001): 11.29M params at 100 classes."
+    "resnet_coord", "coord", "after_relu1", "ResNet-18 + CA between the convs (seed 001): 11.29M params at 100 classes."
 )
 resnet_triplet = _variant(
-    "resnet_triplet", "triplet", "after_conv1", "ResNet-18 + Triplet between the convs (seed 001): 11.22M params."
+    "resnet_triplet", "triplet", "after_relu1", "ResNet-18 + Triplet between the convs (seed 001): 11.22M params."
 )

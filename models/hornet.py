@@ -27,6 +27,7 @@ def downsample(in_chs: int, out_chs: int) -> nn.Sequential:
 
 
 def norm(dim: int) -> nn.Module:
+    # eps 1e-6 in every LayerNorm of the authors' code (ConvNeXt's), not PyTorch's 1e-5.
     return LayerNorm2d(dim, eps=1e-6)
 
 
@@ -47,5 +48,5 @@ def hornet_tiny(
     stem = nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, 4), norm(dims[0]))
     return MetaFormer(
         dims=dims, depths=(2, 3, 18, 2), stem=stem, downsample=downsample, block=block,
-        head_norm=nn.LayerNorm, num_classes=num_classes, drop_path_rate=drop_path_rate,
+        head_norm=lambda dim: nn.LayerNorm(dim, eps=1e-6), num_classes=num_classes, drop_path_rate=drop_path_rate,
     )

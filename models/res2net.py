@@ -20,6 +20,15 @@ from .layers.residual import AttentionPosition, Bottleneck, Shortcut
 from .resnet import ResNet, Stem, build_resnet
 
 
+class Res2Bottleneck(Bottleneck):
+    """Bottleneck whose 3x3 conv is the split conv, marked ``first`` in each stage's first block
+    (the one whose shortcut changes the shape), as timm's ``Bottle2neck.is_first``."""
+
+    def __init__(self, in_chs: int, chs: int, stride: int = 1, *, scale: int = 4, **kwargs: Any) -> None:
+        first = stride > 1 or in_chs != chs * self.expansion
+        super().__init__(in_chs, chs, stride, conv="res2", conv_kwargs={"scale": scale, "first": first}, **kwargs)
+
+
 def _variant(name: str, attention: str | None, stem: Stem, shortcut: Shortcut, doc: str) -> Callable[..., ResNet]:
     def entry(
         num_classes: int = 100,
@@ -34,7 +43,7 @@ def _variant(name: str, attention: str | None, stem: Stem, shortcut: Shortcut, d
         drop_path_rate: float = 0.0,
     ) -> ResNet:
         return build_resnet(
-            Bottleneck, [3, 4, 6, 3], width_factor=scale * base_width / 64, conv="res2", conv_kwargs={"scale": scale},
+            Res2Bottleneck, [3, 4, 6, 3], width_factor=scale * base_width / 64, scale=scale,
             num_classes=num_classes, in_chans=in_chans, attention=attention, attention_kwargs=attention_kwargs,
             attention_position=attention_position, stem=stem, shortcut=shortcut, drop_path_rate=drop_path_rate,
         )

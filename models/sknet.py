@@ -5,7 +5,8 @@
   14.89M params at 100 classes; seed 001 reports 4.81M for an SKNet-26 it does not specify.
 - ``resnet_mix``: seed 001's Table 1 mixes. A ResNet-18 (CIFAR stem) whose basic block runs its
   two 3x3 convs and shape-keeping blocks (``sk``, ``coord``, ``triplet``, any ``create_attn``
-  name) in the order given by ``order``; blocks before ``conv1`` see the block's input channels.
+  name) in the order given by ``order``; blocks before ``conv1`` see the block's input channels,
+  blocks after it see conv1's output after its BN and ReLU (seed 001's rule, as ``resnet_coord``).
   Table 1's rows: ``[conv1, sk, coord, conv2]`` (the default), ``[coord, conv1, sk, conv2]``, and
   Coordinate + Triplet attention ``[conv1, coord, triplet, conv2]``. ``block_kwargs`` maps a
   block name to its options, e.g. ``{sk: {groups: 32}}``. 11.88M params at 100 classes with the

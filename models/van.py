@@ -58,7 +58,11 @@ def patch_embed(in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 2
 
 
 class ChannelLayerNorm(nn.LayerNorm):
-    """LayerNorm over the channels of an N, C, H, W map (VAN's per-stage norm on its tokens)."""
+    """LayerNorm over the channels of an N, C, H, W map (VAN's per-stage norm on its tokens),
+    with the authors' eps 1e-6 (``partial(nn.LayerNorm, eps=1e-6)`` in VAN and MSCAN)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)

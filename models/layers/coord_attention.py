@@ -7,7 +7,9 @@ each strip into a sigmoid gate by its own 1x1 conv: y = x * g_h(i) * g_w(j).
 
 Hand-written: timm's ``CoordAttn`` fixes the strip pooling to the mean and the activation to its
 own choice, while the seed-000 report ablates both. ``activation`` is the nonlinearity after the
-shared conv (the paper's h-swish by default); ``pool`` is the strip pooling: the paper's ``avg``,
+shared conv (the paper's h-swish by default; seed 000 tries sigmoid, ReLU, ELU and softmax, the
+last across the shared conv's channels at each strip position, the axis ``nn.Softmax()`` picks
+for a 4-D tensor when none is given); ``pool`` is the strip pooling: the paper's ``avg``,
 or the mean plus a second statistic, ``avg+max``, ``avg+l1`` or ``avg+l2``. The L1/L2 statistics
 are power means of |x| (mean |x| and root-mean-square), so they share the mean's scale whatever
 the strip length.
@@ -27,6 +29,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "elu": nn.ELU,
     "sigmoid": nn.Sigmoid,
+    "softmax": lambda: nn.Softmax(dim=1),
 }
 
 

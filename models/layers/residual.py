@@ -5,7 +5,10 @@ Both blocks take their 3x3 convolution from :func:`create_conv` (``conv``, ``gho
 ``res2``; ``conv_kwargs`` carries e.g. ResNeXt's ``groups`` or Res2Net's ``scale``) and one
 optional attention block from :func:`create_attn` at ``attention_position``:
 
-- ``after_conv1``: after the block's first conv + BN, before its activation;
+- ``after_conv1``: after the block's first conv + BN, before its activation (seed 003's Pos1,
+  "Conv1 -> ECA -> ReLU -> Conv2");
+- ``after_relu1``: after the block's first conv + BN + ReLU, before the next conv (seed 001's
+  "Conv1 -> CA -> Conv2", whose listings apply each inserted block to the activated output);
 - ``before_add``: on the residual branch just before the addition (the SE/ECA/CA papers' place);
 - ``after_add``: after the addition, before the final activation.
 
@@ -26,8 +29,8 @@ from timm.layers import DropPath
 from .create_attn import create_attn
 from .create_conv import ConvBn, create_conv
 
-AttentionPosition = Literal["after_conv1", "before_add", "after_add"]
-ATTENTION_POSITIONS = ("after_conv1", "before_add", "after_add")
+AttentionPosition = Literal["after_conv1", "after_relu1", "before_add", "after_add"]
+ATTENTION_POSITIONS = ("after_conv1", "after_relu1", "before_add", "after_add")
 Shortcut = Literal["a", "b", "d"]
 
 
@@ -88,7 +91,7 @@ class ResidualBlock(nn.Module):
             raise ValueError(
                 f"attention_position must be one of {', '.join(ATTENTION_POSITIONS)}, got {attention_position!r}"
             )
-        attn_chs = first_width if attention_position == "after_conv1" else out_chs
+        attn_chs = first_width if attention_position in ("after_conv1", "after_relu1") else out_chs
         self.attn = create_attn(attention, attn_chs, **(attention_kwargs or {}))
         self.attention_position = attention_position
         self.shortcut = make_shortcut(shortcut, in_chs, out_chs, stride)
@@ -125,7 +128,7 @@ class BasicBlock(ResidualBlock):
         self._init_residual(in_chs, chs, stride, chs, **residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self._attend(self.conv1(x), "after_conv1"))
+        out = self._attend(F.relu(self._attend(self.conv1(x), "after_conv1")), "after_relu1")
         return self._finish(self.conv2(out), x)
 
 
@@ -157,6 +160,6 @@ class Bottleneck(ResidualBlock):
         self._init_residual(in_chs, out_chs, stride, width, **residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self._attend(self.conv1(x), "after_conv1"))
+        out = self._attend(F.relu(self._attend(self.conv1(x), "after_conv1")), "after_relu1")
         out = F.relu(self.conv2(out))
         return self._finish(self.conv3(out), x)

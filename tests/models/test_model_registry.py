@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
 import torch.nn as nn
 
@@ -43,3 +44,24 @@ def test_list_models_filters_by_pattern() -> None:
                                          ("coatnet_0", 224), ("mlp_mixer_b16", 224), ("timm/resnet50", 224)])
 def test_default_input_size(name: str, size: int) -> None:
     assert models.default_input_size(name) == size
+
+
+# Registry names that are also timm names, with the options that make ours timm's network: the
+# timm-backed families are timm's models; our ResNets take a CIFAR stem unless told otherwise
+# (pretrained weights select the ImageNet stem, which is timm's and torchvision's network).
+SAME_AS_TIMM = {
+    "cspresnet50": {}, "edgenext_base": {}, "edgenext_small": {}, "ghostnet_100": {}, "resnest50d": {},
+    "resnet18": {"stem": "imagenet"}, "resnet34": {"stem": "imagenet"}, "resnet50": {"stem": "imagenet"},
+}
+
+
+def test_a_name_shared_with_timm_means_timms_architecture() -> None:
+    assert sorted(set(models.list_models()) & set(timm.list_models())) == sorted(SAME_AS_TIMM)
+
+
+@pytest.mark.parametrize("name", sorted(SAME_AS_TIMM))
+def test_shared_names_have_timms_parameter_count(name: str) -> None:
+    with torch.device("meta"):
+        ours = models.create_model(name, num_classes=100, **SAME_AS_TIMM[name])
+        theirs = timm.create_model(name, num_classes=100)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())

@@ -87,7 +87,9 @@ def test_coord_pooling_options_change_the_output(pool: str) -> None:
     assert not torch.allclose(base(x), variant(x))
 
 
-ACTIVATIONS = [("hardswish", "Hardswish"), ("relu", "ReLU"), ("elu", "ELU"), ("sigmoid", "Sigmoid")]
+ACTIVATIONS = [
+    ("hardswish", "Hardswish"), ("relu", "ReLU"), ("elu", "ELU"), ("sigmoid", "Sigmoid"), ("softmax", "Softmax")
+]
 
 
 @pytest.mark.parametrize("activation, kind", ACTIVATIONS)
@@ -95,11 +97,27 @@ def test_coord_activation_option(activation: str, kind: str) -> None:
     assert type(create_attn("coord", 16, activation=activation).act).__name__ == kind
 
 
+def test_coord_softmax_normalises_the_shared_channels_at_each_position() -> None:
+    # Seed 000's softmax row: the encoded strips become one distribution per strip position.
+    block = create_attn("coord", 32, activation="softmax").eval()
+    seen = []
+    block.act.register_forward_hook(lambda module, args, out: seen.append(out))
+    x = torch.randn(2, 32, 6, 5)
+    assert block(x).shape == x.shape
+    assert torch.allclose(seen[0].sum(1), torch.ones(2, 6 + 5, 1))
+
+
 def test_coord_refuses_unknown_options() -> None:
     with pytest.raises(ValueError, match="pool"):
         create_attn("coord", 16, pool="median")
     with pytest.raises(ValueError, match="activation"):
-        create_attn("coord", 16, activation="softmax")
+        create_attn("coord", 16, activation="gelu")
+
+
+def test_triplet_batchnorm_momentum_is_the_official_codes() -> None:
+    # The authors' BasicConv uses BatchNorm2d(momentum=0.01), not PyTorch's default 0.1.
+    block = create_attn("triplet", 16)
+    assert {gate.bn.momentum for gate in (block.gate_cw, block.gate_hc, block.gate_hw)} == {0.01}
 
 
 def test_triplet_parameters_do_not_depend_on_width() -> None:

@@ -77,8 +77,10 @@ def test_res2_splits_are_hierarchical() -> None:
     assert torch.equal(block(x)[:, 24:], x[:, 24:])
 
 
-def test_res2_strided_splits_are_independent() -> None:
-    block = create_conv("res2", 32, 32, 2, scale=4).eval()
+@pytest.mark.parametrize("stride, first", [(2, False), (1, True)])
+def test_res2_first_or_strided_splits_are_independent(stride: int, first: bool) -> None:
+    # A stage's first block, strided or not, has no hierarchical add (the authors' is_first).
+    block = create_conv("res2", 32, 32, stride, scale=4, first=first).eval()
     assert split_dependencies(block, 32, 4) == [{0}, {1}, {2}, {3}]
 
 

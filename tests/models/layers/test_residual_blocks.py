@@ -24,7 +24,7 @@ def test_attention_position_changes_the_function() -> None:
     for block in blocks.values():
         block.load_state_dict(state)
         outputs.append(block(x))
-    assert not torch.allclose(outputs[0], outputs[1]) and not torch.allclose(outputs[1], outputs[2])
+    assert all(not torch.allclose(a, b) for a, b in zip(outputs, outputs[1:]))
 
 
 def test_bottleneck_attention_after_conv1_sees_the_bottleneck_width() -> None:
@@ -33,7 +33,7 @@ def test_bottleneck_attention_after_conv1_sees_the_bottleneck_width() -> None:
 
 
 def test_unknown_position_is_refused() -> None:
-    with pytest.raises(ValueError, match="after_conv1, before_add, after_add"):
+    with pytest.raises(ValueError, match="after_conv1, after_relu1, before_add, after_add"):
         BasicBlock(8, 8, attention="se", attention_position="middle")
 
 
