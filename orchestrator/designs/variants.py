@@ -25,11 +25,17 @@ def recipe_line(config: dict[str, Any]) -> str:
     """The effective recipe of a resolved trial config, in one line."""
     data, model, train = config["data"], config["model"], config["train"]
     optimizer, scheduler = train["optimizer"], train["scheduler"]
-    options = {k: v for k, v in model.items() if k != "name" and v not in (None, {}, [])}
-    model_text = model["name"] + (f" {json.dumps(options, sort_keys=True)}" if options else "")
+    model_text = model["name"] + _options(model)
+    schedule = scheduler["name"] + _options(scheduler)
     return (f"{model_text} | {data['dataset']} aug={data['augment']} bs={data['batch_size']} | "
             f"{optimizer['name']} lr={optimizer['lr']:.4g} wd={optimizer['weight_decay']:.4g} | "
-            f"{scheduler['name']} | {train['epochs']} epochs")
+            f"{schedule} | {train['epochs']} epochs")
+
+
+def _options(section: dict[str, Any]) -> str:
+    """A section's set options beside its name, e.g. ``{"warmup_epochs": 5}``."""
+    options = {k: v for k, v in section.items() if k != "name" and v not in (None, 0, {}, [])}
+    return f" {json.dumps(options, sort_keys=True)}" if options else ""
 
 
 @register_design
