@@ -15,10 +15,11 @@ import pandas as pd
 from ..tracking import read_trials
 
 TOP1 = "summary/best_top1"
+TOP5 = "summary/top5_at_best"
 SUMMARY_METRICS = (
-    TOP1, "summary/top5_at_best", "summary/best_epoch", "summary/params", "summary/macs",
-    "summary/train_seconds",
+    TOP1, TOP5, "summary/best_epoch", "summary/params", "summary/macs", "summary/train_seconds",
 )
+PERCENT_METRICS = (TOP1, TOP5)  # accuracies in %: their intervals stay inside [0, 100]
 OUTCOMES = ("finished", "pruned", "failed", "running")
 
 

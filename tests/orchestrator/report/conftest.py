@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from orchestrator.space import config_key, set_path
 from orchestrator.tracking import TAG, StudyTracker
@@ -155,3 +157,11 @@ def log_oat(uri: str, name: str = "oat", *, per_class: Optional[dict[str, float]
 def oat(store: str) -> str:
     log_oat(store)
     return store
+
+
+def logit_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
+    """The bounded interval by hand: t interval of log(p / (1 - p)), mapped back to percent."""
+    p = np.asarray(x, dtype=float) / 100
+    z = np.log(p / (1 - p))
+    half = stats.t.ppf(0.5 + confidence / 2, len(z) - 1) * z.std(ddof=1) / np.sqrt(len(z))
+    return tuple(100 / (1 + np.exp(-(z.mean() + sign * half))) for sign in (-1, 1))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, make_spec, oat_trial
+from conftest import ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec, oat_trial
 from scipy import stats
 
 from orchestrator.errors import OrchestrateError
@@ -17,11 +17,6 @@ LR = "train.optimizer.lr"
 
 def finished(label: str) -> dict[int, float]:
     return {s: t.top1 for s in range(3) if (t := oat_trial(label, s)).outcome == "finished"}
-
-
-def t_interval(x: np.ndarray) -> tuple[float, float]:
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return x.mean() - half, x.mean() + half
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
@@ -66,7 +61,8 @@ def test_one_at_a_time_table_every_number(oat):
         x = np.array(list(finished(label).values()))
         row = table.loc[level]
         assert (row["n"], row["mean"], row["std"]) == (len(x), pytest.approx(x.mean()), pytest.approx(x.std(ddof=1)))
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx(t_interval(x))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(logit_interval(x))
+        assert row["ci_informative"] == (len(x) >= 3) and row["basis"] == "val split, best epoch (optimistic)"
     # k=3 has every seed the baseline has: paired. k=5 lost a seed to pruning, k=7 to a failure: Welch.
     expected = {"3": paired(np.array([72.0, 73.1, 72.4]), base),
                 "5": welch(np.array([71.0, 72.5]), base), "7": welch(np.array([70.5, 71.9]), base)}
