@@ -21,12 +21,17 @@ MAX_SEEDS = 1000  # beyond this the answer is "infinitely many" for any study th
 
 def paired_power(effect: float, sd_diff: float, n: ArrayLike, *, alpha: float = 0.05) -> np.ndarray:
     """Power of the two-sided paired t-test with ``n`` pairs when the true mean difference is
-    ``effect`` and one pair's difference has standard deviation ``sd_diff``."""
+    ``effect`` and one pair's difference has standard deviation ``sd_diff``.
+
+    The far tail (rejecting with the wrong sign) is vanishingly small once the effect is a few
+    standard errors, where scipy's ``nct.cdf`` underflows to NaN; it counts as 0 there.
+    """
     n = np.asarray(n, dtype=float)
     df = n - 1
-    noncentrality = effect / sd_diff * np.sqrt(n)
+    noncentrality = abs(effect) / sd_diff * np.sqrt(n)
     critical = stats.t.ppf(1 - alpha / 2, df)
-    return stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality)
+    wrong_sign = np.nan_to_num(stats.nct.cdf(-critical, df, noncentrality), nan=0.0)
+    return stats.nct.sf(critical, df, noncentrality) + wrong_sign
 
 
 def seeds_needed(effect: float, sd_diff: float, *, alpha: float = 0.05, power: float = POWER,
@@ -44,5 +49,5 @@ def seeds_needed(effect: float, sd_diff: float, *, alpha: float = 0.05, power: f
     if sd_diff == 0:
         return 2.0
     candidates = np.arange(2, max_seeds + 1)
-    reached = np.flatnonzero(paired_power(abs(effect), sd_diff, candidates, alpha=alpha) >= power)
+    reached = np.flatnonzero(paired_power(effect, sd_diff, candidates, alpha=alpha) >= power)
     return float(candidates[reached[0]]) if len(reached) else float("inf")
