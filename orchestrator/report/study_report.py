@@ -49,11 +49,13 @@ def write_report(
     group_by: Sequence[str] = (),
     log: bool = True,
     echo: Callable[[str], None] = lambda line: None,
+    min_effect: Optional[float] = None,
 ) -> Report:
     """Write the study's report to ``out`` and (``log``) attach it to the latest sweep run.
 
     ``group_by`` names tags or config options to summarise by; by default the model, when the
-    study has several.
+    study has several. ``min_effect`` (metric units, e.g. 0.5 top-1 points) adds to each ablation
+    comparison the seeds per arm that would detect that difference with 80% power.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,7 @@ def write_report(
     report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
                                 title=f"Leaderboard of {study}", note=report.runs.describe())
     sweep = latest_sweep(study, uri=uri)
-    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri)
+    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri, min_effect=min_effect)
     for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
         groups = group_summary(study, by, uri=uri, runs=report.runs)
         report.files += write_table(out / f"groups_{_slug(by)}", groups, display_groups(groups),
@@ -80,14 +82,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
-def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str]) -> None:
+def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str],
+               min_effect: Optional[float]) -> None:
     if design is None or not design.factors:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
         return
     if design.kind == "optuna":
         report.notes.append("no ablation tables: an optuna study has no fixed factors")
         return
-    for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
+    for name, table in ablation_tables(study, uri=uri, runs=report.runs, min_effect=min_effect).items():
         stem = report.out / f"ablation_{_slug(name)}"
         metric = "best validation top-1 (%)" if table.attrs["metric"] == TOP1 else table.attrs["metric"]
         if name == "cumulative":

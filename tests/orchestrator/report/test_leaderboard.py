@@ -115,6 +115,7 @@ def test_cli_formats(oat, fmt, marker, tmp_path):
     assert result.exit_code == 0, result.output
     assert marker in result.stdout and "read 13 runs of oat" in result.stderr
     assert "1 pruned" in result.stdout or fmt == "csv"
+    assert "val split, best epoch (optimistic)" in result.stdout  # a caption, or the CSV's basis column
     assert len(pd.read_csv(csv_path)) == 4
 
 

@@ -11,6 +11,7 @@ from conftest import log_oat
 from PIL import Image
 
 from orchestrator.cli import main
+from orchestrator.report.basis import BASIS_COLUMN, HEADLINE
 from orchestrator.report.plots import SIZE_PIXELS
 from orchestrator.report.study_report import write_report
 from orchestrator.tracking import StudyTracker, latest_sweep
@@ -56,6 +57,15 @@ def test_tables_hold_the_leaderboard_numbers(reported):
     assert r"\pm" in tex and r"model.attention\_kwargs.k\_size" in tex
 
 
+def test_every_table_says_its_split_and_epoch_rule(reported):
+    _, report = reported
+    for stem in [*TABLES, "groups_model_attention"]:
+        assert (pd.read_csv(report.out / f"{stem}.csv")[BASIS_COLUMN] == HEADLINE.label).all(), stem
+        markdown = (report.out / f"{stem}.md").read_text()
+        assert markdown.split("\n\n")[2].strip() == HEADLINE.caption, stem  # the line under the table
+        assert "val split, best epoch (optimistic)" in (report.out / f"{stem}.tex").read_text(), stem
+
+
 def test_report_is_logged_to_the_latest_sweep_run(reported):
     store, report = reported
     run_id, _ = latest_sweep("reported", uri=store)
@@ -74,8 +84,11 @@ def test_missing_per_class_file_is_a_note_and_no_figure(oat, tmp_path):
 
 
 def test_cli_report(oat, tmp_path):
-    result = CliRunner().invoke(main, ["report", "oat", "--out", str(tmp_path), "--no-log", "--tracking-uri", oat])
+    result = CliRunner().invoke(main, ["report", "oat", "--out", str(tmp_path), "--no-log", "--min-effect", "0.5",
+                                       "--tracking-uri", oat])
     assert result.exit_code == 0, result.output
     assert "read 13 runs of oat" in result.output and f"to {tmp_path}" in result.output
     assert "note: per-class plot skipped" in result.output
     assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_bars.png").exists()
+    table = (tmp_path / "ablation_model_attention_kwargs_k_size.md").read_text()
+    assert "seeds, 80% power (Δ=±0.5, ref.)" in table and "not informative (2 seeds)" in table
