@@ -99,8 +99,8 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
             subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
         report.files += write_table(stem, table, display_ablation(table),
                                     title=f"{study}: {subject}, {metric}", note=note)
-        report.files.append(plots.forest(table, stem.with_name(stem.name + "_forest.png"),
-                                         title=f"Δ top-1 against the reference: {subject}"))
+        figure = plots.forest(table, title=f"Δ top-1 against the reference: {subject}")
+        report.files.append(plots.save(figure, stem.with_name(stem.name + "_forest.png")))
 
 
 def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
@@ -109,12 +109,16 @@ def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None
         report.notes.append("no figures: no configuration has a finished run")
         return
     out = report.out
-    report.files.append(plots.top1_bars(ranked, out / "top1_bars.png"))
-    scatter = plots.accuracy_vs_params(ranked, out / "accuracy_vs_params.png")
-    if scatter is None:
+    report.files.append(plots.save(plots.top1_intervals(ranked), out / "top1_intervals.png"))
+    scatter = plots.accuracy_vs_params(ranked)
+    sizes = ranked["params_m"].dropna()
+    if scatter is not None:
+        report.files.append(plots.save(scatter, out / "accuracy_vs_params.png"))
+    elif sizes.empty:
         report.notes.append("accuracy-vs-params skipped: no run logged summary/params")
     else:
-        report.files.append(scatter)
+        report.notes.append(f"accuracy-vs-params skipped: parameter counts span only {sizes.min():.5g}-"
+                            f"{sizes.max():.5g} M (less than {plots.MIN_PARAMS_RATIO - 1:.0%} apart)")
     _curves(report, ranked, uri=uri)
     _per_class(report, ranked.iloc[0], uri=uri)
 
@@ -129,7 +133,7 @@ def _curves(report: Report, ranked: pd.DataFrame, *, uri: Optional[str]) -> None
         report.notes.append(f"curves skipped: no run logged {CURVE_METRIC} per epoch")
         return
     history = history.merge(runs[["run_id", "config_key", "seed"]], on="run_id")
-    report.files.append(plots.val_curves(history, shown, report.out / "val_top1_curves.png"))
+    report.files.append(plots.save(plots.val_curves(history, shown), report.out / "val_top1_curves.png"))
 
 
 def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
@@ -143,7 +147,7 @@ def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
     grouped = pd.concat(tables).groupby("class")["accuracy"]
     accuracy = pd.DataFrame({"accuracy": grouped.mean(), "std": grouped.std(ddof=1)}).reset_index()
     title = f"Per-class accuracy of the best configuration, {best['label']} (mean of {len(tables)} seeds)"
-    report.files.append(plots.per_class(accuracy, report.out / "per_class.png", title=title))
+    report.files.append(plots.save(plots.per_class(accuracy, title=title), report.out / "per_class.png"))
 
 
 def _index(report: Report, study: str) -> Path:

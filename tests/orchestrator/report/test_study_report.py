@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import log_oat
+from conftest import log_oat, log_study, oat_spec, oat_trial
 from PIL import Image
 
 from orchestrator.cli import main
@@ -18,7 +18,7 @@ from orchestrator.tracking import StudyTracker, latest_sweep
 
 PER_CLASS = {f"class_{i}": 0.5 + i / 40 for i in range(20)}
 TABLES = ["leaderboard", "ablation_model_attention_kwargs_k_size"]
-FIGURES = ["top1_bars.png", "accuracy_vs_params.png", "val_top1_curves.png",
+FIGURES = ["top1_intervals.png", "accuracy_vs_params.png", "val_top1_curves.png",
            "ablation_model_attention_kwargs_k_size_forest.png"]
 
 
@@ -89,6 +89,15 @@ def test_cli_report(oat, tmp_path):
     assert result.exit_code == 0, result.output
     assert "read 13 runs of oat" in result.output and f"to {tmp_path}" in result.output
     assert "note: per-class plot skipped" in result.output
-    assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_bars.png").exists()
+    assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_intervals.png").exists()
     table = (tmp_path / "ablation_model_attention_kwargs_k_size.md").read_text()
     assert "seeds, 80% power (Δ=±0.5, ref.)" in table and "not informative (2 seeds)" in table
+
+
+def test_one_model_size_gets_a_note_not_a_params_axis(store, tmp_path):
+    trials = [oat_trial(label, seed, params=269_720.0 + 30 * i, per_class=None)
+              for i, label in enumerate(["baseline", "k_size=3", "k_size=5"]) for seed in range(3)]
+    log_study(store, oat_spec("one_size"), trials)
+    report = write_report("one_size", tmp_path, uri=store, log=False)
+    assert not (tmp_path / "accuracy_vs_params.png").exists()
+    assert "accuracy-vs-params skipped: parameter counts span only 0.26972-0.26978 M (less than 5% apart)" in report.notes
