@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .basis import HEADLINE
+from .importance import EVALUATOR_NAMES
 from .power import MAX_SEEDS, POWER
 
 DASH = "–"  # an empty cell: no value, not zero
@@ -137,6 +138,15 @@ def _comparison_cells(suffix: str, against: str, min_effect: Any) -> dict[str, C
         cells[f"seeds, {POWER:.0%} power (Δ=±{min_effect:g}, {against})"] = (
             lambda r: seeds(r[f"seeds_needed_min_effect{suffix}"]))
     return cells
+
+
+def display_importances(table: pd.DataFrame) -> pd.DataFrame:
+    """Each evaluator's normalised importance (they sum to 1) with its rank."""
+    cells: dict[str, Callable[[pd.Series], str]] = {"parameter": lambda r: r["parameter"]}
+    for name, shown in EVALUATOR_NAMES.items():
+        cells[f"{shown} importance"] = lambda r, name=name: number(r[name], 3)
+        cells[f"{shown} rank"] = lambda r, name=name: str(int(r[f"{name}_rank"]))
+    return render(table, cells)
 
 
 def display_groups(groups: pd.DataFrame) -> pd.DataFrame:

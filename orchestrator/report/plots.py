@@ -13,12 +13,17 @@ few tenths of a point apart, a bar's length is all zero-to-70 and the difference
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+import optuna
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 SIZE_INCHES, DPI = (9.6, 5.4), 100  # 960 x 540 pixels
@@ -189,3 +194,49 @@ def _class_panel(axes: Axes, part: pd.DataFrame, name: str, color: str) -> None:
     axes.set_xlabel("accuracy (%)")
     axes.set_ylabel("class")
     axes.set_title(name)
+
+
+def parallel_coordinates(study: optuna.Study, order: list[str], *, objective_label: str) -> Figure:
+    """One line per configuration through each searched axis (``order``: most important first),
+    coloured by the objective, the best drawn on top.
+
+    Drawn here rather than by ``optuna.visualization.matplotlib``, which draws through pyplot's
+    global state at its own size; each axis is the searched range scaled to [0, 1] (log axes in
+    log scale, choices evenly spaced), its ends or choices written beside it.
+    """
+    trials = [t for t in study.trials if all(p in t.params for p in order)]
+    distributions = {p: trials[0].distributions[p] for p in order} if trials else {}
+    figure, (axes,) = _figure()
+    values = np.array([t.value for t in trials], dtype=float)
+    norm, cmap = Normalize(values.min(initial=0.0), values.max(initial=1.0)), colormaps["viridis"]
+    best_last = np.argsort(values if study.direction == optuna.study.StudyDirection.MAXIMIZE else -values)
+    for index in best_last:
+        row = [_position(trials[index].params[p], distributions[p]) for p in order]
+        axes.plot(range(len(order)), row, color=cmap(norm(values[index])), alpha=0.7, linewidth=1.2)
+    for x, path in enumerate(order):
+        axes.axvline(x, color="black", linewidth=0.8)
+        for y, text in _axis_marks(distributions[path]):
+            axes.annotate(text, (x, y), textcoords="offset points", xytext=(3, 0), fontsize=7, va="center")
+    axes.set_xticks(range(len(order)), [path.rsplit(".", 1)[-1] for path in order])
+    axes.set_ylim(-0.05, 1.05)
+    axes.set_xlabel("searched parameter (most important first)")
+    axes.set_ylabel("position in the searched range (fraction: 0 = low end, 1 = high end)")
+    axes.set_title(f"{len(trials)} configurations through the searched space")
+    figure.colorbar(ScalarMappable(norm, cmap), ax=axes).set_label(objective_label)
+    return figure
+
+
+def _position(value: Any, distribution: BaseDistribution) -> float:
+    """Where ``value`` sits in its axis's range, 0 to 1."""
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices.index(value) / max(len(distribution.choices) - 1, 1)
+    low, high = distribution.low, distribution.high
+    if getattr(distribution, "log", False):
+        value, low, high = np.log(value), np.log(low), np.log(high)
+    return float((value - low) / (high - low))
+
+
+def _axis_marks(distribution: BaseDistribution) -> list[tuple[float, str]]:
+    if isinstance(distribution, CategoricalDistribution):
+        return [(_position(c, distribution), str(c)) for c in distribution.choices]
+    return [(0.0, f"{distribution.low:g}"), (1.0, f"{distribution.high:g}")]

@@ -19,9 +19,10 @@ from ..space import BASELINE_LABEL
 from ..tracking import latest_sweep, log_directory, metric_history, read_csv_artifact
 from . import plots
 from .ablation import Design, ablation_tables
-from .formats import display_ablation, display_groups, display_leaderboard, write_table
+from .formats import display_ablation, display_groups, display_importances, display_leaderboard, write_table
 from .groups import group_summary
-from .leaderboard import leaderboard, load_board_runs
+from .importance import study_importances
+from .leaderboard import leaderboard, load_board_runs, objective
 from .runs import TOP1, StudyRuns
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
@@ -84,11 +85,12 @@ def _slug(name: str) -> str:
 
 def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str],
                min_effect: Optional[float]) -> None:
+    if design is not None and design.kind == "optuna":
+        report.notes.append("no ablation tables: an optuna study has no fixed factors")
+        _importances(report, study, design, uri=uri)
+        return
     if design is None or not design.factors:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
-        return
-    if design.kind == "optuna":
-        report.notes.append("no ablation tables: an optuna study has no fixed factors")
         return
     for name, table in ablation_tables(study, uri=uri, runs=report.runs, min_effect=min_effect).items():
         stem = report.out / f"ablation_{_slug(name)}"
@@ -101,6 +103,20 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
                                     title=f"{study}: {subject}, {metric}", note=note)
         figure = plots.forest(table, title=f"Δ top-1 against the reference: {subject}")
         report.files.append(plots.save(figure, stem.with_name(stem.name + "_forest.png")))
+
+
+def _importances(report: Report, study: str, design: Design, *, uri: Optional[str]) -> None:
+    """Which searched axes mattered (two evaluators) and the parallel-coordinates figure."""
+    rank_by, mode = objective(study, uri=uri)
+    table, rebuilt, notes = study_importances(report.runs, design.spec, objective=rank_by, mode=mode)
+    report.notes += notes
+    if table.empty:
+        return
+    report.files += write_table(report.out / "importance", table, display_importances(table),
+                                title=f"{study}: hyperparameter importances for {rank_by}")
+    label = plots.TOP1_LABEL if rank_by == TOP1 else rank_by
+    figure = plots.parallel_coordinates(rebuilt, list(table["parameter"]), objective_label=label)
+    report.files.append(plots.save(figure, report.out / "parallel_coordinates.png"))
 
 
 def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
