@@ -208,7 +208,8 @@ def parallel_coordinates(study: optuna.Study, order: list[str], *, objective_lab
     distributions = {p: trials[0].distributions[p] for p in order} if trials else {}
     figure, (axes,) = _figure()
     values = np.array([t.value for t in trials], dtype=float)
-    norm, cmap = Normalize(values.min(initial=0.0), values.max(initial=1.0)), colormaps["viridis"]
+    norm = Normalize(values.min(), values.max()) if len(values) else Normalize(0.0, 1.0)
+    cmap = colormaps["viridis"]
     best_last = np.argsort(values if study.direction == optuna.study.StudyDirection.MAXIMIZE else -values)
     for index in best_last:
         row = [_position(trials[index].params[p], distributions[p]) for p in order]

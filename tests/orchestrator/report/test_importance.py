@@ -102,4 +102,7 @@ def test_parallel_coordinates_puts_each_configuration_on_every_axis(searched):
     best = max(study.trials, key=lambda t: t.value)
     position = math.log(best.params[LR] / 1e-3) / math.log(0.3 / 1e-3)
     assert axes.lines[CONFIGS - 1].get_ydata()[0] == pytest.approx(position)  # the best is drawn last
-    assert figure.axes[1].get_ylabel() == "validation top-1 (%)"  # the colour bar names the objective
+    colour_bar = figure.axes[1]
+    assert colour_bar.get_ylabel() == "validation top-1 (%)"  # the colour bar names the objective
+    values = [t.value for t in study.trials]
+    assert colour_bar.get_ylim() == pytest.approx((min(values), max(values)))  # colours span the values
