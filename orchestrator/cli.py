@@ -82,6 +82,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
 def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tracking_uri: Optional[str]) -> None:
     """One row per configuration of STUDY (several: one cross-study table), best first."""
     from .report import leaderboard as build
+    from .report.basis import HEADLINE
     from .report.formats import display_leaderboard, to_latex, to_markdown
     from .report.leaderboard import load_board_runs
 
@@ -95,13 +96,13 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "md":
-        click.echo(to_markdown(shown))
+        click.echo(f"{to_markdown(shown)}\n\n{HEADLINE.caption}")
     elif fmt == "tex":
-        click.echo(to_latex(shown, caption=f"Leaderboard of {', '.join(studies)}"), nl=False)
+        click.echo(to_latex(shown, caption=f"Leaderboard of {', '.join(studies)}. {HEADLINE.caption}"), nl=False)
     elif table.empty:
         click.echo(f"{', '.join(studies)}: no trial runs yet")
     else:
-        click.echo(shown.to_string(index=False))
+        click.echo(f"{shown.to_string(index=False)}\n{HEADLINE.caption}")
 
 
 @main.command()
@@ -111,16 +112,18 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
 @click.option("--group-by", "group_by", multiple=True, metavar="KEY",
               help="Summarise configurations by a tag or config option (repeatable), e.g. model.name.")
 @click.option("--no-log", is_flag=True, help="Do not attach the report to the study's sweep run.")
+@click.option("--min-effect", type=float, default=None, metavar="POINTS",
+              help="Also say how many seeds would detect a difference this large (e.g. 0.5 top-1 points).")
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @friendly_errors
 def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log: bool,
-           tracking_uri: Optional[str]) -> None:
+           min_effect: Optional[float], tracking_uri: Optional[str]) -> None:
     """Leaderboard, ablation tables, group summaries and plots of STUDY, logged to its sweep run."""
     from .report.study_report import write_report
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file read
     result = write_report(study, out_dir or os.path.join("reports", study), uri=tracking_uri,
-                          group_by=group_by, log=not no_log, echo=click.echo)
+                          group_by=group_by, log=not no_log, echo=click.echo, min_effect=min_effect)
     click.echo(f"wrote {len(result.files)} files to {result.out}")
     for note in result.notes:
         click.echo(f"  note: {note}")

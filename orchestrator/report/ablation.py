@@ -9,7 +9,9 @@ The design comes from the spec the latest sweep logged (``spec.json`` on its par
 - ``factorial`` (grids' default): a level pools every cell holding it (a main effect) and is paired
   with the reference level cell by cell, on the other factors' levels and the seed.
 
-One Holm family per table: every comparison the table shows.
+One Holm family per table: every comparison the table shows. Each comparison also says how many
+seeds per arm would detect its observed difference, and a difference the reader names
+(``min_effect``), with 80% power at the table's alpha (``power.seeds_needed``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from typing import Any, Optional
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..tracking.names import BASELINE_LABEL, OUTCOMES, SUMMARY_TOP1
+from ..tracking.names import BASELINE_LABEL, OUTCOMES, PERCENT_METRICS
 from ..tracking.reader import latest_sweep
+from .basis import BASIS_COLUMN, HEADLINE
+from .power import seeds_needed
 from .runs import StudyRuns, load_runs
-from .stats import NAN, Comparison, compare, holm, summarize
+from .stats import NAN, PERCENT, Comparison, compare, holm, summarize
 
 MISSING = object()
 NO_COMPARISON = Comparison("", NAN, NAN, NAN, NAN)
@@ -80,25 +84,30 @@ def study_design(study: str, *, uri: Optional[str] = None) -> Design:
 
 def ablation_tables(
     study: str, *, uri: Optional[str] = None, runs: Optional[StudyRuns] = None,
-    metric: str = SUMMARY_TOP1, confidence: float = 0.95,
+    metric: str = HEADLINE.metric, confidence: float = 0.95, min_effect: Optional[float] = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the study: one per factor, or one ``cumulative`` table for that design."""
     design = study_design(study, uri=uri)
     names = ["cumulative"] if design.design == "cumulative" else list(design.factors)
     runs = runs if runs is not None else load_runs(study, uri=uri)
-    return {name: _build(design, name, runs, metric=metric, confidence=confidence) for name in names}
+    options = Options(metric, confidence, min_effect)
+    return {name: _build(design, name, runs, options) for name in names}
 
 
 def ablation_table(
     study: str, factor: Optional[str] = None, *, uri: Optional[str] = None,
-    runs: Optional[StudyRuns] = None, metric: str = SUMMARY_TOP1, confidence: float = 0.95,
+    runs: Optional[StudyRuns] = None, metric: str = HEADLINE.metric, confidence: float = 0.95,
+    min_effect: Optional[float] = None,
 ) -> pd.DataFrame:
     """The table of one ``factor`` (a dotted path of the spec's ``search.factors``).
 
     A cumulative design has a single table, the whole chain, and takes no factor; so may a study
     with one factor. Rows: level, n (finished seeds) and the excluded counts, mean, std, t-based
-    CI; then ``delta`` against the reference row with its CI, ``test``, ``p_value`` and Holm's
-    ``p_holm`` (cumulative tables add the same against the previous step, each suffixed ``_prev``).
+    CI (inside [0, 100] for accuracies) and ``ci_informative``; then ``delta`` against the
+    reference row with its CI, ``test``, ``p_value``, Holm's ``p_holm``, ``delta_n`` and
+    ``delta_ci_informative``, ``sd_diff`` and the ``seeds_needed`` (and, given ``min_effect``,
+    ``seeds_needed_min_effect``) for 80% power; cumulative tables add the same against the
+    previous step, each suffixed ``_prev``. ``basis`` names the split and epoch rule.
     """
     design = study_design(study, uri=uri)
     if design.design == "cumulative":
@@ -111,10 +120,24 @@ def ablation_table(
         choices = ", ".join(design.factors) or "none"
         raise OrchestrateError(f"study {study!r} has no factor {factor!r}; its factors: {choices}")
     runs = runs if runs is not None else load_runs(study, uri=uri)
-    return _build(design, name, runs, metric=metric, confidence=confidence)
+    return _build(design, name, runs, Options(metric, confidence, min_effect))
 
 
-def _build(design: Design, name: str, runs: StudyRuns, *, metric: str, confidence: float) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Options:
+    """What every table of a report shares: the metric, the confidence (alpha = 1 - confidence)
+    and the difference the reader wants to be able to detect, in the metric's units."""
+
+    metric: str = HEADLINE.metric
+    confidence: float = 0.95
+    min_effect: Optional[float] = None
+
+    @property
+    def bounds(self) -> Optional[tuple[float, float]]:
+        return PERCENT if self.metric in PERCENT_METRICS else None
+
+
+def _build(design: Design, name: str, runs: StudyRuns, options: Options) -> pd.DataFrame:
     frame = runs.frame.assign(_factors=runs.frame["factors"].map(lambda text: json.loads(text or "{}")))
     if name == "cumulative":
         rows = _cumulative_rows(design, frame)
@@ -122,8 +145,10 @@ def _build(design: Design, name: str, runs: StudyRuns, *, metric: str, confidenc
         rows = _factorial_rows(design, name, frame)
     else:
         rows = _one_at_a_time_rows(design, name, frame)
-    table = _table(rows, metric=metric, confidence=confidence, with_previous=name == "cumulative")
-    table.attrs.update(factor=name, design=design.design, metric=metric)
+    table = _table(rows, options, with_previous=name == "cumulative")
+    table[BASIS_COLUMN] = HEADLINE.label
+    table.attrs.update(factor=name, design=design.design, metric=options.metric,
+                       confidence=options.confidence, min_effect=options.min_effect)
     return table
 
 
@@ -217,12 +242,12 @@ def _values(runs: pd.DataFrame, metric: str) -> pd.Series:
     return pd.Series(done[metric].to_numpy(float), index=done["pair"].to_numpy())
 
 
-def _table(rows: list[Row], *, metric: str, confidence: float, with_previous: bool) -> pd.DataFrame:
-    values = [_values(row.runs, metric) for row in rows]
+def _table(rows: list[Row], options: Options, *, with_previous: bool) -> pd.DataFrame:
+    values = [_values(row.runs, options.metric) for row in rows]
     reference = next((i for i, row in enumerate(rows) if row.reference), None)
     records = []
     for index, row in enumerate(rows):
-        summary = summarize(values[index], confidence=confidence)
+        summary = summarize(values[index], confidence=options.confidence, bounds=options.bounds)
         keys = set(row.runs["config_key"])
         counts = row.runs["outcome"].value_counts()
         record: dict[str, Any] = {
@@ -230,22 +255,29 @@ def _table(rows: list[Row], *, metric: str, confidence: float, with_previous: bo
             "config_key": keys.pop() if len(keys) == 1 else "", "n": summary.n,
             **{f"n_{outcome}": int(counts.get(outcome, 0)) for outcome in OUTCOMES[1:]},
             "mean": summary.mean, "std": summary.std, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+            "ci_informative": summary.informative,
         }
         against = None if row.reference else reference
-        record |= _comparison_columns(values, index, against, "", confidence)
+        record |= _comparison_columns(values, index, against, "", options)
         if with_previous:
             # A step right after the reference repeats the comparison above; the Holm family holds it once.
             previous = None if row.previous == reference else row.previous
-            record |= _comparison_columns(values, index, previous, "_prev", confidence)
+            record |= _comparison_columns(values, index, previous, "_prev", options)
         records.append(record)
     return _with_holm(pd.DataFrame(records), ["", "_prev"] if with_previous else [""])
 
 
 def _comparison_columns(values: list[pd.Series], index: int, against: Optional[int], suffix: str,
-                        confidence: float) -> dict[str, Any]:
-    result = NO_COMPARISON if against is None else compare(values[index], values[against], confidence=confidence)
+                        options: Options) -> dict[str, Any]:
+    result = (NO_COMPARISON if against is None
+              else compare(values[index], values[against], confidence=options.confidence))
+    alpha = 1 - options.confidence
+    wanted = NAN if options.min_effect is None else options.min_effect
     columns = {"delta": result.delta, "delta_ci_low": result.ci_low, "delta_ci_high": result.ci_high,
-               "test": result.test, "p_value": result.p_value}
+               "test": result.test, "p_value": result.p_value, "delta_n": result.n,
+               "delta_ci_informative": result.informative, "sd_diff": result.sd_diff,
+               "seeds_needed": seeds_needed(result.delta, result.sd_diff, alpha=alpha),
+               "seeds_needed_min_effect": seeds_needed(wanted, result.sd_diff, alpha=alpha)}
     return {f"{name}{suffix}": value for name, value in columns.items()}
 
 

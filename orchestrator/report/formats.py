@@ -2,6 +2,9 @@
 
 CSV files keep every raw number (for notebooks and other tools); Markdown and LaTeX show what a
 paper shows: mean ± std, the interval in brackets, signed differences, p-values to 3 figures.
+An interval from fewer than 3 seeds is not printed as if it meant something: its cell says it is
+not informative, and the CSV keeps the numbers with a ``*_informative`` flag. Every written table
+carries the caption of ``basis.HEADLINE``: which split and which epoch rule its numbers use.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+
+from .basis import HEADLINE
+from .importance import EVALUATOR_NAMES
+from .power import MAX_SEEDS, POWER
 
 DASH = "–"  # an empty cell: no value, not zero
 
@@ -29,6 +36,20 @@ def interval(low: Any, high: Any, *, signed: bool = False) -> str:
     if pd.isna(low) or pd.isna(high):
         return DASH
     return f"[{number(low, signed=signed)}, {number(high, signed=signed)}]"
+
+
+def checked_interval(low: Any, high: Any, n: Any, ok: Any, *, signed: bool = False) -> str:
+    """The interval when ``ok`` (enough seeds), else a cell that says why it is withheld."""
+    if ok or pd.isna(n) or int(n) == 0:
+        return interval(low, high, signed=signed)
+    return f"not informative ({int(n)} seed{'s' if int(n) != 1 else ''})"
+
+
+def seeds(value: Any) -> str:
+    """A seeds-per-arm figure: an integer, ``> 1000`` past the search, a dash when unknown."""
+    if pd.isna(value):
+        return DASH
+    return f"> {MAX_SEEDS}" if value == float("inf") else str(int(value))
 
 
 def p_value(value: Any) -> str:
@@ -67,7 +88,8 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
         "n": lambda r: str(int(r["n_seeds"])),
         "excluded": excluded,
         "top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
-        "95% CI": lambda r: interval(r["top1_ci_low"], r["top1_ci_high"]),
+        "95% CI": lambda r: checked_interval(r["top1_ci_low"], r["top1_ci_high"], r["n_seeds"],
+                                             r["top1_ci_informative"]),
         "top-5 (%)": lambda r: number(r["top5_mean"]),
         "best epoch": lambda r: number(r["best_epoch"], 1),
         "params (M)": lambda r: number(r["params_m"], 3),
@@ -87,28 +109,44 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
         "n": lambda r: str(int(r["n"])),
         "excluded": excluded,
         "mean ± std": lambda r: mean_std(r["mean"], r["std"]),
-        "95% CI": lambda r: interval(r["ci_low"], r["ci_high"]),
+        "95% CI": lambda r: checked_interval(r["ci_low"], r["ci_high"], r["n"], r["ci_informative"]),
     }
-    cells |= _comparison_cells("", "ref.")
+    min_effect = table.attrs.get("min_effect")
+    cells |= _comparison_cells("", "ref.", min_effect)
     if "delta_prev" in table:
-        cells |= _comparison_cells("_prev", "prev.")
+        cells |= _comparison_cells("_prev", "prev.", min_effect)
     return render(table, cells)
 
 
-def _comparison_cells(suffix: str, against: str) -> dict[str, Callable[[pd.Series], str]]:
-    """Δ with its interval, the test and both p-values of one family of comparisons."""
+def _comparison_cells(suffix: str, against: str, min_effect: Any) -> dict[str, Callable[[pd.Series], str]]:
+    """Δ with its interval, the test, both p-values and the seeds 80% power needs, of one family."""
     def delta(row: pd.Series) -> str:
         reference = row["reference"] and not suffix
         return "ref." if reference else number(row[f"delta{suffix}"], signed=True)
 
-    return {
+    cells = {
         f"Δ vs {against}": delta,
-        f"Δ 95% CI ({against})": lambda r: interval(
-            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], signed=True),
+        f"Δ 95% CI ({against})": lambda r: checked_interval(
+            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], r[f"delta_n{suffix}"],
+            r[f"delta_ci_informative{suffix}"], signed=True),
         f"test ({against})": lambda r: r[f"test{suffix}"] or DASH,
         f"p ({against})": lambda r: p_value(r[f"p_value{suffix}"]),
         f"p Holm ({against})": lambda r: p_value(r[f"p_holm{suffix}"]),
+        f"seeds, {POWER:.0%} power (obs. Δ, {against})": lambda r: seeds(r[f"seeds_needed{suffix}"]),
     }
+    if min_effect is not None:
+        cells[f"seeds, {POWER:.0%} power (Δ=±{min_effect:g}, {against})"] = (
+            lambda r: seeds(r[f"seeds_needed_min_effect{suffix}"]))
+    return cells
+
+
+def display_importances(table: pd.DataFrame) -> pd.DataFrame:
+    """Each evaluator's normalised importance (they sum to 1) with its rank."""
+    cells: dict[str, Callable[[pd.Series], str]] = {"parameter": lambda r: r["parameter"]}
+    for name, shown in EVALUATOR_NAMES.items():
+        cells[f"{shown} importance"] = lambda r, name=name: number(r[name], 3)
+        cells[f"{shown} rank"] = lambda r, name=name: str(int(r[f"{name}_rank"]))
+    return render(table, cells)
 
 
 def display_groups(groups: pd.DataFrame) -> pd.DataFrame:
@@ -155,8 +193,9 @@ def write_table(stem: Path, raw: pd.DataFrame, shown: pd.DataFrame, *, title: st
     """``stem``.csv (raw numbers), .md and .tex (``shown``); returns the paths written."""
     paths = [stem.with_name(stem.name + suffix) for suffix in (".csv", ".md", ".tex")]
     raw.to_csv(paths[0], index=False)
-    paths[1].write_text(f"### {title}\n\n{to_markdown(shown)}\n" + (f"\n{note}\n" if note else ""))
-    caption = f"{title}. {note}" if note else title
+    notes = "".join(f"\n{line}\n" for line in (HEADLINE.caption, note) if line)
+    paths[1].write_text(f"### {title}\n\n{to_markdown(shown)}\n{notes}")
+    caption = " ".join(part for part in (f"{title}.", HEADLINE.caption, note) if part)
     paths[2].write_text(to_latex(shown, caption=caption))
     return paths
 

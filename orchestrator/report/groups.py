@@ -11,10 +11,12 @@ from typing import Iterable, Mapping, Optional
 import pandas as pd
 
 from ..errors import OrchestrateError
+from .basis import BASIS_COLUMN, HEADLINE
 from .leaderboard import COLUMNS, leaderboard
 from .runs import StudyRuns
 
-GROUP_COLUMNS = ["configs", "runs", "top1_mean", "top1_std", "top1_best", "params_m", "train_hours", "members"]
+GROUP_COLUMNS = ["configs", "runs", "top1_mean", "top1_std", "top1_best", "params_m", "train_hours", "members",
+                 BASIS_COLUMN]
 
 
 def group_summary(
@@ -47,5 +49,5 @@ def group_summary(
         "params_m": grouped["params_m"].mean(),
         "train_hours": grouped["train_hours"].mean(),
         "members": grouped["label"].agg(", ".join),
-    })
+    }).assign(**{BASIS_COLUMN: HEADLINE.label})
     return table.sort_values("top1_mean", ascending=False).reset_index()[[by, *GROUP_COLUMNS]]

@@ -12,17 +12,18 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..tracking.names import DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP1, rank_column
+from ..tracking.names import DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP5, rank_column
 from ..tracking.reader import study_objective
+from .basis import BASIS_COLUMN, HEADLINE
 from .runs import StudyRuns, as_studies, load_runs
-from .stats import t_half_width
+from .stats import PERCENT, from_logit, informative, t_half_width, to_logit
 
 KEYS = ["study", "config_key"]
 IDENTITY = ["label", "model", "factors"]
 COLUMNS = [
     "rank", *KEYS, *IDENTITY, "n_seeds", "n_pruned", "n_failed", "n_running",
-    "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top5_mean", "best_epoch",
-    "params_m", "mmacs", "train_hours", "device", "efficiency",
+    "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top1_ci_informative", "top5_mean",
+    "best_epoch", "params_m", "mmacs", "train_hours", "device", "efficiency", BASIS_COLUMN,
 ]
 
 
@@ -51,7 +52,8 @@ def leaderboard(
     """One row per (study, configuration), best first; ``runs`` skips reading the store again.
 
     ``top1_*`` summarise each seed's best validation top-1 (%): mean, sample std (ddof=1) and the
-    t-based ``confidence`` interval of the mean. ``efficiency`` is top-1 mean / params (M), as in
+    ``confidence`` interval (a t interval on the logit scale, so inside [0, 100]), flagged
+    ``top1_ci_informative`` from 3 seeds on; ``basis`` says which split and epoch rule. ``efficiency`` is top-1 mean / params (M), as in
     the seed reports. ``fields`` (config options or tags) are carried as extra columns.
     """
     fields = [name for name in fields if name not in COLUMNS]
@@ -74,12 +76,12 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
     unfinished = outcomes.reindex(columns=list(OUTCOMES[1:]), fill_value=0).add_prefix("n_")
     table = table.join(unfinished)
     finished = runs.finished.groupby(KEYS, sort=False)
-    top1 = finished[SUMMARY_TOP1]
+    top1 = finished[HEADLINE.metric]
     table["n_seeds"] = top1.count().reindex(table.index, fill_value=0)
     stats = pd.DataFrame({
         "top1_mean": top1.mean(),
         "top1_std": top1.std(ddof=1),
-        "top5_mean": finished["summary/top5_at_best"].mean(),
+        "top5_mean": finished[SUMMARY_TOP5].mean(),
         "best_epoch": finished["summary/best_epoch"].mean(),
         "params_m": finished["summary/params"].mean() / 1e6,
         "mmacs": finished["summary/macs"].mean() / 1e6,
@@ -87,12 +89,21 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
         "device": finished["device"].agg(_device_kind),
         "_score": finished[rank_by].mean(),
     })
-    table = table.join(stats)
-    half = t_half_width(table["top1_std"], table["n_seeds"], confidence=confidence)
-    table["top1_ci_low"] = table["top1_mean"] - half
-    table["top1_ci_high"] = table["top1_mean"] + half
+    table = table.join(stats).join(_bounded_ci(runs, confidence))
+    table["top1_ci_informative"] = informative(table["n_seeds"])
     table["efficiency"] = table["top1_mean"] / table["params_m"]
+    table[BASIS_COLUMN] = HEADLINE.label
     return table.reset_index()
+
+
+def _bounded_ci(runs: StudyRuns, confidence: float) -> pd.DataFrame:
+    """Each configuration's top-1 interval: a t interval of the mean logit, back-transformed."""
+    logits = runs.finished.assign(_logit=to_logit(runs.finished[HEADLINE.metric], PERCENT))
+    grouped = logits.groupby(KEYS, sort=False)["_logit"]
+    centre, n = grouped.mean(), grouped.count()
+    half = t_half_width(grouped.std(ddof=1), n, confidence=confidence)
+    return pd.DataFrame({"top1_ci_low": from_logit(centre - half, PERCENT),
+                         "top1_ci_high": from_logit(centre + half, PERCENT)}, index=centre.index)
 
 
 def _device_kind(devices: pd.Series) -> str:

@@ -1,24 +1,38 @@
-"""The report's figures, drawn from the report's DataFrames and written as PNG.
+"""The report's figures, drawn from the report's DataFrames; ``save`` writes them as PNG.
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so drawing needs no
 display, keeps no global state between figures and is safe from a notebook or a thread.
-Every figure has the same size, so a report's images line up on a page.
+Every figure has the same size, so a report's images line up on a page. Each function returns
+its figure, so what a reviewer checks (axis labels and units, which classes a panel shows) can
+be tested without reading pixels.
+
+Means are dots with their interval as whiskers, never bars from zero: between configurations a
+few tenths of a point apart, a bar's length is all zero-to-70 and the difference is invisible.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+import optuna
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 SIZE_INCHES, DPI = (9.6, 5.4), 100  # 960 x 540 pixels
 SIZE_PIXELS = (960, 540)
 SIGNIFICANT = 0.05  # Holm-adjusted level at which a forest-plot marker is filled
+# Below this largest/smallest ratio the parameter counts are one model size (the quickstart's span
+# 0.26972-0.26978 M, an attention kernel's few weights), and a params axis would plot noise.
+MIN_PARAMS_RATIO = 1.05
+TOP1_LABEL = "validation top-1 (%)"
 
 
 def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -26,7 +40,7 @@ def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
     return figure, list(np.atleast_1d(figure.subplots(1, ncols)))
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save(figure: Figure, path: Path) -> Path:
     figure.savefig(path, dpi=DPI)
     return path
 
@@ -43,17 +57,24 @@ def _error(frame: pd.DataFrame, value: str, low: str, high: str) -> np.ndarray:
     return np.nan_to_num(np.vstack([frame[value] - frame[low], frame[high] - frame[value]]))
 
 
-def top1_bars(board: pd.DataFrame, path: Path, *, top: int = 20) -> Path:
-    """Top-1 mean of the best ``top`` configurations, with their 95% intervals."""
-    shown = board[board["n_seeds"] > 0].head(top)
+def top1_intervals(board: pd.DataFrame, *, top: int = 20) -> Figure:
+    """Dot-and-whisker: the top-1 mean of the best ``top`` configurations, best at the top, with
+    their 95% intervals; a configuration with too few seeds for an informative interval is a
+    hollow dot without whiskers."""
+    shown = board[board["n_seeds"] > 0].head(top).reset_index(drop=True)
     figure, (axes,) = _figure()
-    x = np.arange(len(shown))
-    axes.bar(x, shown["top1_mean"], yerr=_error(shown, "top1_mean", "top1_ci_low", "top1_ci_high"),
-             capsize=4, color="tab:blue")
-    axes.set_xticks(x, names(shown), rotation=30, ha="right")
-    axes.set_ylabel("validation top-1 (%)")
-    axes.set_title(f"Top-1 accuracy of the best {len(shown)} configurations (mean over seeds, 95% CI)")
-    return _save(figure, path)
+    y = np.arange(len(shown))[::-1]
+    ok = shown["top1_ci_informative"].to_numpy(bool)
+    axes.errorbar(shown["top1_mean"][ok], y[ok], xerr=_error(shown[ok], "top1_mean", "top1_ci_low", "top1_ci_high"),
+                  fmt="o", capsize=4, color="tab:blue", label="mean, 95% CI")
+    axes.scatter(shown["top1_mean"][~ok], y[~ok], facecolors="white", edgecolors="tab:blue", zorder=3,
+                 label="mean, fewer than 3 seeds: no interval")
+    axes.set_yticks(y, names(shown))
+    axes.set_xlabel(TOP1_LABEL)
+    axes.set_ylabel("configuration")
+    axes.set_title(f"Top-1 of the best {len(shown)} configurations (mean over seeds)")
+    axes.legend(loc="best", fontsize=8)
+    return figure
 
 
 def pareto_front(board: pd.DataFrame) -> pd.DataFrame:
@@ -68,10 +89,17 @@ def pareto_front(board: pd.DataFrame) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def accuracy_vs_params(board: pd.DataFrame, path: Path) -> Optional[Path]:
-    """Top-1 against parameters (log scale) with the Pareto front; None when no size is logged."""
+def params_differ(board: pd.DataFrame) -> bool:
+    """Whether the configurations' parameter counts span more than ``MIN_PARAMS_RATIO``."""
+    sizes = board["params_m"].dropna()
+    return not sizes.empty and sizes.max() >= MIN_PARAMS_RATIO * sizes.min()
+
+
+def accuracy_vs_params(board: pd.DataFrame) -> Optional[Figure]:
+    """Top-1 against parameters (log scale) with the Pareto front; None when no size is logged
+    or the sizes do not differ meaningfully (``params_differ``)."""
     shown = board.dropna(subset=["params_m", "top1_mean"])
-    if shown.empty:
+    if shown.empty or not params_differ(shown):
         return None
     figure, (axes,) = _figure()
     axes.errorbar(shown["params_m"], shown["top1_mean"], fmt="o", capsize=3, color="tab:gray",
@@ -86,13 +114,13 @@ def accuracy_vs_params(board: pd.DataFrame, path: Path) -> Optional[Path]:
     axes.xaxis.set_major_formatter(plain)
     axes.xaxis.set_minor_formatter(plain)
     axes.set_xlabel("parameters (M, log scale)")
-    axes.set_ylabel("validation top-1 (%)")
+    axes.set_ylabel(TOP1_LABEL)
     axes.set_title("Top-1 vs parameters, Pareto front marked")
     axes.legend(loc="lower right")
-    return _save(figure, path)
+    return figure
 
 
-def val_curves(histories: pd.DataFrame, board: pd.DataFrame, path: Path) -> Path:
+def val_curves(histories: pd.DataFrame, board: pd.DataFrame) -> Figure:
     """Validation top-1 per epoch of each configuration in ``board``: mean line, ± std band.
 
     ``histories`` has columns ``config_key``, ``seed``, ``step``, ``value``.
@@ -108,13 +136,13 @@ def val_curves(histories: pd.DataFrame, board: pd.DataFrame, path: Path) -> Path
         axes.fill_between(mean.index, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("validation top-1 (%)")
+    axes.set_ylabel(TOP1_LABEL)
     axes.set_title("Validation top-1 per epoch (mean ± std over seeds)")
     axes.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return figure
 
 
-def forest(table: pd.DataFrame, path: Path, *, title: str) -> Path:
+def forest(table: pd.DataFrame, *, title: str) -> Figure:
     """Each level's Δ and its 95% CI against the reference (and the previous step, if tabled)."""
     figure, (axes,) = _figure()
     shown = table[~table["reference"]].reset_index(drop=True)
@@ -134,22 +162,82 @@ def forest(table: pd.DataFrame, path: Path, *, title: str) -> Path:
     axes.axvline(0.0, color="black", linewidth=0.8)
     axes.set_yticks(y, shown["level"])
     axes.set_xlabel("Δ validation top-1 (percentage points), 95% CI")
+    axes.set_ylabel(f"level of {table.attrs.get('factor', 'the factor')}")
     axes.set_title(title)
     axes.legend(loc="best", fontsize=8)
-    return _save(figure, path)
+    return figure
 
 
-def per_class(accuracy: pd.DataFrame, path: Path, *, title: str, k: int = 10) -> Path:
-    """The ``k`` best and ``k`` worst classes; ``accuracy`` has ``class``, ``accuracy`` (and ``std``)."""
+def per_class(accuracy: pd.DataFrame, *, title: str, k: int = 10) -> Figure:
+    """The ``k`` best and ``k`` worst classes; a dataset with at most ``2 k`` classes gets one
+    panel of all of them instead, so no class is drawn twice. ``accuracy`` has ``class``,
+    ``accuracy`` in % (and ``std``)."""
     ordered = accuracy.sort_values("accuracy", ascending=False)
-    figure, axes = _figure(ncols=2)
-    for ax, part, name, color in ((axes[0], ordered.head(k), "best", "tab:green"),
-                                  (axes[1], ordered.tail(k).iloc[::-1], "worst", "tab:red")):
-        y = np.arange(len(part))[::-1]
-        ax.barh(y, part["accuracy"], xerr=part["std"].fillna(0) if "std" in part else None, color=color)
-        ax.set_yticks(y, part["class"].astype(str))
-        ax.set_xlabel("accuracy")
-        ax.set_title(f"{name} {len(part)} classes")
-    axes[1].set_xlim(axes[0].get_xlim())  # one scale, so best and worst compare at a glance
+    if len(ordered) <= 2 * k:
+        figure, (axes,) = _figure()
+        _class_panel(axes, ordered, f"all {len(ordered)} classes", "tab:blue")
+    else:
+        figure, (best, worst) = _figure(ncols=2)
+        _class_panel(best, ordered.head(k), f"best {k} classes", "tab:green")
+        _class_panel(worst, ordered.tail(k).iloc[::-1], f"worst {k} classes", "tab:red")
+        worst.set_xlim(best.get_xlim())  # one scale, so best and worst compare at a glance
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure
+
+
+def _class_panel(axes: Axes, part: pd.DataFrame, name: str, color: str) -> None:
+    """Dot-and-whisker per class (± std over seeds), the best at the top."""
+    y = np.arange(len(part))[::-1]
+    xerr = part["std"].fillna(0).to_numpy() if "std" in part else None
+    axes.errorbar(part["accuracy"], y, xerr=xerr, fmt="o", capsize=3, color=color)
+    axes.set_yticks(y, part["class"].astype(str))
+    axes.set_xlabel("accuracy (%)")
+    axes.set_ylabel("class")
+    axes.set_title(name)
+
+
+def parallel_coordinates(study: optuna.Study, order: list[str], *, objective_label: str) -> Figure:
+    """One line per configuration through each searched axis (``order``: most important first),
+    coloured by the objective, the best drawn on top.
+
+    Drawn here rather than by ``optuna.visualization.matplotlib``, which draws through pyplot's
+    global state at its own size; each axis is the searched range scaled to [0, 1] (log axes in
+    log scale, choices evenly spaced), its ends or choices written beside it.
+    """
+    trials = [t for t in study.trials if all(p in t.params for p in order)]
+    distributions = {p: trials[0].distributions[p] for p in order} if trials else {}
+    figure, (axes,) = _figure()
+    values = np.array([t.value for t in trials], dtype=float)
+    norm = Normalize(values.min(), values.max()) if len(values) else Normalize(0.0, 1.0)
+    cmap = colormaps["viridis"]
+    best_last = np.argsort(values if study.direction == optuna.study.StudyDirection.MAXIMIZE else -values)
+    for index in best_last:
+        row = [_position(trials[index].params[p], distributions[p]) for p in order]
+        axes.plot(range(len(order)), row, color=cmap(norm(values[index])), alpha=0.7, linewidth=1.2)
+    for x, path in enumerate(order):
+        axes.axvline(x, color="black", linewidth=0.8)
+        for y, text in _axis_marks(distributions[path]):
+            axes.annotate(text, (x, y), textcoords="offset points", xytext=(3, 0), fontsize=7, va="center")
+    axes.set_xticks(range(len(order)), [path.rsplit(".", 1)[-1] for path in order])
+    axes.set_ylim(-0.05, 1.05)
+    axes.set_xlabel("searched parameter (most important first)")
+    axes.set_ylabel("position in the searched range (fraction: 0 = low end, 1 = high end)")
+    axes.set_title(f"{len(trials)} configurations through the searched space")
+    figure.colorbar(ScalarMappable(norm, cmap), ax=axes).set_label(objective_label)
+    return figure
+
+
+def _position(value: Any, distribution: BaseDistribution) -> float:
+    """Where ``value`` sits in its axis's range, 0 to 1."""
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices.index(value) / max(len(distribution.choices) - 1, 1)
+    low, high = distribution.low, distribution.high
+    if getattr(distribution, "log", False):
+        value, low, high = np.log(value), np.log(low), np.log(high)
+    return float((value - low) / (high - low))
+
+
+def _axis_marks(distribution: BaseDistribution) -> list[tuple[float, str]]:
+    if isinstance(distribution, CategoricalDistribution):
+        return [(_position(c, distribution), str(c)) for c in distribution.choices]
+    return [(0.0, f"{distribution.low:g}"), (1.0, f"{distribution.high:g}")]

@@ -1,7 +1,11 @@
 """Small-sample statistics for seed-level results: t intervals, paired or Welch tests, Holm.
 
 A configuration has a handful of seeds, so intervals use Student's t, never a normal
-approximation. A difference is tested on the seeds both sides share whenever every seed exists on
+approximation. An accuracy lives in [0, 100], and a t interval on the raw scale runs past 100
+when seeds spread near the top; accuracies get their t interval on the logit scale of the
+proportion instead, back-transformed, which can never leave the bounds (``bounded_interval``).
+Below ``MIN_INFORMATIVE_SEEDS`` seeds every interval is computed but flagged: with two seeds the t
+quantile is 12.7, and the interval says little more than that the seeds differ. A difference is tested on the seeds both sides share whenever every seed exists on
 both sides: seed-to-seed noise (data order, initialisation) then cancels, which is what repeating
 every configuration with the same seeds buys. Otherwise Welch's test, which assumes neither equal
 sizes nor equal variances.
@@ -11,14 +15,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special, stats
 
 NAN = float("nan")
+MIN_INFORMATIVE_SEEDS = 3  # seeds (or pairs) below which an interval is shown as not informative
+PERCENT = (0.0, 100.0)  # the bounds of an accuracy in %
+# Accuracies of exactly 0 or 100 % have no logit: they are moved this far (in %) inside the bounds,
+# well below one image of any validation split this tool reads (1 / 10,000 images = 0.01 %).
+EDGE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -31,12 +40,20 @@ class Summary:
     ci_low: float
     ci_high: float
 
+    @property
+    def informative(self) -> bool:
+        return informative(self.n)
+
 
 @dataclass(frozen=True)
 class Comparison:
     """``treated - reference``: its interval and two-sided p-value, and which test gave them.
 
-    ``test`` is ``"paired"``, ``"welch"``, or ``""`` when a side has fewer than two runs.
+    ``test`` is ``"paired"``, ``"welch"``, or ``""`` when a side has fewer than two runs. ``n`` is
+    the number of pairs (paired) or the smaller side (Welch): what makes the interval informative.
+    ``sd_diff`` is the standard deviation of one seed's difference: of the paired differences, or
+    for Welch ``sqrt(s_t^2 + s_r^2)``, the spread a difference of two independent seeds has. It
+    sizes the next experiment (``power.seeds_needed``).
     """
 
     test: str
@@ -44,18 +61,61 @@ class Comparison:
     ci_low: float
     ci_high: float
     p_value: float
+    n: int = 0
+    sd_diff: float = NAN
+
+    @property
+    def informative(self) -> bool:
+        return informative(self.n)
 
 
-def summarize(values: Iterable[float], *, confidence: float = 0.95) -> Summary:
-    """Summary of one configuration's per-seed values."""
+def informative(n: Any) -> Any:
+    """Whether an interval from ``n`` seeds (or pairs) is worth printing; elementwise on arrays."""
+    return n >= MIN_INFORMATIVE_SEEDS
+
+
+def summarize(values: Iterable[float], *, confidence: float = 0.95,
+              bounds: Optional[tuple[float, float]] = None) -> Summary:
+    """Summary of one configuration's per-seed values; the interval respects ``bounds`` if given."""
     x = np.asarray(list(values), dtype=float)
     if len(x) == 0:
         return Summary(0, NAN, NAN, NAN, NAN)
     if len(x) == 1:
         return Summary(1, float(x[0]), NAN, NAN, NAN)
     mean, std = float(x.mean()), float(x.std(ddof=1))
+    if bounds is not None:
+        low, high = bounded_interval(x, bounds, confidence=confidence)
+        return Summary(len(x), mean, std, low, high)
     half = float(t_half_width(std, len(x), confidence=confidence))
     return Summary(len(x), mean, std, float(mean - half), float(mean + half))
+
+
+def to_logit(values: ArrayLike, bounds: tuple[float, float] = PERCENT) -> np.ndarray:
+    """The logit of each value's position between ``bounds``; the bounds themselves move ``EDGE`` in."""
+    low, high = bounds
+    clipped = np.clip(np.asarray(values, dtype=float), low + EDGE, high - EDGE)
+    return special.logit((clipped - low) / (high - low))
+
+
+def from_logit(values: ArrayLike, bounds: tuple[float, float] = PERCENT) -> np.ndarray:
+    low, high = bounds
+    return low + (high - low) * special.expit(np.asarray(values, dtype=float))
+
+
+def bounded_interval(values: ArrayLike, bounds: tuple[float, float] = PERCENT, *,
+                     confidence: float = 0.95) -> tuple[float, float]:
+    """The t interval of the mean logit of ``values``, back-transformed: inside ``bounds`` always.
+
+    It is an interval for the centre on the logit scale (the back-transformed mean logit), which
+    for accuracies away from the bounds is within a hair of the arithmetic mean; near a bound it
+    is asymmetric, short on the side of the bound, as the spread of a proportion is.
+    """
+    z = to_logit(values, bounds)
+    if len(z) < 2:
+        return NAN, NAN
+    half = float(t_half_width(z.std(ddof=1), len(z), confidence=confidence))
+    low, high = from_logit([z.mean() - half, z.mean() + half], bounds)
+    return float(low), float(high)
 
 
 def t_half_width(std: ArrayLike, n: ArrayLike, *, confidence: float = 0.95) -> np.ndarray:
@@ -76,20 +136,23 @@ def compare(treated: pd.Series, reference: pd.Series, *, confidence: float = 0.9
     at least two values, otherwise only the difference of means.
     """
     delta = float(treated.mean() - reference.mean()) if len(treated) and len(reference) else NAN
+    t_values, r_values = treated.to_numpy(float), reference.to_numpy(float)
     with warnings.catch_warnings():
         # Identical values on both sides make t undefined; scipy warns and returns NaN, kept.
         warnings.simplefilter("ignore", RuntimeWarning)
         if len(treated) >= 2 and set(treated.index) == set(reference.index):
-            aligned = reference.reindex(treated.index)
-            result = stats.ttest_rel(treated.to_numpy(float), aligned.to_numpy(float))
-            test = "paired"
+            aligned = reference.reindex(treated.index).to_numpy(float)
+            result = stats.ttest_rel(t_values, aligned)
+            test, n, sd_diff = "paired", len(t_values), float(np.std(t_values - aligned, ddof=1))
         elif len(treated) >= 2 and len(reference) >= 2:
-            result = stats.ttest_ind(treated.to_numpy(float), reference.to_numpy(float), equal_var=False)
+            result = stats.ttest_ind(t_values, r_values, equal_var=False)
+            n = min(len(t_values), len(r_values))
+            sd_diff = float(np.hypot(t_values.std(ddof=1), r_values.std(ddof=1)))
             test = "welch"
         else:
-            return Comparison("", delta, NAN, NAN, NAN)
+            return Comparison("", delta, NAN, NAN, NAN, min(len(treated), len(reference)))
         interval = result.confidence_interval(confidence_level=confidence)
-    return Comparison(test, delta, float(interval.low), float(interval.high), float(result.pvalue))
+    return Comparison(test, delta, float(interval.low), float(interval.high), float(result.pvalue), n, sd_diff)
 
 
 def holm(p_values: Iterable[float]) -> np.ndarray:

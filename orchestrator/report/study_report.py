@@ -20,9 +20,10 @@ from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact
 from ..tracking.writer import log_directory
 from . import plots
 from .ablation import Design, ablation_tables
-from .formats import display_ablation, display_groups, display_leaderboard, write_table
+from .formats import display_ablation, display_groups, display_importances, display_leaderboard, write_table
 from .groups import group_summary
-from .leaderboard import leaderboard, load_board_runs
+from .importance import study_importances
+from .leaderboard import leaderboard, load_board_runs, objective
 from .runs import StudyRuns
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
@@ -50,11 +51,13 @@ def write_report(
     group_by: Sequence[str] = (),
     log: bool = True,
     echo: Callable[[str], None] = lambda line: None,
+    min_effect: Optional[float] = None,
 ) -> Report:
     """Write the study's report to ``out`` and (``log``) attach it to the latest sweep run.
 
     ``group_by`` names tags or config options to summarise by; by default the model, when the
-    study has several.
+    study has several. ``min_effect`` (metric units, e.g. 0.5 top-1 points) adds to each ablation
+    comparison the seeds per arm that would detect that difference with 80% power.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ def write_report(
     report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
                                 title=f"Leaderboard of {study}", note=report.runs.describe())
     sweep = latest_sweep(study, uri=uri)
-    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri)
+    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri, min_effect=min_effect)
     for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
         groups = group_summary(study, by, uri=uri, runs=report.runs)
         report.files += write_table(out / f"groups_{_slug(by)}", groups, display_groups(groups),
@@ -81,14 +84,16 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
-def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str]) -> None:
+def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str],
+               min_effect: Optional[float]) -> None:
+    if design is not None and design.kind == "optuna":
+        report.notes.append("no ablation tables: an optuna study has no fixed factors")
+        _importances(report, study, design, uri=uri)
+        return
     if design is None or not design.factors:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
         return
-    if design.kind == "optuna":
-        report.notes.append("no ablation tables: an optuna study has no fixed factors")
-        return
-    for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
+    for name, table in ablation_tables(study, uri=uri, runs=report.runs, min_effect=min_effect).items():
         stem = report.out / f"ablation_{_slug(name)}"
         metric = "best validation top-1 (%)" if table.attrs["metric"] == SUMMARY_TOP1 else table.attrs["metric"]
         if name == "cumulative":
@@ -97,8 +102,22 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
             subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
         report.files += write_table(stem, table, display_ablation(table),
                                     title=f"{study}: {subject}, {metric}", note=note)
-        report.files.append(plots.forest(table, stem.with_name(stem.name + "_forest.png"),
-                                         title=f"Δ top-1 against the reference: {subject}"))
+        figure = plots.forest(table, title=f"Δ top-1 against the reference: {subject}")
+        report.files.append(plots.save(figure, stem.with_name(stem.name + "_forest.png")))
+
+
+def _importances(report: Report, study: str, design: Design, *, uri: Optional[str]) -> None:
+    """Which searched axes mattered (two evaluators) and the parallel-coordinates figure."""
+    rank_by, mode = objective(study, uri=uri)
+    table, rebuilt, notes = study_importances(report.runs, design.spec, objective=rank_by, mode=mode)
+    report.notes += notes
+    if table.empty:
+        return
+    report.files += write_table(report.out / "importance", table, display_importances(table),
+                                title=f"{study}: hyperparameter importances for {rank_by}")
+    label = plots.TOP1_LABEL if rank_by == SUMMARY_TOP1 else rank_by
+    figure = plots.parallel_coordinates(rebuilt, list(table["parameter"]), objective_label=label)
+    report.files.append(plots.save(figure, report.out / "parallel_coordinates.png"))
 
 
 def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None:
@@ -107,12 +126,16 @@ def _figures(report: Report, board: pd.DataFrame, *, uri: Optional[str]) -> None
         report.notes.append("no figures: no configuration has a finished run")
         return
     out = report.out
-    report.files.append(plots.top1_bars(ranked, out / "top1_bars.png"))
-    scatter = plots.accuracy_vs_params(ranked, out / "accuracy_vs_params.png")
-    if scatter is None:
+    report.files.append(plots.save(plots.top1_intervals(ranked), out / "top1_intervals.png"))
+    scatter = plots.accuracy_vs_params(ranked)
+    sizes = ranked["params_m"].dropna()
+    if scatter is not None:
+        report.files.append(plots.save(scatter, out / "accuracy_vs_params.png"))
+    elif sizes.empty:
         report.notes.append("accuracy-vs-params skipped: no run logged summary/params")
     else:
-        report.files.append(scatter)
+        report.notes.append(f"accuracy-vs-params skipped: parameter counts span only {sizes.min():.5g}-"
+                            f"{sizes.max():.5g} M (less than {plots.MIN_PARAMS_RATIO - 1:.0%} apart)")
     _curves(report, ranked, uri=uri)
     _per_class(report, ranked.iloc[0], uri=uri)
 
@@ -127,7 +150,7 @@ def _curves(report: Report, ranked: pd.DataFrame, *, uri: Optional[str]) -> None
         report.notes.append(f"curves skipped: no run logged {CURVE_METRIC} per epoch")
         return
     history = history.merge(runs[["run_id", "config_key", "seed"]], on="run_id")
-    report.files.append(plots.val_curves(history, shown, report.out / "val_top1_curves.png"))
+    report.files.append(plots.save(plots.val_curves(history, shown), report.out / "val_top1_curves.png"))
 
 
 def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
@@ -141,7 +164,7 @@ def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
     grouped = pd.concat(tables).groupby("class")["accuracy"]
     accuracy = pd.DataFrame({"accuracy": grouped.mean(), "std": grouped.std(ddof=1)}).reset_index()
     title = f"Per-class accuracy of the best configuration, {best['label']} (mean of {len(tables)} seeds)"
-    report.files.append(plots.per_class(accuracy, report.out / "per_class.png", title=title))
+    report.files.append(plots.save(plots.per_class(accuracy, title=title), report.out / "per_class.png"))
 
 
 def _index(report: Report, study: str) -> Path:

@@ -16,11 +16,11 @@ OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "fail
 BASELINE_LABEL = "baseline"  # the reference row of an ablation
 
 DEFAULT_METRIC, DEFAULT_MODE = TOP1, "max"
-SUMMARY_TOP1 = "summary/best_top1"
+SUMMARY_TOP1, SUMMARY_TOP5 = "summary/best_top1", "summary/top5_at_best"
 # Summary metric of a finished run (logged at step 0) -> the epoch metric of its last report.
 SUMMARY_FROM = {
     SUMMARY_TOP1: BEST_TOP1,
-    "summary/top5_at_best": "val/top5_at_best",
+    SUMMARY_TOP5: "val/top5_at_best",
     "summary/best_epoch": "val/best_epoch",
     "summary/params": "model/params",
     "summary/train_seconds": "time/train_seconds",
@@ -29,9 +29,9 @@ SUMMARY_FROM = {
     "summary/trainable_params": "final/trainable_params",
 }
 SUMMARY_METRICS = (
-    SUMMARY_TOP1, "summary/top5_at_best", "summary/best_epoch", "summary/params", "summary/macs",
-    "summary/train_seconds",
+    SUMMARY_TOP1, SUMMARY_TOP5, "summary/best_epoch", "summary/params", "summary/macs", "summary/train_seconds",
 )
+PERCENT_METRICS = (SUMMARY_TOP1, SUMMARY_TOP5)  # accuracies in %: their intervals stay inside [0, 100]
 # The per-run value a configuration is ranked by: the best epoch for top-1, else the final value.
 RANK_COLUMN = {TOP1: SUMMARY_TOP1}
 # The per-epoch value that tracks the ranking: the best so far for top-1, else the metric itself.

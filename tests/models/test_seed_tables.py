@@ -8,17 +8,15 @@ a network's shape, so rows are built without them (nothing is downloaded).
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import yaml
 
 import models
-from orchestrator.space import configurations, resolve_config, set_path
+from orchestrator.designs import get_design
 from orchestrator.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,19 +39,9 @@ def doc_tables() -> dict[str, dict[str, int]]:
 
 
 def spec_rows(path: str) -> dict[str, dict[str, Any]]:
-    """Row name -> trial config: a variants spec's rows, or an ablation's configurations."""
-    raw = yaml.safe_load((ROOT / path).read_text())
-    if raw["search"]["kind"] != "variants":
-        spec = load_spec(ROOT / path)
-        return {label: resolve_config(spec, cell, where=label) for label, cell in configurations(spec)}
-    base = {section: raw[section] for section in ("data", "model", "train")}
-    rows = {}
-    for name, overrides in raw["search"]["variants"].items():
-        config = copy.deepcopy(base)
-        for key, value in (overrides or {}).items():
-            set_path(config, key, copy.deepcopy(value))
-        rows[name] = config
-    return rows
+    """Row name -> resolved trial config: a variants spec's rows, or an ablation's configurations."""
+    spec = load_spec(ROOT / path)
+    return {plan.label: plan.config for plan in get_design(spec.search.kind).expand(spec)}
 
 
 def trainable_params(config: dict[str, Any]) -> int:

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, make_spec, oat_trial
+from conftest import ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec, oat_trial
 from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from orchestrator.errors import OrchestrateError
 from orchestrator.report import ablation_table, ablation_tables
@@ -17,11 +18,6 @@ LR = "train.optimizer.lr"
 
 def finished(label: str) -> dict[int, float]:
     return {s: t.top1 for s in range(3) if (t := oat_trial(label, s)).outcome == "finished"}
-
-
-def t_interval(x: np.ndarray) -> tuple[float, float]:
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return x.mean() - half, x.mean() + half
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
@@ -66,7 +62,8 @@ def test_one_at_a_time_table_every_number(oat):
         x = np.array(list(finished(label).values()))
         row = table.loc[level]
         assert (row["n"], row["mean"], row["std"]) == (len(x), pytest.approx(x.mean()), pytest.approx(x.std(ddof=1)))
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx(t_interval(x))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(logit_interval(x))
+        assert row["ci_informative"] == (len(x) >= 3) and row["basis"] == "val split, best epoch (optimistic)"
     # k=3 has every seed the baseline has: paired. k=5 lost a seed to pruning, k=7 to a failure: Welch.
     expected = {"3": paired(np.array([72.0, 73.1, 72.4]), base),
                 "5": welch(np.array([71.0, 72.5]), base), "7": welch(np.array([70.5, 71.9]), base)}
@@ -185,3 +182,31 @@ def test_paired_factorial_when_no_cell_is_missing(store):
     se = np.array(values[("se", 0.1)] + values[("se", 0.05)])
     assert table.loc["se", "test"] == "paired"
     assert_comparison(table.loc["se"], paired(se, eca))
+
+
+def statsmodels_seeds(effect: float, sd: float, alpha: float = 0.05) -> int:
+    solved = TTestPower().solve_power(effect_size=abs(effect) / sd, alpha=alpha, power=0.8, alternative="two-sided")
+    return max(2, math.ceil(solved))
+
+
+def test_each_comparison_says_how_many_seeds_would_detect_it(oat):
+    table = ablation_table("oat", K_SIZE, uri=oat, min_effect=0.5).set_index("level")
+    base = np.array(list(finished("baseline").values()))
+    k3 = np.array([72.0, 73.1, 72.4])
+    sd = (k3 - base).std(ddof=1)  # paired: the spread of the seed-by-seed differences
+    assert table.loc["3", "sd_diff"] == pytest.approx(sd)
+    assert table.loc["3", "seeds_needed"] == statsmodels_seeds((k3 - base).mean(), sd)
+    assert table.loc["3", "seeds_needed_min_effect"] == statsmodels_seeds(0.5, sd)
+    k5 = np.array([71.0, 72.5])  # Welch: a difference of two independent seeds
+    sd5 = math.sqrt(k5.var(ddof=1) + base.var(ddof=1))
+    assert table.loc["5", "seeds_needed_min_effect"] == statsmodels_seeds(0.5, sd5)
+    assert table.loc["5", "delta_n"] == 2 and not table.loc["5", "delta_ci_informative"]
+    assert table.loc["3", "delta_ci_informative"]
+    assert math.isnan(table.loc["baseline", "seeds_needed"])
+
+
+def test_alpha_of_the_power_figure_is_the_tables(oat):
+    loose = ablation_table("oat", K_SIZE, uri=oat, min_effect=0.5, confidence=0.8).set_index("level")
+    sd = loose.loc["3", "sd_diff"]
+    assert loose.loc["3", "seeds_needed_min_effect"] == statsmodels_seeds(0.5, sd, alpha=0.2)
+    assert ablation_table("oat", K_SIZE, uri=oat)["seeds_needed_min_effect"].isna().all()  # none named

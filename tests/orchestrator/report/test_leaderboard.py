@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import OAT_VALUES, log_oat, log_study, oat_spec, oat_trial
+from conftest import OAT_VALUES, log_oat, log_study, logit_interval, oat_spec, oat_trial
 from scipy import stats
 
 from orchestrator.cli import main
@@ -22,11 +22,11 @@ def expected(label: str) -> dict[str, float]:
     """The row of ``label`` from its finished trials alone, computed with numpy and scipy."""
     done = [t for t in (oat_trial(label, s) for s in range(3)) if t.outcome == "finished"]
     top1 = np.array([t.top1 for t in done])
-    half = stats.t.ppf(0.975, len(top1) - 1) * top1.std(ddof=1) / math.sqrt(len(top1))
+    low, high = logit_interval(top1)
     params_m = np.mean([t.params for t in done]) / 1e6
     return {
         "n_seeds": len(done), "top1_mean": top1.mean(), "top1_std": top1.std(ddof=1),
-        "top1_ci_low": top1.mean() - half, "top1_ci_high": top1.mean() + half,
+        "top1_ci_low": low, "top1_ci_high": high, "top1_ci_informative": len(done) >= 3,
         "top5_mean": np.mean([t.top5 for t in done]), "best_epoch": np.mean([t.best_epoch for t in done]),
         "params_m": params_m, "train_hours": np.mean([t.train_seconds for t in done]) / 3600,
         "efficiency": top1.mean() / params_m,
@@ -115,6 +115,7 @@ def test_cli_formats(oat, fmt, marker, tmp_path):
     assert result.exit_code == 0, result.output
     assert marker in result.stdout and "read 13 runs of oat" in result.stderr
     assert "1 pruned" in result.stdout or fmt == "csv"
+    assert "val split, best epoch (optimistic)" in result.stdout  # a caption, or the CSV's basis column
     assert len(pd.read_csv(csv_path)) == 4
 
 

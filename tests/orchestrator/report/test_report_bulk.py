@@ -61,12 +61,14 @@ def test_every_run_is_read_in_pages_and_counted(bulk):
 def test_leaderboard_of_a_large_store_matches_pandas(bulk):
     board = leaderboard("bulk", uri=bulk).set_index("config_key")
     rows = [(f"c{c:04d}", top1(c, s)) for c in range(CONFIGS) for s in range(SEEDS) if outcome(c, s) == "finished"]
-    expected = pd.DataFrame(rows, columns=["config_key", "top1"]).groupby("config_key")["top1"]
-    mean, std, n = expected.mean(), expected.std(ddof=1), expected.count()
-    half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)
+    frame = pd.DataFrame(rows, columns=["config_key", "top1"])
+    expected = frame.groupby("config_key")["top1"]
+    mean, n = expected.mean(), expected.count()
+    logit = np.log(frame["top1"] / (100 - frame["top1"])).groupby(frame["config_key"])  # bounded interval
+    half = stats.t.ppf(0.975, n - 1) * logit.std(ddof=1) / np.sqrt(n)
     assert len(board) == CONFIGS and board["rank"].tolist() == list(range(1, CONFIGS + 1))
     assert np.allclose(board.loc[mean.index, "top1_mean"], mean)
-    assert np.allclose(board.loc[mean.index, "top1_ci_low"], mean - half)
+    assert np.allclose(board.loc[mean.index, "top1_ci_low"], 100 / (1 + np.exp(-(logit.mean() - half))))
     assert (board.loc[n.index, "n_seeds"] == n).all()
     assert board["n_pruned"].sum() == 50 and board["n_failed"].sum() == 20
     assert board["top1_mean"].is_monotonic_decreasing

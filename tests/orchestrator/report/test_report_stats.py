@@ -1,4 +1,4 @@
-"""The statistics helpers against textbook formulas computed here from t quantiles."""
+"""The statistics helpers against textbook formulas computed here from t quantiles and logits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from orchestrator.report.stats import compare, holm, summarize
+from orchestrator.report.formats import DASH, checked_interval
+from orchestrator.report.stats import PERCENT, compare, holm, summarize
 
 A = [72.0, 73.1, 72.4, 71.8]
 B = [70.1, 71.3, 69.8, 70.9]
@@ -61,3 +62,41 @@ def test_holm_steps_down_and_keeps_order_and_gaps():
     # sorted: 0.01*4=0.04, 0.03*3=0.09, 0.04*2=0.08 -> max(0.09, 0.08)=0.09, 0.5*1=0.5
     assert np.allclose(got, [0.09, np.nan, 0.04, 0.09, 0.5], equal_nan=True)
     assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # capped at 1
+
+
+NEAR_TOP = [99.2, 99.9, 100.0]
+
+
+def test_accuracy_interval_is_the_logit_t_interval_and_stays_inside_0_100():
+    from conftest import logit_interval
+
+    got = summarize(NEAR_TOP[:2] + [99.95], bounds=PERCENT)
+    assert (got.ci_low, got.ci_high) == pytest.approx(logit_interval(NEAR_TOP[:2] + [99.95]))
+    raw = summarize(NEAR_TOP)
+    assert raw.ci_high > 100  # what a plain t interval does near the top
+    bounded = summarize(NEAR_TOP, bounds=PERCENT)
+    assert 0 < bounded.ci_low < bounded.ci_high <= 100 and bounded.mean == raw.mean
+    low_end = summarize([0.0, 0.4, 1.5], bounds=PERCENT)
+    assert 0 <= low_end.ci_low < low_end.ci_high < 100
+
+
+def test_intervals_are_informative_from_three_seeds_or_pairs():
+    assert [summarize(A[:n]).informative for n in (1, 2, 3)] == [False, False, True]
+    pairs = [compare(pd.Series(A[:n], index=range(n)), pd.Series(B[:n], index=range(n))) for n in (2, 3)]
+    assert [(c.n, c.informative) for c in pairs] == [(2, False), (3, True)]
+    welch = compare(pd.Series(A[:2], index=[0, 1]), pd.Series(B, index=range(4)))
+    assert (welch.test, welch.n, welch.informative) == ("welch", 2, False)
+
+
+def test_sd_of_a_difference_is_paired_or_the_independent_sum():
+    paired = compare(pd.Series(A, index=range(4)), pd.Series(B, index=range(4)))
+    assert paired.sd_diff == pytest.approx(np.std(np.subtract(A, B), ddof=1))
+    welch = compare(pd.Series(A[:3], index=range(3)), pd.Series(B, index=range(4)))
+    assert welch.sd_diff == pytest.approx(math.sqrt(np.var(A[:3], ddof=1) + np.var(B, ddof=1)))
+
+
+def test_table_cells_withhold_intervals_below_three_seeds():
+    assert checked_interval(60.0, 80.0, 2, False) == "not informative (2 seeds)"
+    assert checked_interval(60.0, 80.0, 1, False) == "not informative (1 seed)"
+    assert checked_interval(60.0, 80.0, 3, True) == "[60.00, 80.00]"
+    assert checked_interval(float("nan"), float("nan"), 0, False) == DASH

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import log_oat
+from conftest import log_oat, log_study, oat_spec, oat_trial
 from PIL import Image
 
 from orchestrator.cli import main
+from orchestrator.report.basis import BASIS_COLUMN, HEADLINE
 from orchestrator.report.plots import SIZE_PIXELS
 from orchestrator.report.study_report import write_report
 from orchestrator.tracking.reader import latest_sweep
@@ -18,7 +19,7 @@ from orchestrator.tracking.writer import StudyTracker
 
 PER_CLASS = {f"class_{i}": 0.5 + i / 40 for i in range(20)}
 TABLES = ["leaderboard", "ablation_model_attention_kwargs_k_size"]
-FIGURES = ["top1_bars.png", "accuracy_vs_params.png", "val_top1_curves.png",
+FIGURES = ["top1_intervals.png", "accuracy_vs_params.png", "val_top1_curves.png",
            "ablation_model_attention_kwargs_k_size_forest.png"]
 
 
@@ -57,6 +58,15 @@ def test_tables_hold_the_leaderboard_numbers(reported):
     assert r"\pm" in tex and r"model.attention\_kwargs.k\_size" in tex
 
 
+def test_every_table_says_its_split_and_epoch_rule(reported):
+    _, report = reported
+    for stem in [*TABLES, "groups_model_attention"]:
+        assert (pd.read_csv(report.out / f"{stem}.csv")[BASIS_COLUMN] == HEADLINE.label).all(), stem
+        markdown = (report.out / f"{stem}.md").read_text()
+        assert markdown.split("\n\n")[2].strip() == HEADLINE.caption, stem  # the line under the table
+        assert "val split, best epoch (optimistic)" in (report.out / f"{stem}.tex").read_text(), stem
+
+
 def test_report_is_logged_to_the_latest_sweep_run(reported):
     store, report = reported
     run_id, _ = latest_sweep("reported", uri=store)
@@ -75,8 +85,20 @@ def test_missing_per_class_file_is_a_note_and_no_figure(oat, tmp_path):
 
 
 def test_cli_report(oat, tmp_path):
-    result = CliRunner().invoke(main, ["report", "oat", "--out", str(tmp_path), "--no-log", "--tracking-uri", oat])
+    result = CliRunner().invoke(main, ["report", "oat", "--out", str(tmp_path), "--no-log", "--min-effect", "0.5",
+                                       "--tracking-uri", oat])
     assert result.exit_code == 0, result.output
     assert "read 13 runs of oat" in result.output and f"to {tmp_path}" in result.output
     assert "note: per-class plot skipped" in result.output
-    assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_bars.png").exists()
+    assert (tmp_path / "leaderboard.tex").exists() and (tmp_path / "top1_intervals.png").exists()
+    table = (tmp_path / "ablation_model_attention_kwargs_k_size.md").read_text()
+    assert "seeds, 80% power (Δ=±0.5, ref.)" in table and "not informative (2 seeds)" in table
+
+
+def test_one_model_size_gets_a_note_not_a_params_axis(store, tmp_path):
+    trials = [oat_trial(label, seed, params=269_720.0 + 30 * i, per_class=None)
+              for i, label in enumerate(["baseline", "k_size=3", "k_size=5"]) for seed in range(3)]
+    log_study(store, oat_spec("one_size"), trials)
+    report = write_report("one_size", tmp_path, uri=store, log=False)
+    assert not (tmp_path / "accuracy_vs_params.png").exists()
+    assert "accuracy-vs-params skipped: parameter counts span only 0.26972-0.26978 M (less than 5% apart)" in report.notes
