@@ -250,6 +250,10 @@ def bench() -> None:
     """Measurements of this machine."""
 
 
+from .bench.gpu_cli import gpu_command  # noqa: E402  (click only; torch loads when it runs)
+bench.add_command(gpu_command, "gpu")
+
+
 @bench.command("trials")
 @click.option("--trials", default=8, show_default=True, help="One-epoch trials per side.")
 @click.option("--cpus-per-trial", default=1.0, show_default=True)
