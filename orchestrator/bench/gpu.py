@@ -197,7 +197,7 @@ def project(plan: Plan, device: torch.device, setting: Setting,
         k, speedup = packing_for(row, timing.peak_mib, device_mib, packing)
         rows.append(RowProjection(row.label, row.model, row.input_size, plan.projection.batch_size,
                                   timing.images_per_second, timing.peak_mib, k, speedup))
-    return Projection(rows, failed, len(plan.rows))
+    return Projection(rows, failed)
 
 
 def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,7 +20,8 @@ import torch
 
 from .workload import Setting, Timing, Workload, build_trainer, reset_peak, timed_epochs
 
-REPLY_TIMEOUT_S = 900.0  # a worker that says nothing this long has died (a hard crash, not an error)
+REPLY_TIMEOUT_S = 900.0  # a live worker that says nothing this long is stuck
+POLL_S = 1.0  # how often a silent wait checks that the workers still live
 
 
 @dataclass(frozen=True)
@@ -75,21 +77,24 @@ class PackingPool:
                 process.terminate()
 
     def _collect(self, waiting: set[int], kind: str) -> tuple[dict[int, Any], list[str]]:
-        """Replies of ``kind`` from every worker in ``waiting``; errors (and silence) apart."""
+        """Replies of ``kind`` from every worker in ``waiting``; errors, deaths and silence apart."""
         got: dict[int, Any] = {}
         errors: list[str] = []
-        while waiting:
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while waiting and time.monotonic() < deadline:
             try:
-                ident, what, payload = self.replies.get(timeout=REPLY_TIMEOUT_S)
+                ident, what, payload = self.replies.get(timeout=POLL_S)
             except queue.Empty:
-                errors += [f"worker {i} stopped answering" for i in sorted(waiting)]
-                break
+                dead = {i for i in waiting if not self.processes[i].is_alive()}
+                errors += [f"worker {i} exited with code {self.processes[i].exitcode}" for i in sorted(dead)]
+                waiting -= dead
+                continue
             waiting.discard(ident)
             if what == kind:
                 got[ident] = payload
             else:
                 errors.append(payload)
-        return got, errors
+        return got, errors + [f"worker {i} stopped answering" for i in sorted(waiting)]
 
     def run(self, workload: Workload, setting: Setting, k: int) -> PackedRun:
         """Train ``workload`` in ``k`` workers at once and time them together."""
