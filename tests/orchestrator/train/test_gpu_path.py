@@ -12,7 +12,6 @@ import pytest
 import torch
 import torch.nn as nn
 
-from orchestrator.callbacks import first_line
 from orchestrator.data import InMemoryLoader, build_augmentation, load_dataset
 from orchestrator.train import DeviceMemoryError, Trainer
 
@@ -40,6 +39,8 @@ class OutOfMemoryOnForward(nn.Module):
 
 
 def test_out_of_memory_in_a_step_is_the_reason_the_trial_layer_records(dataset) -> None:
+    from orchestrator.callbacks import first_line  # imports Ray: here, not where `-m gpu` runs bare
+
     trainer = Trainer.from_config({**config(), "train": {**config()["train"], "device": "cpu"}}, seed=0,
                                   dataset=dataset)
     trainer.net = OutOfMemoryOnForward()
