@@ -69,6 +69,7 @@ def test_amp_auto_is_bf16_where_the_gpu_has_it(dataset) -> None:
     trainer = Trainer.from_config(config(epochs=1), seed=0, dataset=dataset)
     expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     assert trainer.device.type == "cuda" and trainer.autocast_dtype == expected
+    assert torch.backends.cudnn.benchmark  # one batch shape per loader: autotuning pays
 
 
 @pytest.mark.gpu
