@@ -6,6 +6,7 @@ from typing import Optional
 
 import click
 
+from ..bench.gpu_cli import gpu_command
 from ..errors import SpecError
 from . import friendly_errors
 from .data import ROOT_HELP
@@ -13,6 +14,9 @@ from .data import ROOT_HELP
 @click.group()
 def bench() -> None:
     """Measurements of this machine."""
+
+
+bench.add_command(gpu_command, "gpu")
 
 
 @bench.command("trials")

@@ -23,6 +23,20 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the trial cannot recover."""
 
 
+class DeviceMemoryError(torch.OutOfMemoryError):
+    """The device ran out of memory. Torch's message names bytes and allocator settings; the trial
+    layer records an error's last line as the reason a trial FAILED, so this one also names the
+    run and the two knobs a sweep has: the batch and the trial's share of the GPU."""
+
+    @classmethod
+    def during(cls, error: torch.OutOfMemoryError, *, epoch: int, model: str, batch_size: int,
+               dtype: Optional[torch.dtype]) -> DeviceMemoryError:
+        lines = str(error).strip().splitlines()
+        precision = str(dtype).removeprefix("torch.") if dtype is not None else "fp32"
+        return cls(f"out of memory in epoch {epoch} ({model}, batch {batch_size}, {precision}): lower "
+                   f"data.batch_size or raise resources.gpus_per_trial. {lines[0] if lines else ''}".strip())
+
+
 def autocast_context(device: torch.device, dtype: Optional[torch.dtype]) -> contextlib.AbstractContextManager:
     if dtype is None:
         return contextlib.nullcontext()

@@ -22,7 +22,7 @@ from ..data.augment import Cutout
 from ..profile import profile_model
 from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
 from ..config import TrialConfig
-from .loop import StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
+from .loop import DeviceMemoryError, StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
 from .metrics import BEST_TOP1, EPOCH_METRICS, TOP1
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
@@ -63,6 +63,10 @@ class Trainer:
         pretrain_loader: Optional[InMemoryLoader] = None,
         class_names: Optional[list[str]] = None,
     ) -> None:
+        if device.type == "cuda":
+            # In-memory batches have one shape per loader (drop_last), so cuDNN's autotuner pays
+            # for itself after the first steps; bit-for-bit runs are a CPU promise anyway.
+            torch.backends.cudnn.benchmark = True
         self.model = model.to(device)
         self.net = torch.compile(self.model) if recipe.compile else self.model  # what runs forward
         self.train_loader, self.val_loader, self.pretrain_loader = train_loader, val_loader, pretrain_loader
@@ -186,8 +190,13 @@ class Trainer:
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, evaluate, step the schedule; returns (and calls back with) its metrics."""
         pretraining = self.epoch < self.pretrain_epochs
-        stage, lr = self._train_stage()
-        val = self._validate()
+        try:
+            stage, lr = self._train_stage()
+            val = self._validate()
+        except torch.OutOfMemoryError as error:
+            raise DeviceMemoryError.during(error, epoch=self.epoch + 1, model=type(self.model).__name__,
+                                           batch_size=self.train_loader.batch_size,
+                                           dtype=self.autocast_dtype) from error
         self.epoch += 1
         self.train_seconds += stage["seconds"]
         if val[TOP1] > self.best[BEST_TOP1]:

@@ -30,7 +30,7 @@ COMPARED = ("train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "opt
 
 def study(name: str, store_uri: str, *, lrs: list[float], epochs: int = 4, **resources) -> dict:
     return {"name": name, "data": DATA, "model": {"name": "resnet20"},
-            "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}},
+            "train": {"epochs": epochs, "device": "cpu", "optimizer": {"name": "sgd", "lr": 0.05}},  # compared bit for bit
             "search": {"kind": "grid", "factors": {"train.optimizer.lr": lrs}},
             "tracking": {"uri": store_uri}, "resources": {"cpus_per_trial": 1, **resources}}
 

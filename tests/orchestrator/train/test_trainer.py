@@ -11,7 +11,8 @@ CONFIG = {
     "data": {"dataset": "synthetic", "batch_size": 32,
              "options": {"num_classes": 4, "train_size": 256, "val_size": 64, "image_size": 16}},
     "model": {"name": "resnet20"},
-    "train": {"epochs": 3, "optimizer": {"name": "sgd", "lr": 0.05}, "scheduler": {"name": "cosine"}},
+    # Pinned to CPU: these tests compare runs bit for bit, which only CPU kernels promise.
+    "train": {"epochs": 3, "device": "cpu", "optimizer": {"name": "sgd", "lr": 0.05}, "scheduler": {"name": "cosine"}},
 }
 
 

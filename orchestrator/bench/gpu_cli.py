@@ -1,0 +1,38 @@
+"""The ``orchestrate bench gpu`` command, kept apart from ``orchestrator/cli.py`` so the bench group
+takes it with one line. Importing it costs only click: torch and the trainer load when it runs,
+and nothing of Ray, MLflow or Optuna ever does. ``python -m orchestrator.bench.gpu_cli`` runs it
+without the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+
+@click.command("gpu")
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
+              help="Where to train (default: cuda when there is one).")
+@click.option("--quick", is_flag=True, help="Tiny sizes and no compile: checks the bench itself, on a CPU too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
+def gpu_command(device: Optional[str], quick: bool, as_json: bool) -> None:
+    """Trainer vs a bare loop per precision, K trials packed per GPU, the data path on the device,
+    and seed 003's table projected to 8 GPUs: in one run, on one device."""
+    import torch
+
+    from .gpu import run_gpu_bench
+    from .gpu_report import format_bench
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    bench = run_gpu_bench(device=device, quick=quick)
+    if as_json:
+        click.echo(json.dumps(bench.to_dict(), indent=1))
+        return
+    for line in format_bench(bench):
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    gpu_command()

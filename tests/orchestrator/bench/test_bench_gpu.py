@@ -1,0 +1,90 @@
+"""`orchestrate bench gpu`: the quick run on a CPU prints all four sections, from a process where
+Ray, MLflow and Optuna cannot be imported; the command prints tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.bench import gpu
+from orchestrator.bench.gpu import GpuBench, LoaderRow, PrecisionRow
+from orchestrator.bench.gpu_cli import gpu_command
+from orchestrator.bench.packing import PackedRun
+from orchestrator.bench.projection import Projection, RowProjection
+
+ROOT = Path(__file__).resolve().parents[3]
+SECTIONS = ("1. trainer vs bare loop", "2. packing", "3. data path on the device", "4. seed 003 projection")
+# A bare GPU machine: importing any of these must not be needed by the bench.
+QUICK_WITHOUT_THE_SWEEP_STACK = """
+import json, sys
+for name in ("ray", "mlflow", "optuna"):
+    sys.modules[name] = None  # any import of them now raises ImportError
+from orchestrator.bench.gpu import run_gpu_bench
+from orchestrator.bench.gpu_report import format_bench
+bench = run_gpu_bench(device="cpu", quick=True)
+print("\\n".join(format_bench(bench)))
+print(json.dumps(bench.to_dict()))
+"""
+
+
+def test_quick_bench_runs_every_section_without_ray_mlflow_or_optuna() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", QUICK_WITHOUT_THE_SWEEP_STACK], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    *text, last = done.stdout.strip().splitlines()
+    assert all(any(line.startswith(section) for line in text) for section in SECTIONS), text
+    result = json.loads(last)
+    assert {"device", "trainer_vs_bare", "packing", "data_path", "projection"} <= set(result)
+    assert [row["setting"] for row in result["trainer_vs_bare"]] == ["fp32", "amp", "amp+channels_last"]
+    assert all(row["error"] is None and row["trainer"] > 0 and row["ratio"] > 0 for row in result["trainer_vs_bare"])
+    runs = result["packing"]["models"]["resnet20"]["runs"]
+    assert [run["k"] for run in runs] == [1, 2] and all(run["images_per_second"] > 0 and not run["errors"] for run in runs)
+    assert [row["augment"] for row in result["data_path"]] == ["standard", "randaugment"]
+    projection = result["projection"]
+    assert len(projection["rows"]) == 3 and not projection["failed"] and projection["gpu_hours"] > 0
+    assert {"epoch_seconds", "gpu_hours", "k", "batch_size", "input_size"} <= set(projection["rows"][0])
+
+
+def canned() -> GpuBench:
+    return GpuBench(
+        "cuda", "NVIDIA H100", quick=False,
+        precision=[PrecisionRow("fp32", "float32", 20_000.0, 25_000.0, 900.0),
+                   PrecisionRow("amp+compile", "bfloat16", error="BackendCompilerFailed: boom")],
+        packing_setting="fp32",
+        packing={"resnet20": [PackedRun(1, 20_000.0, [900.0]), PackedRun(2, 36_000.0, [900.0, 910.0])]},
+        loader=[LoaderRow("standard", 400_000.0, 20.0)],
+        projection=Projection([RowProjection("resnet_20", "resnet20", 32, 1024, 20_000.0, 900.0, 2, 1.8)],
+                              {"mlp_mixer_b16": "DeviceMemoryError: out of memory"}),
+        seconds=300.0)
+
+
+@pytest.fixture
+def fake_bench(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gpu, "run_gpu_bench", lambda device, quick: canned())
+
+
+def test_command_prints_the_four_tables_with_ratios_and_errors(fake_bench) -> None:
+    result = CliRunner().invoke(gpu_command, ["--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(any(line.startswith(section) for line in lines) for section in SECTIONS)
+    assert any("fp32" in line and "0.80" in line for line in lines)  # 20,000 / 25,000
+    assert any("error: BackendCompilerFailed: boom" in line for line in lines)
+    assert any("recommended K: 2" in line for line in lines)
+    assert any("mlp_mixer_b16" in line and "out of memory" in line for line in lines)
+    assert any("measured rows only" in line for line in lines)  # a failed row: no whole-table claim
+
+
+def test_command_json_is_one_object_with_a_key_per_section(fake_bench) -> None:
+    result = CliRunner().invoke(gpu_command, ["--device", "cpu", "--json"])
+    data = json.loads(result.output)
+    assert data["trainer_vs_bare"][0]["ratio"] == pytest.approx(0.8)
+    assert data["packing"]["models"]["resnet20"]["runs"][1]["speedup"] == pytest.approx(1.8)
+    assert data["projection"]["complete"] is False and data["data_path"][0]["headroom"] == 20.0
