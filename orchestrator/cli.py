@@ -82,7 +82,6 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
 def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tracking_uri: Optional[str]) -> None:
     """One row per configuration of STUDY (several: one cross-study table), best first."""
     from .report import leaderboard as build
-    from .report.basis import HEADLINE
     from .report.formats import display_leaderboard, to_latex, to_markdown
     from .report.leaderboard import load_board_runs
 
@@ -92,17 +91,17 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
     if csv_path:
         table.to_csv(csv_path, index=False)
         click.echo(f"wrote {len(table)} configurations to {csv_path}", err=True)
-    shown = display_leaderboard(table)
+    shown, caption = display_leaderboard(table), table.attrs["basis"].caption
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "md":
-        click.echo(f"{to_markdown(shown)}\n\n{HEADLINE.caption}")
+        click.echo(f"{to_markdown(shown)}\n\n{caption}")
     elif fmt == "tex":
-        click.echo(to_latex(shown, caption=f"Leaderboard of {', '.join(studies)}. {HEADLINE.caption}"), nl=False)
+        click.echo(to_latex(shown, caption=f"Leaderboard of {', '.join(studies)}. {caption}"), nl=False)
     elif table.empty:
         click.echo(f"{', '.join(studies)}: no trial runs yet")
     else:
-        click.echo(f"{shown.to_string(index=False)}\n{HEADLINE.caption}")
+        click.echo(f"{shown.to_string(index=False)}\n{caption}")
 
 
 @main.command()

@@ -41,7 +41,11 @@ class DataSpec(StrictModel):
     subset: Optional[int] = Field(None, ge=1, description="train on a seeded random subset")
     label_fraction: Optional[float] = Field(
         None, gt=0, le=1, description="train the classifier on this stratified fraction of the labels")
-    split_seed: int = Field(0, ge=0, description="seeds the labelled-fraction split (fixed across repeats)")
+    val_split: Optional[float] = Field(
+        None, gt=0, lt=1, description="validate on this stratified fraction of the training set (the best "
+                                      "epoch is chosen there) and report the validation split as test")
+    split_seed: int = Field(0, ge=0, description="seeds the held-out and labelled-fraction splits "
+                                                 "(fixed across repeats)")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import models
 
 from ..data import DatasetTensors
-from ..train.trainer import resolve_amp
+from ..train.setup import resolve_amp
 from .workload import Setting, Timing, Workload, peak_mib, reset_peak, synchronize
 
 PADDING = 4  # CIFAR's standard crop: pad 4 px (reflect), crop back to the input size

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import torch
 
 from ..data import DatasetTensors, InMemoryLoader, build_augmentation
-from ..train.trainer import resolve_amp
+from ..train.setup import resolve_amp
 from .bare import time_bare_loop
 from .packing import PackedRun, PackingPool, recommended_k, speedups
 from .projection import BATCH, SEED_003, Projection, Row, RowProjection, packing_for

@@ -8,6 +8,8 @@ from typing import Optional
 
 import torch
 
+from .splits import stratified_split
+
 # Images converted to float at a time when computing statistics: bounds memory on large sets.
 STATS_CHUNK = 4096
 
@@ -27,6 +29,8 @@ class DatasetTensors:
 
     ``mean``/``std`` are per-channel statistics of the full training split on the 0..1 scale,
     stored so that a subset or a labelled fraction is normalised like the whole dataset.
+    ``test_*`` is set only by :meth:`hold_out`: the dataset's own validation split, kept apart
+    while a fraction of the training images validates instead.
     """
 
     train_images: torch.Tensor
@@ -38,6 +42,8 @@ class DatasetTensors:
     mean: Optional[list[float]] = None
     std: Optional[list[float]] = None
     label_sets: dict[str, LabelSet] = field(default_factory=dict)
+    test_images: Optional[torch.Tensor] = None
+    test_labels: Optional[torch.Tensor] = None
 
     def __post_init__(self) -> None:
         for name in ("train_images", "val_images"):
@@ -84,6 +90,16 @@ class DatasetTensors:
             return self
         generator = torch.Generator().manual_seed(seed)
         return self.select_train(torch.randperm(len(self.train_labels), generator=generator)[:size])
+
+    def hold_out(self, fraction: float, *, seed: int) -> DatasetTensors:
+        """Validate on a stratified, seeded ``fraction`` of the training images instead of the
+        validation split, which becomes the test split: the best epoch is then chosen on images
+        that no reported number is measured on. The same ``seed`` holds out the same images in
+        every trial, so configurations are compared on one split."""
+        held, kept = stratified_split(self.train_labels, fraction, seed=seed)
+        train = self.select_train(kept)
+        return replace(train, val_images=self.train_images[held], val_labels=self.train_labels[held],
+                       test_images=self.val_images, test_labels=self.val_labels, label_sets={})
 
     def relabel(self, name: str) -> DatasetTensors:
         """The same images under the alternative labelling ``name`` (e.g. ``coarse``)."""

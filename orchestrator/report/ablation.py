@@ -17,7 +17,7 @@ seeds per arm would detect its observed difference, and a difference the reader 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import pandas as pd
@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import OrchestrateError
 from ..tracking.names import BASELINE_LABEL, OUTCOMES, PERCENT_METRICS
 from ..tracking.reader import latest_sweep
-from .basis import BASIS_COLUMN, HEADLINE
+from .basis import BASIS_COLUMN, headline_of
 from .power import seeds_needed
 from .runs import StudyRuns, load_runs
 from .stats import NAN, PERCENT, Comparison, compare, holm, summarize
@@ -84,7 +84,7 @@ def study_design(study: str, *, uri: Optional[str] = None) -> Design:
 
 def ablation_tables(
     study: str, *, uri: Optional[str] = None, runs: Optional[StudyRuns] = None,
-    metric: str = HEADLINE.metric, confidence: float = 0.95, min_effect: Optional[float] = None,
+    metric: Optional[str] = None, confidence: float = 0.95, min_effect: Optional[float] = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of the study: one per factor, or one ``cumulative`` table for that design."""
     design = study_design(study, uri=uri)
@@ -96,7 +96,7 @@ def ablation_tables(
 
 def ablation_table(
     study: str, factor: Optional[str] = None, *, uri: Optional[str] = None,
-    runs: Optional[StudyRuns] = None, metric: str = HEADLINE.metric, confidence: float = 0.95,
+    runs: Optional[StudyRuns] = None, metric: Optional[str] = None, confidence: float = 0.95,
     min_effect: Optional[float] = None,
 ) -> pd.DataFrame:
     """The table of one ``factor`` (a dotted path of the spec's ``search.factors``).
@@ -128,7 +128,7 @@ class Options:
     """What every table of a report shares: the metric, the confidence (alpha = 1 - confidence)
     and the difference the reader wants to be able to detect, in the metric's units."""
 
-    metric: str = HEADLINE.metric
+    metric: Optional[str] = None  # None: the headline of the study's runs (``basis.headline_of``)
     confidence: float = 0.95
     min_effect: Optional[float] = None
 
@@ -145,8 +145,12 @@ def _build(design: Design, name: str, runs: StudyRuns, options: Options) -> pd.D
         rows = _factorial_rows(design, name, frame)
     else:
         rows = _one_at_a_time_rows(design, name, frame)
+    basis = headline_of(runs.frame)
+    options = replace(options, metric=options.metric or basis.metric)
     table = _table(rows, options, with_previous=name == "cumulative")
-    table[BASIS_COLUMN] = HEADLINE.label
+    if options.metric == basis.metric:
+        table[BASIS_COLUMN] = basis.label
+        table.attrs["basis"] = basis
     table.attrs.update(factor=name, design=design.design, metric=options.metric,
                        confidence=options.confidence, min_effect=options.min_effect)
     return table

@@ -4,7 +4,7 @@ CSV files keep every raw number (for notebooks and other tools); Markdown and La
 paper shows: mean ± std, the interval in brackets, signed differences, p-values to 3 figures.
 An interval from fewer than 3 seeds is not printed as if it meant something: its cell says it is
 not informative, and the CSV keeps the numbers with a ``*_informative`` flag. Every written table
-carries the caption of ``basis.HEADLINE``: which split and which epoch rule its numbers use.
+carries the caption of its ``basis`` (``raw.attrs``): which split and which epoch rule its numbers use.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .basis import HEADLINE
 from .importance import EVALUATOR_NAMES
 from .power import MAX_SEEDS, POWER
 
@@ -90,6 +89,7 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
         "top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
         "95% CI": lambda r: checked_interval(r["top1_ci_low"], r["top1_ci_high"], r["n_seeds"],
                                              r["top1_ci_informative"]),
+        "best-epoch top-1 (%, optimistic)": lambda r: number(r["top1_best_epoch_mean"]),
         "top-5 (%)": lambda r: number(r["top5_mean"]),
         "best epoch": lambda r: number(r["best_epoch"], 1),
         "params (M)": lambda r: number(r["params_m"], 3),
@@ -193,9 +193,11 @@ def write_table(stem: Path, raw: pd.DataFrame, shown: pd.DataFrame, *, title: st
     """``stem``.csv (raw numbers), .md and .tex (``shown``); returns the paths written."""
     paths = [stem.with_name(stem.name + suffix) for suffix in (".csv", ".md", ".tex")]
     raw.to_csv(paths[0], index=False)
-    notes = "".join(f"\n{line}\n" for line in (HEADLINE.caption, note) if line)
+    basis = raw.attrs.get("basis")
+    rule = basis.caption if basis is not None else ""
+    notes = "".join(f"\n{line}\n" for line in (rule, note) if line)
     paths[1].write_text(f"### {title}\n\n{to_markdown(shown)}\n{notes}")
-    caption = " ".join(part for part in (f"{title}.", HEADLINE.caption, note) if part)
+    caption = " ".join(part for part in (f"{title}.", rule, note) if part)
     paths[2].write_text(to_latex(shown, caption=caption))
     return paths
 

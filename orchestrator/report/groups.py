@@ -11,7 +11,7 @@ from typing import Iterable, Mapping, Optional
 import pandas as pd
 
 from ..errors import OrchestrateError
-from .basis import BASIS_COLUMN, HEADLINE
+from .basis import BASIS_COLUMN
 from .leaderboard import COLUMNS, leaderboard
 from .runs import StudyRuns
 
@@ -49,5 +49,7 @@ def group_summary(
         "params_m": grouped["params_m"].mean(),
         "train_hours": grouped["train_hours"].mean(),
         "members": grouped["label"].agg(", ".join),
-    }).assign(**{BASIS_COLUMN: HEADLINE.label})
-    return table.sort_values("top1_mean", ascending=False).reset_index()[[by, *GROUP_COLUMNS]]
+    }).assign(**{BASIS_COLUMN: board.attrs["basis"].label})
+    table = table.sort_values("top1_mean", ascending=False).reset_index()[[by, *GROUP_COLUMNS]]
+    table.attrs["basis"] = board.attrs["basis"]
+    return table

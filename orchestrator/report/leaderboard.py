@@ -12,9 +12,10 @@ from typing import Iterable, Optional, Sequence
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..tracking.names import DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP5, rank_column
+from ..tracking.names import (DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP1, SUMMARY_TOP5, TOP1,
+                              rank_column)
 from ..tracking.reader import study_objective
-from .basis import BASIS_COLUMN, HEADLINE
+from .basis import BASIS_COLUMN, Basis, headline_of
 from .runs import StudyRuns, as_studies, load_runs
 from .stats import PERCENT, from_logit, informative, t_half_width, to_logit
 
@@ -22,23 +23,30 @@ KEYS = ["study", "config_key"]
 IDENTITY = ["label", "model", "factors"]
 COLUMNS = [
     "rank", *KEYS, *IDENTITY, "n_seeds", "n_pruned", "n_failed", "n_running",
-    "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top1_ci_informative", "top5_mean",
+    "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top1_ci_informative", "top1_best_epoch_mean",
+    "top5_mean",
     "best_epoch", "params_m", "mmacs", "train_hours", "device", "efficiency", BASIS_COLUMN,
 ]
 
 
 def objective(studies: str | Iterable[str], *, uri: Optional[str] = None) -> tuple[str, str]:
-    """(per-run column, mode) that ranks configurations; top-1 when studies disagree."""
+    """(epoch metric, mode) the studies optimise; top-1 when studies disagree."""
     targets = {study_objective(study, uri=uri) for study in as_studies(studies)}
-    metric, mode = targets.pop() if len(targets) == 1 else (DEFAULT_METRIC, DEFAULT_MODE)
-    return rank_column(metric), mode
+    return targets.pop() if len(targets) == 1 else (DEFAULT_METRIC, DEFAULT_MODE)
+
+
+def ranking(metric: str, basis: Basis) -> str:
+    """The per-run column configurations are ranked by: for top-1 the basis's validation
+    number (never the test split's), else the metric's summary."""
+    return basis.rank_metric if metric == TOP1 else rank_column(metric)
 
 
 def load_board_runs(studies: str | Iterable[str], *, uri: Optional[str] = None,
                     fields: Sequence[str] = ()) -> StudyRuns:
     """The runs a leaderboard needs: the summary metrics, the objective's metric and ``fields``."""
-    rank_by, _ = objective(studies, uri=uri)
-    return load_runs(studies, uri=uri, metrics=list(dict.fromkeys([*SUMMARY_METRICS, rank_by])), fields=fields)
+    metric, _ = objective(studies, uri=uri)
+    return load_runs(studies, uri=uri, metrics=list(dict.fromkeys([*SUMMARY_METRICS, rank_column(metric)])),
+                     fields=fields)
 
 
 def leaderboard(
@@ -58,29 +66,37 @@ def leaderboard(
     """
     fields = [name for name in fields if name not in COLUMNS]
     runs = runs if runs is not None else load_board_runs(studies, uri=uri, fields=fields)
-    rank_by, mode = objective(runs.studies, uri=uri)
+    metric, mode = objective(runs.studies, uri=uri)
+    basis = headline_of(runs.frame)
+    rank_by = ranking(metric, basis)
     if rank_by not in runs.frame.columns:
         raise OrchestrateError(f"these runs lack {rank_by}, the study's objective: read them with load_board_runs")
     if runs.frame.empty:
-        return pd.DataFrame(columns=[*COLUMNS, *fields])
-    table = _aggregate(runs, rank_by=rank_by, fields=fields, confidence=confidence)
+        empty = pd.DataFrame(columns=[*COLUMNS, *fields])
+        empty.attrs["basis"] = basis
+        return empty
+    table = _aggregate(runs, basis, rank_by=rank_by, fields=fields, confidence=confidence)
     table = table.sort_values("_score", ascending=mode == "min", na_position="last", kind="stable")
     ranked = table["n_seeds"] > 0
     table.insert(0, "rank", ranked.cumsum().where(ranked).astype("Int64"))
-    return table[[*COLUMNS, *fields]].reset_index(drop=True)
+    board = table[[*COLUMNS, *fields]].reset_index(drop=True)
+    board.attrs["basis"] = basis
+    return board
 
 
-def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confidence: float) -> pd.DataFrame:
+def _aggregate(runs: StudyRuns, basis: Basis, *, rank_by: str, fields: Sequence[str],
+               confidence: float) -> pd.DataFrame:
     table = runs.frame.groupby(KEYS, sort=False)[[*IDENTITY, *fields]].first()
     outcomes = runs.frame.groupby([*KEYS, "outcome"]).size().unstack(fill_value=0)
     unfinished = outcomes.reindex(columns=list(OUTCOMES[1:]), fill_value=0).add_prefix("n_")
     table = table.join(unfinished)
     finished = runs.finished.groupby(KEYS, sort=False)
-    top1 = finished[HEADLINE.metric]
+    top1 = finished[basis.metric]
     table["n_seeds"] = top1.count().reindex(table.index, fill_value=0)
     stats = pd.DataFrame({
         "top1_mean": top1.mean(),
         "top1_std": top1.std(ddof=1),
+        "top1_best_epoch_mean": finished[SUMMARY_TOP1].mean(),  # optimistic: shown beside, never ranked
         "top5_mean": finished[SUMMARY_TOP5].mean(),
         "best_epoch": finished["summary/best_epoch"].mean(),
         "params_m": finished["summary/params"].mean() / 1e6,
@@ -89,16 +105,16 @@ def _aggregate(runs: StudyRuns, *, rank_by: str, fields: Sequence[str], confiden
         "device": finished["device"].agg(_device_kind),
         "_score": finished[rank_by].mean(),
     })
-    table = table.join(stats).join(_bounded_ci(runs, confidence))
+    table = table.join(stats).join(_bounded_ci(runs, basis.metric, confidence))
     table["top1_ci_informative"] = informative(table["n_seeds"])
     table["efficiency"] = table["top1_mean"] / table["params_m"]
-    table[BASIS_COLUMN] = HEADLINE.label
+    table[BASIS_COLUMN] = basis.label
     return table.reset_index()
 
 
-def _bounded_ci(runs: StudyRuns, confidence: float) -> pd.DataFrame:
+def _bounded_ci(runs: StudyRuns, metric: str, confidence: float) -> pd.DataFrame:
     """Each configuration's top-1 interval: a t interval of the mean logit, back-transformed."""
-    logits = runs.finished.assign(_logit=to_logit(runs.finished[HEADLINE.metric], PERCENT))
+    logits = runs.finished.assign(_logit=to_logit(runs.finished[metric], PERCENT))
     grouped = logits.groupby(KEYS, sort=False)["_logit"]
     centre, n = grouped.mean(), grouped.count()
     half = t_half_width(grouped.std(ddof=1), n, confidence=confidence)

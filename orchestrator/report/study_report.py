@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from ..tracking.names import BASELINE_LABEL, SUMMARY_TOP1, TOP1
+from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, TOP1
 from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact
 from ..tracking.writer import log_directory
 from . import plots
@@ -23,7 +23,8 @@ from .ablation import Design, ablation_tables
 from .formats import display_ablation, display_groups, display_importances, display_leaderboard, write_table
 from .groups import group_summary
 from .importance import study_importances
-from .leaderboard import leaderboard, load_board_runs, objective
+from .basis import headline_of
+from .leaderboard import leaderboard, load_board_runs, objective, ranking
 from .runs import StudyRuns
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
@@ -95,7 +96,8 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
         return
     for name, table in ablation_tables(study, uri=uri, runs=report.runs, min_effect=min_effect).items():
         stem = report.out / f"ablation_{_slug(name)}"
-        metric = "best validation top-1 (%)" if table.attrs["metric"] == SUMMARY_TOP1 else table.attrs["metric"]
+        basis = table.attrs.get("basis")
+        metric = f"top-1 (%), {basis.label}" if basis is not None else table.attrs["metric"]
         if name == "cumulative":
             subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
         else:
@@ -108,14 +110,15 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
 
 def _importances(report: Report, study: str, design: Design, *, uri: Optional[str]) -> None:
     """Which searched axes mattered (two evaluators) and the parallel-coordinates figure."""
-    rank_by, mode = objective(study, uri=uri)
+    metric, mode = objective(study, uri=uri)
+    rank_by = ranking(metric, headline_of(report.runs.frame))
     table, rebuilt, notes = study_importances(report.runs, design.spec, objective=rank_by, mode=mode)
     report.notes += notes
     if table.empty:
         return
     report.files += write_table(report.out / "importance", table, display_importances(table),
                                 title=f"{study}: hyperparameter importances for {rank_by}")
-    label = plots.TOP1_LABEL if rank_by == SUMMARY_TOP1 else rank_by
+    label = plots.TOP1_LABEL if rank_by in PERCENT_METRICS else rank_by
     figure = plots.parallel_coordinates(rebuilt, list(table["parameter"]), objective_label=label)
     report.files.append(plots.save(figure, report.out / "parallel_coordinates.png"))
 

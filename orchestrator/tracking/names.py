@@ -7,6 +7,8 @@ Nothing here imports anything, so the trainer reports under these names without 
 from __future__ import annotations
 
 TOP1, BEST_TOP1 = "val/top1", "val/best_top1"  # the accuracy studies rank by, and its best so far
+# With data.val_split: the test split's top-1 each epoch, and at the epoch of the best validation top-1.
+TEST_TOP1, TEST_AT_BEST = "test/top1", "test/top1_at_best"
 
 TAG = "orchestrate."  # prefix of every tag this tool writes
 KIND_SWEEP, KIND_TRIAL = "sweep", "trial"
@@ -16,11 +18,15 @@ OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "fail
 BASELINE_LABEL = "baseline"  # the reference row of an ablation
 
 DEFAULT_METRIC, DEFAULT_MODE = TOP1, "max"
-SUMMARY_TOP1, SUMMARY_TOP5 = "summary/best_top1", "summary/top5_at_best"
+SUMMARY_TOP1, SUMMARY_TOP5 = "summary/best_top1", "summary/top5_at_best"  # best epoch: optimistic
+SUMMARY_FINAL_TOP1 = "summary/final_top1"  # the last epoch's validation top-1
+SUMMARY_TEST_AT_BEST = "summary/test_top1_at_best"  # with data.val_split: test top-1 at the best val epoch
 # Summary metric of a finished run (logged at step 0) -> the epoch metric of its last report.
 SUMMARY_FROM = {
     SUMMARY_TOP1: BEST_TOP1,
     SUMMARY_TOP5: "val/top5_at_best",
+    SUMMARY_FINAL_TOP1: TOP1,
+    SUMMARY_TEST_AT_BEST: TEST_AT_BEST,
     "summary/best_epoch": "val/best_epoch",
     "summary/params": "model/params",
     "summary/train_seconds": "time/train_seconds",
@@ -29,11 +35,12 @@ SUMMARY_FROM = {
     "summary/trainable_params": "final/trainable_params",
 }
 SUMMARY_METRICS = (
-    SUMMARY_TOP1, SUMMARY_TOP5, "summary/best_epoch", "summary/params", "summary/macs", "summary/train_seconds",
+    SUMMARY_TOP1, SUMMARY_TOP5, SUMMARY_FINAL_TOP1, SUMMARY_TEST_AT_BEST, "summary/best_epoch", "summary/params",
+    "summary/macs", "summary/train_seconds",
 )
-PERCENT_METRICS = (SUMMARY_TOP1, SUMMARY_TOP5)  # accuracies in %: their intervals stay inside [0, 100]
-# The per-run value a configuration is ranked by: the best epoch for top-1, else the final value.
-RANK_COLUMN = {TOP1: SUMMARY_TOP1}
+PERCENT_METRICS = (SUMMARY_TOP1, SUMMARY_TOP5, SUMMARY_FINAL_TOP1, SUMMARY_TEST_AT_BEST)  # accuracies in %: their intervals stay inside [0, 100]
+# The per-run value a configuration is ranked by: the last epoch's value (for top-1 its summary).
+RANK_COLUMN = {TOP1: SUMMARY_FINAL_TOP1}
 # The per-epoch value that tracks the ranking: the best so far for top-1, else the metric itself.
 RUNNING_BEST = {TOP1: BEST_TOP1}
 

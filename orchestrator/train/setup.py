@@ -30,6 +30,7 @@ PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's
 class TrainingData:
     train: InMemoryLoader
     val: InMemoryLoader
+    test: Optional[InMemoryLoader]  # with data.val_split: the dataset's validation split, reported as test
     pretrain: Optional[InMemoryLoader]  # every training image, for reconstruction pre-training
     class_names: list[str]
 
@@ -38,6 +39,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def resolve_amp(choice: str, device: torch.device) -> Optional[torch.dtype]:
+    """Mixed precision only on CUDA: bf16 where the GPU has it, else fp16 (with a grad scaler)."""
+    if device.type != "cuda" or choice == "off":
+        return None
+    if choice == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
+
+
+def count_params(model: nn.Module, *, trainable: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -52,6 +66,8 @@ def select_data(data: DataSpec, dataset: Optional[DatasetTensors]) -> tuple[Data
         dataset = load_dataset(data.dataset, root=data.root, download=data.download, **data.options)
     if data.subset:
         dataset = dataset.subset(data.subset)
+    if data.val_split:
+        dataset = dataset.hold_out(data.val_split, seed=data.split_seed)
     if data.label_fraction is None or data.label_fraction == 1:
         return dataset, dataset
     labelled, _ = stratified_split(dataset.train_labels, data.label_fraction, seed=data.split_seed)
@@ -78,7 +94,8 @@ def input_geometry(config: TrialConfig, model: nn.Module,
 
 def build_loaders(config: TrialConfig, model: nn.Module, device: torch.device, seed: int,
                   everything: DatasetTensors, labelled: DatasetTensors) -> TrainingData:
-    """Loaders for ``labelled`` (training), validation, and ``everything`` when pre-training."""
+    """Loaders for ``labelled`` (training), validation, test (with a held-out validation split)
+    and ``everything`` when pre-training."""
     data = config.data
     image_size, mean, std = input_geometry(config, model, everything)
     augment: Op = build_augmentation(data.augment)
@@ -87,14 +104,17 @@ def build_loaders(config: TrialConfig, model: nn.Module, device: torch.device, s
     train = InMemoryLoader(labelled.train_images, labelled.train_labels, batch_size=data.batch_size,
                            shuffle=True, augment=augment, augment_mode=data.augment_mode,
                            drop_last=True, seed=seed, **common)
-    val = InMemoryLoader(everything.val_images, everything.val_labels, batch_size=data.eval_batch_size,
-                         augment=augment, augment_mode="deterministic", **common)
+    evaluation = dict(batch_size=data.eval_batch_size, augment=augment, augment_mode="deterministic", **common)
+    val = InMemoryLoader(everything.val_images, everything.val_labels, **evaluation)
+    test = None
+    if everything.test_images is not None:
+        test = InMemoryLoader(everything.test_images, everything.test_labels, **evaluation)
     pretrain = None
     if config.train.pretrain is not None:
         pretrain = InMemoryLoader(everything.train_images, everything.train_labels, batch_size=data.batch_size,
                                   shuffle=True, augment=augment, augment_mode=data.augment_mode,
                                   drop_last=True, seed=seed + 1, **common)
-    return TrainingData(train, val, pretrain, everything.class_names)
+    return TrainingData(train, val, test, pretrain, everything.class_names)
 
 
 def build_model(config: TrialConfig, dataset: DatasetTensors) -> nn.Module:

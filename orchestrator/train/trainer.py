@@ -23,29 +23,17 @@ from ..profile import profile_model
 from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
 from ..config import TrialConfig
 from .loop import DeviceMemoryError, StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
-from .metrics import BEST_TOP1, EPOCH_METRICS, TOP1
+from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
 from .schedules import LRSchedule, build_schedule, scale_learning_rate
-from .setup import build_loaders, build_model, resolve_device, seed_everything, select_data
+from .setup import (build_loaders, build_model, count_params, resolve_amp, resolve_device, seed_everything,
+                    select_data)
 
 EpochCallback = Callable[[dict[str, float]], None]
 
 __all__ = ["EPOCH_METRICS", "EpochCallback", "Trainer"]
-
-
-def resolve_amp(choice: str, device: torch.device) -> Optional[torch.dtype]:
-    """Mixed precision only on CUDA: bf16 where the GPU has it, else fp16 (with a grad scaler)."""
-    if device.type != "cuda" or choice == "off":
-        return None
-    if choice == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
-
-
-def count_params(model: nn.Module, *, trainable: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
 class Trainer:
@@ -62,6 +50,7 @@ class Trainer:
         callbacks: Iterable[EpochCallback] = (),
         pretrain_loader: Optional[InMemoryLoader] = None,
         class_names: Optional[list[str]] = None,
+        test_loader: Optional[InMemoryLoader] = None,
     ) -> None:
         if device.type == "cuda":
             # In-memory batches have one shape per loader (drop_last), so cuDNN's autotuner pays
@@ -70,6 +59,7 @@ class Trainer:
         self.model = model.to(device)
         self.net = torch.compile(self.model) if recipe.compile else self.model  # what runs forward
         self.train_loader, self.val_loader, self.pretrain_loader = train_loader, val_loader, pretrain_loader
+        self.test_loader = test_loader  # measured each epoch, never used to choose anything
         self.recipe, self.device, self.callbacks = recipe, device, list(callbacks)
         self.autocast_dtype = resolve_amp(recipe.amp, device)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype == torch.float16 else None
@@ -139,7 +129,7 @@ class Trainer:
         model = build_model(config, everything)
         data = build_loaders(config, model, device, seed, everything, labelled)
         return cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
-                   pretrain_loader=data.pretrain, class_names=data.class_names)
+                   pretrain_loader=data.pretrain, class_names=data.class_names, test_loader=data.test)
 
     @property
     def total_epochs(self) -> int:
@@ -179,8 +169,13 @@ class Trainer:
         return {**train, "images": stats["images"], "seconds": stats["seconds"]}, lr
 
     def _validate(self) -> dict[str, float]:
+        """The validation split's metrics (``val/``), the test split's too when one is held apart."""
         val = evaluate(self.net, self.eval_criterion, self.val_loader, self.device, autocast_dtype=self.autocast_dtype)
         metrics = {f"val/{key}": value for key, value in val.items()}
+        if self.test_loader is not None:
+            test = evaluate(self.net, self.eval_criterion, self.test_loader, self.device,
+                            autocast_dtype=self.autocast_dtype)
+            metrics.update({f"test/{key}": value for key, value in test.items()})
         if self.ema is not None and self.epoch >= self.pretrain_epochs:
             ema = evaluate(self.ema.module, self.eval_criterion, self.val_loader, self.device,
                            autocast_dtype=self.autocast_dtype)
@@ -201,7 +196,8 @@ class Trainer:
         self.train_seconds += stage["seconds"]
         if val[TOP1] > self.best[BEST_TOP1]:
             self.best = {BEST_TOP1: val[TOP1], "val/best_epoch": float(self.epoch),
-                         "val/top5_at_best": val["val/top5"]}
+                         "val/top5_at_best": val["val/top5"],
+                         **({TEST_AT_BEST: val[TEST_TOP1]} if TEST_TOP1 in val else {})}
         metrics = {
             "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
             "opt/lr": lr,
@@ -247,12 +243,14 @@ class Trainer:
         return history
 
     def final_report(self) -> FinalReport:
-        """Per-class accuracy and confusion matrix of the current weights on the validation split."""
-        outputs = list(predict(self.net, self.val_loader, self.device, autocast_dtype=self.autocast_dtype))
+        """Per-class accuracy and confusion matrix of the current weights on the test split when
+        one is held apart, else on the validation split."""
+        loader = self.test_loader or self.val_loader
+        outputs = list(predict(self.net, loader, self.device, autocast_dtype=self.autocast_dtype))
         labels = torch.cat([labels for _, labels in outputs]).cpu()
         predictions = torch.cat([logits.argmax(dim=1) for logits, _ in outputs]).cpu()
         per_class, confusion = class_tables(labels, predictions, self.class_names)
-        images = next(iter(self.val_loader))[0]  # the input size after resizing and cropping
+        images = next(iter(loader))[0]  # the input size after resizing and cropping
         _, macs = profile_model(copy.deepcopy(self.model).cpu(), images.shape[-1], images.shape[1])
         return FinalReport(
             epoch=self.epoch, best_top1=self.best[BEST_TOP1], best_epoch=int(self.best["val/best_epoch"]),

@@ -45,3 +45,15 @@ def test_label_fraction_keeps_validation_and_statistics_of_the_whole_set() -> No
     assert labelled.train_labels.bincount().tolist() == [5] * 4
     assert torch.equal(labelled.val_labels, dataset.val_labels)
     assert labelled.channel_stats() == dataset.channel_stats()
+
+
+def test_a_held_out_split_validates_on_training_images_and_tests_on_the_validation_split() -> None:
+    dataset = load_dataset("synthetic", num_classes=4, train_size=80, val_size=16, image_size=8)
+    held = select_data(DataSpec(dataset="synthetic", val_split=0.25, split_seed=3), dataset)[0]
+    assert held.val_labels.bincount().tolist() == [5] * 4 and held.train_labels.bincount().tolist() == [15] * 4
+    assert torch.equal(held.test_images, dataset.val_images) and torch.equal(held.test_labels, dataset.val_labels)
+    train = {tuple(image.flatten().tolist()) for image in held.train_images}
+    assert not train & {tuple(image.flatten().tolist()) for image in held.val_images}  # disjoint
+    assert held.channel_stats() == dataset.channel_stats()  # normalised like the whole training set
+    again = select_data(DataSpec(dataset="synthetic", val_split=0.25, split_seed=3), dataset)[0]
+    assert torch.equal(again.val_images, held.val_images)  # the same split in every trial

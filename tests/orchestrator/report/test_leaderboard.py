@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import OAT_VALUES, log_oat, log_study, logit_interval, oat_spec, oat_trial
+from conftest import ATTENTION, OAT_VALUES, Trial, log_oat, log_study, logit_interval, make_spec, oat_spec, oat_trial
 from scipy import stats
 
 from orchestrator.cli import main
 from orchestrator.errors import OrchestrateError
 from orchestrator.report import leaderboard
+from orchestrator.report.basis import BASIS_COLUMN, SELECTED
 from orchestrator.report.groups import group_summary
 from orchestrator.report.runs import load_runs
 
@@ -115,7 +116,7 @@ def test_cli_formats(oat, fmt, marker, tmp_path):
     assert result.exit_code == 0, result.output
     assert marker in result.stdout and "read 13 runs of oat" in result.stderr
     assert "1 pruned" in result.stdout or fmt == "csv"
-    assert "val split, best epoch (optimistic)" in result.stdout  # a caption, or the CSV's basis column
+    assert "val split, final epoch" in result.stdout  # a caption, or the CSV's basis column
     assert len(pd.read_csv(csv_path)) == 4
 
 
@@ -125,3 +126,16 @@ def test_cli_takes_several_studies_and_fails_in_one_line_for_a_missing_one(oat_c
     assert result.exit_code == 0 and "oat_copy" in result.stdout
     result = CliRunner().invoke(main, ["leaderboard", "nope", "--tracking-uri", oat])
     assert result.exit_code == 1 and result.stderr.strip() == f"error: no study named 'nope' in {oat}"
+
+
+def test_with_a_held_out_split_the_headline_is_test_and_the_ranking_validation(store) -> None:
+    """Configurations are ranked on validation; the test number at the chosen epoch is shown,
+    never used to rank (A validates better, B tests better: A stays first)."""
+    trials = [Trial("A", {ATTENTION: "eca"}, seed, top1=80.0 + seed, test_top1=70.0 + seed) for seed in range(3)]
+    trials += [Trial("B", {ATTENTION: None}, seed, top1=75.0 + seed, test_top1=72.0 + seed) for seed in range(3)]
+    log_study(store, make_spec("held_out", factors={ATTENTION: ["eca", None]}, kind="grid"), trials)
+    board = leaderboard("held_out", uri=store)
+    assert list(board["label"]) == ["A", "B"]
+    assert list(board["top1_mean"]) == [71.0, 73.0]
+    assert list(board["top1_best_epoch_mean"]) == [81.0, 76.0]
+    assert board.attrs["basis"] is SELECTED and set(board[BASIS_COLUMN]) == {SELECTED.label}

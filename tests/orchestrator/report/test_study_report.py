@@ -11,7 +11,7 @@ from conftest import log_oat, log_study, oat_spec, oat_trial
 from PIL import Image
 
 from orchestrator.cli import main
-from orchestrator.report.basis import BASIS_COLUMN, HEADLINE
+from orchestrator.report.basis import BASIS_COLUMN, FINAL
 from orchestrator.report.plots import SIZE_PIXELS
 from orchestrator.report.study_report import write_report
 from orchestrator.tracking.reader import latest_sweep
@@ -61,10 +61,10 @@ def test_tables_hold_the_leaderboard_numbers(reported):
 def test_every_table_says_its_split_and_epoch_rule(reported):
     _, report = reported
     for stem in [*TABLES, "groups_model_attention"]:
-        assert (pd.read_csv(report.out / f"{stem}.csv")[BASIS_COLUMN] == HEADLINE.label).all(), stem
+        assert (pd.read_csv(report.out / f"{stem}.csv")[BASIS_COLUMN] == FINAL.label).all(), stem
         markdown = (report.out / f"{stem}.md").read_text()
-        assert markdown.split("\n\n")[2].strip() == HEADLINE.caption, stem  # the line under the table
-        assert "val split, best epoch (optimistic)" in (report.out / f"{stem}.tex").read_text(), stem
+        assert markdown.split("\n\n")[2].strip() == FINAL.caption, stem  # the line under the table
+        assert "val split, final epoch" in (report.out / f"{stem}.tex").read_text(), stem
 
 
 def test_report_is_logged_to_the_latest_sweep_run(reported):

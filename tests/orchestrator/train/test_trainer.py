@@ -25,7 +25,8 @@ def test_epoch_metrics_have_the_documented_keys(dataset) -> None:
     seen: list[dict[str, float]] = []
     trainer = Trainer.from_config(CONFIG, seed=0, dataset=dataset, callbacks=[seen.append])
     metrics = trainer.run_epoch()
-    optional = {"val/ema_loss", "val/ema_top1", "val/ema_top5", "pretrain/loss"}  # features left off
+    optional = {"val/ema_loss", "val/ema_top1", "val/ema_top5", "pretrain/loss",  # features left off
+                "test/loss", "test/top1", "test/top5", "test/top1_at_best"}
     assert tuple(metrics) == tuple(k for k in EPOCH_METRICS if k not in optional) and seen == [metrics]
     assert metrics["epoch"] == 1 and 0 <= metrics["val/top1"] <= metrics["val/top5"] <= 100
 
@@ -94,3 +95,20 @@ def test_retune_moves_lr_and_weight_decay_without_restarting_the_schedule(datase
     again = Trainer.from_config(recipe(0.05, 5e-4), seed=0, dataset=dataset)
     again.load_state_dict(moved.state_dict())
     assert again.hyperparameters == {"lr": 0.1, "weight_decay": 1e-3}
+
+
+def test_a_held_out_validation_split_chooses_the_epoch_and_the_test_split_is_reported(dataset) -> None:
+    # A high constant LR makes validation accuracy stall while test accuracy moves, so the test
+    # number at the best epoch differs from the latest one.
+    config = {**CONFIG, "data": {**CONFIG["data"], "val_split": 0.25},
+              "train": {**CONFIG["train"], "epochs": 4, "optimizer": {"name": "sgd", "lr": 0.5},
+                        "scheduler": {"name": "constant"}}}
+    trainer = Trainer.from_config(config, seed=0, dataset=dataset)
+    assert len(trainer.val_loader.labels) == 64 and len(trainer.train_loader.labels) == 192  # of the 256
+    assert torch.equal(trainer.test_loader.labels, dataset.val_labels)  # the dataset's own validation split
+    history = trainer.fit()
+    for seen in range(1, len(history) + 1):
+        best = max(history[:seen], key=lambda epoch: epoch["val/top1"])  # the first best, as kept
+        assert history[seen - 1]["val/best_epoch"] == best["epoch"]
+        assert history[seen - 1]["test/top1_at_best"] == best["test/top1"]
+    assert trainer.final_report().per_class["images"].sum() == len(dataset.val_labels)  # measured on test
