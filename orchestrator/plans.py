@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import ValidationError
 
@@ -116,9 +116,9 @@ class Cell:
         return cls(label, factors, f"{section} ({patch})")
 
 
-def plans_for(spec: SweepSpec, cells: list[Cell]) -> list[TrialPlan]:
-    """Every (configuration, seed) of ``cells``, each exactly once: ``repeats`` seeds each, and
-    two cells that resolve to the same config are one configuration."""
+def plans_for(spec: SweepSpec, cells: list[Cell], *, seeds: Optional[int] = None) -> list[TrialPlan]:
+    """Every (configuration, seed) of ``cells``, each exactly once: ``seeds`` (default ``repeats``)
+    seeds each, and two cells that resolve to the same config are one configuration."""
     plans: list[TrialPlan] = []
     seen: set[str] = set()
     for cell in cells:
@@ -128,7 +128,7 @@ def plans_for(spec: SweepSpec, cells: list[Cell]) -> list[TrialPlan]:
             continue
         seen.add(key)
         plans += [TrialPlan(key, cell.label, cell.factors, spec.train.seed + r, config)
-                  for r in range(spec.search.repeats)]
+                  for r in range(seeds or spec.search.repeats)]
     return plans
 
 

@@ -48,6 +48,18 @@ class ConfirmSpec(StrictModel):
     top_k: int = Field(3, ge=1)
 
 
+class SettleSpec(StrictModel):
+    """Seeds until settled: after ``repeats`` seeds, add ``batch`` more at a time to each arm whose
+    difference from the reference is undecided (its interval holds 0 and is wider than
+    ``width``), until every comparison is decided or the arm has ``max_repeats`` seeds."""
+
+    max_repeats: int = Field(10, ge=3, description="seeds an arm may reach")
+    batch: int = Field(2, ge=1, description="seeds added to an undecided arm per round")
+    width: float = Field(1.0, gt=0, description="an interval this narrow (in the metric's units, e.g. "
+                                                "points of top-1) that holds 0 decides: no difference")
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
 class SearchSpec(StrictModel):
     kind: str = Field("grid", description="a registered design: grid, ablation, variants, optuna")
     design: Literal["one_at_a_time", "cumulative", "factorial"] = "one_at_a_time"
@@ -63,6 +75,7 @@ class SearchSpec(StrictModel):
     sampler: Literal[SAMPLERS] = "tpe"  # type: ignore[valid-type]
     scheduler: Optional[TrialSchedulerSpec] = None
     confirm: Optional[ConfirmSpec] = None
+    settle: Optional[SettleSpec] = None
     metric: Union[str, list[str]] = DEFAULT_METRIC
     mode: Union[Literal["max", "min"], list[Literal["max", "min"]]] = "max"
     time_budget: Optional[float] = Field(None, gt=0, description="seconds (or '90m', '2h'): stop launching trials after")

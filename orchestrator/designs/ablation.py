@@ -49,6 +49,10 @@ ARMS: dict[str, Callable[[Factors], list[tuple[str, dict[str, Any]]]]] = {
 class Ablation(Design):
     name = "ablation"
     keys = ("factors", "baseline", "design")
+    compares = True
+
+    def reference(self, spec: SweepSpec) -> str:
+        return BASELINE_LABEL
 
     def validate(self, search: SearchSpec) -> None:
         super().validate(search)

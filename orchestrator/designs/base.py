@@ -26,6 +26,7 @@ class Design:
     name: ClassVar[str]
     keys: ClassVar[tuple[str, ...]] = ()  # the design-specific search keys it takes
     multi_objective: ClassVar[bool] = False  # whether it can optimise several metrics at once
+    compares: ClassVar[bool] = False  # whether its rows are compared with a reference row
 
     def validate(self, search: SearchSpec) -> None:
         """Checks of the search section alone; raise ValueError or OptionError naming the key."""
@@ -35,6 +36,22 @@ class Design:
                 raise ValueError(f"search.{key} is only for kind: {kinds} (this study is kind: {self.name})")
         if search.multi_objective and not self.multi_objective:
             raise OptionError("metric", "several metrics need kind: optuna (a multi-objective search)")
+        if search.settle is not None:
+            self._check_settle(search)
+
+    def _check_settle(self, search: SearchSpec) -> None:
+        if not self.compares:
+            raise OptionError("settle", f"seeds until settled compares rows with a reference; kind {self.name} "
+                                        "has none (use kind: ablation or variants)")
+        if search.repeats < 2 or search.settle.max_repeats <= search.repeats:
+            raise OptionError("settle.max_repeats", f"start from at least 2 seeds (repeats: {search.repeats}) "
+                                                    "and allow more than that")
+        if search.scheduler is not None:
+            raise OptionError("settle", "a scheduler stops trials early; their seeds would never settle")
+
+    def reference(self, spec: SweepSpec) -> str:
+        """The label of the row the others are compared with."""
+        raise NotImplementedError
 
     def cells(self, spec: SweepSpec) -> list[Cell]:
         raise NotImplementedError
@@ -49,8 +66,12 @@ class Design:
         return describe_plans(plans or [])
 
     def run(self, sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
-        """The sweep's Tune stages: by default, every plan once."""
+        """The sweep's Tune stages: by default, every plan once, then seeds until settled."""
         sweep.run_plans(plans or [], name=self.name)
+        if sweep.spec.search.settle is not None:
+            from .settle import settle
+
+            settle(self, sweep)
 
 
 DESIGNS: dict[str, Design] = {}

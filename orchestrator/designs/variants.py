@@ -42,6 +42,10 @@ def _options(section: dict[str, Any]) -> str:
 class Variants(Design):
     name = "variants"
     keys = ("variants", "reference")
+    compares = True
+
+    def reference(self, spec: SweepSpec) -> str:
+        return spec.search.reference or next(iter(spec.search.variants))
 
     def validate(self, search: SearchSpec) -> None:
         super().validate(search)

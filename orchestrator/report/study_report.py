@@ -15,8 +15,8 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, TOP1
-from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact
+from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, SETTLE_FILE, TOP1
+from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, read_json_artifact
 from ..tracking.writer import log_directory
 from . import plots
 from .ablation import Design, ablation_tables
@@ -69,6 +69,8 @@ def write_report(
                                 title=f"Leaderboard of {study}", note=report.runs.describe())
     sweep = latest_sweep(study, uri=uri)
     _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri, min_effect=min_effect)
+    if sweep:
+        _settled(report, study, sweep[0], uri=uri)
     for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
         groups = group_summary(study, by, uri=uri, runs=report.runs)
         report.files += write_table(out / f"groups_{_slug(by)}", groups, display_groups(groups),
@@ -106,6 +108,18 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
                                     title=f"{study}: {subject}, {metric}", note=note)
         figure = plots.forest(table, title=f"Δ top-1 against the reference: {subject}")
         report.files.append(plots.save(figure, stem.with_name(stem.name + "_forest.png")))
+
+
+def _settled(report: Report, study: str, sweep_run: str, *, uri: Optional[str]) -> None:
+    """Seeds until settled: each row's verdict against the reference and the seeds it took."""
+    record = read_json_artifact(sweep_run, SETTLE_FILE, uri=uri)
+    if record is None:
+        return
+    table = pd.DataFrame(record["rows"])
+    shown = table.assign(delta=table["delta"].map("{:+.2f}".format),
+                         interval=[f"[{low:.2f}, {high:.2f}]" for low, high in zip(table["ci_low"], table["ci_high"])])
+    report.files += write_table(report.out / "settle", table, shown[["row", "seeds", "delta", "interval", "verdict"]],
+                                title=f"{study}: seeds until settled, each row against {record['reference']}")
 
 
 def _importances(report: Report, study: str, design: Design, *, uri: Optional[str]) -> None:

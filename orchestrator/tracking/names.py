@@ -16,6 +16,7 @@ OUTCOMES = ("finished", "pruned", "failed", "running")
 # Runs closed before the outcome tag existed, or by a crash, still have an MLflow status.
 OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "failed"}
 BASELINE_LABEL = "baseline"  # the reference row of an ablation
+SETTLE_FILE = "settle.json"  # on a sweep's parent run: each row's seeds-until-settled decision
 
 DEFAULT_METRIC, DEFAULT_MODE = TOP1, "max"
 SUMMARY_TOP1, SUMMARY_TOP5 = "summary/best_top1", "summary/top5_at_best"  # best epoch: optimistic

@@ -181,6 +181,12 @@ def read_csv_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> O
     return pd.read_csv(io.StringIO(text))
 
 
+def read_json_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> Optional[Any]:
+    """A run's JSON artifact, or None when the run has no file at ``path``."""
+    text = _artifact_text(MlflowClient(tracking_uri=resolve_uri(uri)), run_id, path)
+    return None if text is None else json.loads(text)
+
+
 def _artifact_text(client: MlflowClient, run_id: str, path: str) -> Optional[str]:
     folder = os.path.dirname(path)
     if path not in {item.path for item in client.list_artifacts(run_id, folder or None)}:
