@@ -20,7 +20,7 @@ from .distributions import parse_distribution
 from .search_spec import PBT_MUTABLE, SearchSpec, TrialSchedulerSpec
 from .space import get_path, set_path
 from .tracking.store import sqlite_path
-from .trial import PLAN_KEY, stopped_by_scheduler
+from .trial import FAILURE_KEY, PLAN_KEY, stopped_by_scheduler
 
 SAMPLER_BUILDERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
@@ -74,6 +74,7 @@ class BudgetedOptunaSearch(OptunaSearch):
         """Record a trial a Tune scheduler stopped as PRUNED: Ray's integration tells Optuna it
         COMPLETED with its partial value, which the dashboard and samplers then read as final."""
         trial = self._ot_trials.get(trial_id)
+        error = error or FAILURE_KEY in (result or {})  # a scheduler stopped it on its failure report
         if (trial is not None and result and not error and not self.multi_objective
                 and trial_id not in self._completed_trials and stopped_by_scheduler(result)):
             self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # value: the last one reported
