@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,15 +17,17 @@ import torch
 import yaml
 
 from orchestrator.errors import ResumeError
+from orchestrator.faults import FAULT_ENV
 from orchestrator.space import expand
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import prepare, run_sweep
 from orchestrator.tracking import reader
 from orchestrator.tracking.writer import StudyTracker
 from orchestrator.train import Trainer
+from orchestrator.trial import RESUMED_FROM_KEY
 
 DATA = {"dataset": "synthetic", "batch_size": 32,
-        "options": {"num_classes": 4, "train_size": 512, "val_size": 64, "image_size": 16}}
+        "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
 COMPARED = ("train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "opt/lr")
 
 
@@ -74,28 +77,34 @@ def wait_for(condition, timeout: float = 300.0) -> None:
         time.sleep(0.5)
 
 
-def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_metrics(ray_local, store_uri) -> None:
-    raw = study("chaos_worker", store_uri, lrs=[0.05], max_failures=2)
-    killed: list[int] = []
+def attempts(storage: Path) -> list[list[dict]]:
+    """Each worker process's results, in order: Tune appends every attempt to result.json and
+    adds the reporting process's pid to each result."""
+    (path,) = storage.rglob("result.json")
+    results = [json.loads(line) for line in path.read_text().splitlines()]
+    pids = list(dict.fromkeys(result["pid"] for result in results))
+    return [[result for result in results if result["pid"] == pid] for pid in pids]
 
-    def kill_the_worker_after_its_first_epoch() -> None:
-        wait_for(lambda: steps_logged(store_uri, "chaos_worker") >= 1)
-        workers = [p for p in psutil.Process().children(recursive=True)
-                   if "ImplicitFunc" in " ".join(p.cmdline())]
-        for worker in workers:
-            worker.send_signal(signal.SIGKILL)
-            killed.append(worker.pid)
 
-    killer = threading.Thread(target=kill_the_worker_after_its_first_epoch, daemon=True)
-    killer.start()
+@pytest.mark.parametrize(("checkpoint_every", "kill_after", "restored"), [(1, 2, 2), (2, 3, 2)])
+def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_metrics(
+        ray_local, store_uri, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        checkpoint_every: int, kill_after: int, restored: int) -> None:
+    # The trial SIGKILLs its own worker once, right after reporting epoch `kill_after`; with a
+    # checkpoint every second epoch the retry re-runs epoch 3, which must not be logged twice.
+    monkeypatch.setenv(FAULT_ENV, f"kill_after_epoch:{kill_after}")
+    raw = study("chaos_worker", store_uri, lrs=[0.05], max_failures=1, checkpoint_every=checkpoint_every,
+                storage=str(tmp_path / "ray"))
     outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
-    killer.join(timeout=10)
 
-    assert killed, "no trial worker was found to kill"
+    first, second = attempts(tmp_path / "ray")
+    assert [r["epoch"] for r in first] == list(range(1, kill_after + 1))
+    assert [r["epoch"] for r in second] == list(range(restored + 1, 5))  # not from epoch 1
+    assert {r[RESUMED_FROM_KEY] for r in first} == {0} and {r[RESUMED_FROM_KEY] for r in second} == {restored}
     runs = trial_runs(store_uri, "chaos_worker")
     assert len(runs) == 1 and runs["status"].tolist() == ["FINISHED"]
     assert outcome.tally.finished == 1 and not outcome.tally.failed
-    assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(raw)
+    assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(raw)  # no step twice
 
 
 def test_a_sigkilled_driver_resumes_to_exactly_one_finished_run_per_trial(store_uri, tmp_path: Path) -> None:
