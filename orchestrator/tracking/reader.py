@@ -73,7 +73,7 @@ def recorded_spec(client: MlflowClient, study: str) -> Optional[dict[str, Any]]:
     return json.loads(_artifact_text(client, latest.info.run_id, "spec.json") or "{}")
 
 
-def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
+def unfinished_trials(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """run key -> run of trial runs left RUNNING or interrupted (not finished, failed or
     pruned): the runs a resume continues. The newest run of a key wins."""
     experiment = client.get_experiment_by_name(study)
@@ -81,7 +81,7 @@ def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
         return {}
     unfinished: dict[str, Any] = {}
     statuses = "attributes.status != 'FINISHED' AND attributes.status != 'FAILED'"
-    for run in trial_runs(client, experiment.experiment_id, extra_filter=statuses):
+    for run in trial_runs(client, experiment.experiment_id, extra_filter=statuses, page_size=page_size):
         # A run still RUNNING belongs to a driver that died; KILLED ones were interrupted
         # (Ctrl-C) unless a scheduler pruned them.
         outcome = run.data.tags.get(f"{TAG}outcome", "running")
@@ -91,12 +91,13 @@ def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
     return unfinished
 
 
-def finished_run_keys(client: MlflowClient, study: str) -> set[str]:
+def finished_run_keys(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> set[str]:
     """Run keys of the study's trial runs that already FINISHED (kept, not re-run)."""
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return set()
-    finished = trial_runs(client, experiment.experiment_id, extra_filter="attributes.status = 'FINISHED'")
+    finished = trial_runs(client, experiment.experiment_id, extra_filter="attributes.status = 'FINISHED'",
+                          page_size=page_size)
     return {run.data.tags.get(f"{TAG}run_key") for run in finished}
 
 

@@ -169,6 +169,24 @@ def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
         prepare(spec, resume=False)
 
 
+def test_every_run_is_read_when_a_study_has_more_runs_than_a_page(store_uri) -> None:
+    spec = parse_spec(study("paged", store_uri, lrs=[0.1, 0.09, 0.08, 0.07, 0.06]))
+    tracker = StudyTracker("paged", store_uri)
+    tracker.start_sweep(spec.model_dump(mode="json"), trial_count=5)
+    plans = expand(spec)
+    run_ids = [tracker.start_trial(plan.to_dict()) for plan in plans]
+    for run_id in run_ids[:2]:
+        tracker.finish_trial(run_id, status="FINISHED", summary={}, tags={})
+    for run_id in run_ids[2:]:
+        tracker.mark_interrupted(run_id)
+    table = reader.read_trials("paged", uri=store_uri, metrics=[], page_size=2)
+    assert sorted(table["run_id"]) == sorted(run_ids)
+    unfinished = reader.unfinished_trials(tracker.client, "paged", page_size=2)
+    assert {k: r.info.run_id for k, r in unfinished.items()} == {p.run_key: r for p, r in zip(plans[2:], run_ids[2:])}
+    finished = reader.finished_run_keys(tracker.client, "paged", page_size=1)
+    assert finished == {plan.run_key for plan in plans[:2]}
+
+
 @pytest.mark.slow  # two Ray clusters and eight trainings at once: minutes on 2 shared cores
 def test_two_sweeps_share_one_store_with_eight_concurrent_trials(store_uri, tmp_path: Path) -> None:
     """Two drivers, each running four trials at once, write one SQLite store."""
