@@ -107,48 +107,6 @@ def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_met
     assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(raw)  # no step twice
 
 
-def test_a_sigkilled_driver_resumes_to_exactly_one_finished_run_per_trial(store_uri, tmp_path: Path) -> None:
-    raw = study("chaos_driver", store_uri, lrs=[0.05, 0.02], max_concurrent=1)
-    spec_file = tmp_path / "chaos_driver.yaml"
-    spec_file.write_text(yaml.safe_dump(raw))
-    driver = subprocess.Popen(["orchestrate", "sweep", str(spec_file)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        # Kill the driver and every process it started (Ray's too) once the second trial is
-        # mid-way: one run FINISHED, one RUNNING with some epochs logged.
-        wait_for(lambda: len(trial_runs_or_empty(store_uri)) == 2 and steps_logged(store_uri, "chaos_driver") >= 1)
-    finally:
-        for process in [*psutil.Process(driver.pid).children(recursive=True), psutil.Process(driver.pid)]:
-            process.send_signal(signal.SIGKILL)
-        driver.wait()
-    before = trial_runs(store_uri, "chaos_driver")
-    assert sorted(before["status"]) == ["FINISHED", "RUNNING"]
-
-    refused = subprocess.run(["orchestrate", "sweep", str(spec_file)], capture_output=True, text=True)
-    assert refused.returncode == 2 and "--resume" in refused.stderr
-    changed = subprocess.run(["orchestrate", "sweep", str(spec_file), "train.epochs=5", "--resume"],
-                             capture_output=True, text=True)
-    assert changed.returncode == 2 and "train.epochs: 4 -> 5" in changed.stderr
-
-    resumed = subprocess.run(["orchestrate", "sweep", str(spec_file), "--resume"], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    after = trial_runs(store_uri, "chaos_driver")
-    assert sorted(after["run_id"]) == sorted(before["run_id"])  # continued, not duplicated
-    assert (after["status"] == "FINISHED").all()
-    for run_id in after["run_id"]:
-        steps = [step for step, _ in histories(store_uri, run_id)["val/top1"]]
-        assert steps == [1, 2, 3, 4]
-    mlflow.set_tracking_uri(store_uri)
-    parents = mlflow.search_runs(experiment_names=["chaos_driver"]).query("`tags.orchestrate.kind` == 'sweep'")
-    assert parents["status"].tolist() == ["FINISHED"]
-
-
-def trial_runs_or_empty(store_uri: str):
-    if mlflow.MlflowClient(store_uri).get_experiment_by_name("chaos_driver") is None:
-        return []
-    return trial_runs(store_uri, "chaos_driver")
-
-
 def test_resume_is_refused_for_a_study_that_never_ran(store_uri) -> None:
     with pytest.raises(ResumeError, match="has no sweep to resume"):
         prepare(parse_spec(study("never", store_uri, lrs=[0.1])), resume=True)
