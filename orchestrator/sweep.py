@@ -116,6 +116,8 @@ class Sweep:
         self.storage = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S"))
         self.optuna_storage = optuna_storage_path(self.tracker.uri, spec.name)
         self.resumable = resumable
+        self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
+                              for key, run in resumable.items()}
         self.lookup = functools.partial(plan_for, spec)
         # What trials receive: the validated spec, without the tracking URI (and its password).
         self.trial_spec = spec.model_copy(update={"tracking": TrackingSpec()})
@@ -171,7 +173,7 @@ class Sweep:
         spec, search, resources = self.spec, self.spec.search, self.spec.resources
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, spec=self.trial_spec, deadline=self.deadline,
-                                 checkpoint_root=self.checkpoint_root, resume_keys=sorted(self.resumable),
+                                 checkpoint_root=self.checkpoint_root, resume_epochs=self.resume_epochs,
                                  kill_after_epoch=faults.kill_after_epoch_from_env()),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )

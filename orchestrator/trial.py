@@ -55,41 +55,51 @@ def trial_dirname(plan: TrialPlan) -> str:
     return plan.run_key
 
 
-def latest_checkpoint(checkpoint_root: str, run_key: str) -> Optional[str]:
-    """The newest checkpoint any earlier sweep of the study saved for ``run_key``.
+def resumable_state(checkpoint_root: str, run_key: str, *, logged: int) -> Optional[dict[str, Any]]:
+    """The newest state any earlier sweep of the study saved for ``run_key`` at an epoch the
+    run has logged (``logged``: its last logged epoch), or None.
+
+    A driver stopped between a trial's checkpoint and the logging of that epoch leaves a
+    checkpoint one epoch ahead of the log: continuing from it would leave that epoch out of
+    the run's history for good, so the one before it is taken (Tune keeps the last two).
 
     Layout: ``<root>/<sweep>/<stage>/<run key>/checkpoint_<n>/trainer.pt`` (Tune's, with our
     folder names); the root is a local folder or an object-store URI. Tune restores a retried
     trial itself; this finds the checkpoint of a trial whose driver died, which a resumed sweep
     starts as a new Tune trial.
     """
-    return storage.latest_file(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}")
+    for path in storage.files_newest_first(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}"):
+        with storage.open_file(path) as stream:
+            state = torch.load(stream, weights_only=False)
+        if state["epoch"] <= logged:
+            return state
+    return None
 
 
-def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str]) -> Optional[str]:
-    """Load Tune's checkpoint of a retried (or PBT-exploiting) trial, else the newest one of a
-    resumed run; returns the run key of the run that saved it (None when nothing was loaded)."""
+def _restore(trainer: Trainer, checkpoint_root: str, run_key: str, logged: Optional[int]) -> Optional[str]:
+    """Load Tune's checkpoint of a retried (or PBT-exploiting) trial, else the newest logged one
+    of a resumed run (``logged`` is not None); returns the run key of the run that saved it
+    (None when nothing was loaded)."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
     else:
-        path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
-        if path is None:
+        state = resumable_state(checkpoint_root, run_key, logged=logged) if logged is not None else None
+        if state is None:
             return None
-        with storage.open_file(path) as stream:
-            state = torch.load(stream, weights_only=False)
     trainer.load_state_dict(state)
-    return state.get(MEMBER_KEY, resumed_key)
+    return state.get(MEMBER_KEY, run_key)
 
 
 def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
-              resume_keys: list[str] = (), deadline: Optional[float] = None,
+              resume_epochs: Optional[dict[str, int]] = None, deadline: Optional[float] = None,
               kill_after_epoch: Optional[int] = None) -> None:
     """Train one (configuration, seed), continuing from its newest checkpoint if it has one.
 
-    Only the runs a ``--resume`` continues (``resume_keys``) look for earlier sweeps'
-    checkpoints; any other trial starts from scratch, whatever lies in the storage.
+    Only the runs a ``--resume`` continues (``resume_epochs``: run key -> last logged epoch)
+    look for earlier sweeps' checkpoints; any other trial starts from scratch, whatever lies
+    in the storage.
 
     An exception raised while building or training the configuration (a NaN loss, a bad
     option, CUDA out of memory) would be raised again by a retry from the same checkpoint, so
@@ -111,15 +121,15 @@ def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     reporter = EpochReporter(plan.run_key, spec.search.metrics)
     try:
-        _train(plan, spec, reporter, checkpoint_root=checkpoint_root, resume_keys=resume_keys,
-               kill_after_epoch=kill_after_epoch)
+        _train(plan, spec, reporter, checkpoint_root=checkpoint_root,
+               logged=(resume_epochs or {}).get(plan.run_key), kill_after_epoch=kill_after_epoch)
     except Exception as exc:
         reporter.failure(exc)
         raise
 
 
 def _train(plan: TrialPlan, spec: SweepSpec, reporter: "EpochReporter", *, checkpoint_root: str,
-           resume_keys: list[str], kill_after_epoch: Optional[int]) -> None:
+           logged: Optional[int], kill_after_epoch: Optional[int]) -> None:
     """Build, restore and train, reporting every epoch.
 
     A run restoring its own checkpoint goes on with the LR and weight decay it trained with. A
@@ -127,7 +137,7 @@ def _train(plan: TrialPlan, spec: SweepSpec, reporter: "EpochReporter", *, check
     which PBT has just mutated.
     """
     trainer = Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed)
-    saved_by = _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
+    saved_by = _restore(trainer, checkpoint_root, plan.run_key, logged)
     extra = {NODE_KEY: ray.get_runtime_context().get_node_id(), RESUMED_FROM_KEY: trainer.epoch}
     if saved_by is not None and saved_by != plan.run_key:
         optimizer = plan.config["train"]["optimizer"]
