@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import threading
-import time
 from pathlib import Path
 
-import mlflow
-import psutil
 import pytest
-import torch
 import yaml
+from recovery import DATA, Driver, histories, study, trial_runs, uninterrupted
 
 from orchestrator.errors import ResumeError
 from orchestrator.faults import FAULT_ENV
@@ -23,59 +16,7 @@ from orchestrator.spec import parse_spec
 from orchestrator.sweep import prepare, run_sweep
 from orchestrator.tracking import reader
 from orchestrator.tracking.writer import StudyTracker
-from orchestrator.train import Trainer
 from orchestrator.trial import RESUMED_FROM_KEY
-
-DATA = {"dataset": "synthetic", "batch_size": 32,
-        "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
-COMPARED = ("train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "opt/lr")
-
-
-def study(name: str, store_uri: str, *, lrs: list[float], epochs: int = 4, **resources) -> dict:
-    return {"name": name, "data": DATA, "model": {"name": "resnet20"},
-            "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}},
-            "search": {"kind": "grid", "factors": {"train.optimizer.lr": lrs}},
-            "tracking": {"uri": store_uri}, "resources": {"cpus_per_trial": 1, **resources}}
-
-
-def trial_runs(store_uri: str, name: str):
-    mlflow.set_tracking_uri(store_uri)
-    runs = mlflow.search_runs(experiment_names=[name])
-    return runs[runs["tags.orchestrate.kind"] == "trial"]
-
-
-def histories(store_uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    client = mlflow.MlflowClient(tracking_uri=store_uri)
-    return {key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key)) for key in COMPARED}
-
-
-def uninterrupted(raw: dict) -> dict[str, list[tuple[int, float]]]:
-    """The same (configuration, seed) trained straight through in this process, one thread."""
-    plan = expand(parse_spec(raw))[0]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in the trial: Ray gives it one CPU
-    try:
-        history = Trainer.from_config(plan.config, seed=plan.seed).fit()
-    finally:
-        torch.set_num_threads(threads)
-    return {key: [(int(m["epoch"]), m[key]) for m in history] for key in COMPARED}
-
-
-def steps_logged(store_uri: str, name: str) -> int:
-    runs = trial_runs(store_uri, name) if mlflow.MlflowClient(store_uri).get_experiment_by_name(name) else []
-    if len(runs) == 0:
-        return 0
-    client = mlflow.MlflowClient(tracking_uri=store_uri)
-    return max(len(client.get_metric_history(r, "val/top1")) for r in runs["run_id"])
-
-
-def wait_for(condition, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.5)
-
 
 def attempts(storage: Path) -> list[list[dict]]:
     """Each worker process's results, in order: Tune appends every attempt to result.json and
@@ -104,7 +45,22 @@ def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_met
     runs = trial_runs(store_uri, "chaos_worker")
     assert len(runs) == 1 and runs["status"].tolist() == ["FINISHED"]
     assert outcome.tally.finished == 1 and not outcome.tally.failed
-    assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(raw)  # no step twice
+    assert histories(store_uri, runs["run_id"].iloc[0]) == uninterrupted(expand(parse_spec(raw))[0])  # no step twice
+
+
+def test_a_trial_in_a_reused_worker_gives_the_metrics_of_the_same_run_alone(ray_local, store_uri, tmp_path: Path) -> None:
+    # One worker at a time: the second and third trials run in the process the first trained
+    # in (Tune's reuse_actors, which Ray leaves off because reused actors have leaked state).
+    raw = study("reused", store_uri, lrs=[0.08, 0.05, 0.02], epochs=2, max_concurrent=1,
+                storage=str(tmp_path / "ray"))
+    run_sweep(parse_spec(raw), echo=lambda line: None)
+    pids = {json.loads(line)["pid"] for path in (tmp_path / "ray").rglob("result.json")
+            for line in path.read_text().splitlines()}
+    assert len(pids) == 1
+    runs = trial_runs(store_uri, "reused")
+    run_of = dict(zip(runs["tags.orchestrate.run_key"], runs["run_id"]))
+    for plan in expand(parse_spec(raw)):
+        assert histories(store_uri, run_of[plan.run_key]) == uninterrupted(plan)
 
 
 def test_resume_is_refused_for_a_study_that_never_ran(store_uri) -> None:
@@ -145,22 +101,21 @@ def test_every_run_is_read_when_a_study_has_more_runs_than_a_page(store_uri) -> 
     assert finished == {plan.run_key for plan in plans[:2]}
 
 
-@pytest.mark.slow  # two Ray clusters and eight trainings at once: minutes on 2 shared cores
-def test_two_sweeps_share_one_store_with_eight_concurrent_trials(store_uri, tmp_path: Path) -> None:
-    """Two drivers, each running four trials at once, write one SQLite store."""
-    processes = []
-    for name in ("left", "right"):
-        raw = study(name, store_uri, lrs=[0.05, 0.04, 0.03, 0.02], epochs=2, cpus_per_trial=0.25)
-        raw["data"] = {**DATA, "options": {**DATA["options"], "train_size": 128}}
+def test_two_sweeps_share_one_store_and_every_metric_of_every_step_lands(store_uri, tmp_path: Path) -> None:
+    """Two drivers, each its own Ray and two trials at once, write one new SQLite store."""
+    raws = {name: study(name, store_uri, lrs=lrs, epochs=2, cpus_per_trial=0.5, storage=str(tmp_path / name))
+            for name, lrs in (("left", [0.05, 0.04]), ("right", [0.03, 0.02]))}
+    drivers = []
+    for name, raw in raws.items():
         spec_file = tmp_path / f"{name}.yaml"
         spec_file.write_text(yaml.safe_dump(raw))
-        processes.append(subprocess.Popen(["orchestrate", "sweep", str(spec_file)], stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, text=True))
-    outputs = [process.communicate(timeout=600)[0] for process in processes]
-    assert [p.returncode for p in processes] == [0, 0], outputs
-    assert not any("database is locked" in output for output in outputs)
-    for name in ("left", "right"):
+        drivers.append(Driver(str(spec_file)))
+    outputs = [driver.finish() for driver in drivers]
+    assert [code for code, _ in outputs] == [0, 0], outputs
+    assert not any("database is locked" in output for _, output in outputs)
+    for name, raw in raws.items():
         runs = trial_runs(store_uri, name)
-        assert len(runs) == 4 and (runs["status"] == "FINISHED").all()
-        for run_id in runs["run_id"]:
-            assert [s for s, _ in histories(store_uri, run_id)["val/top1"]] == [1, 2]
+        assert len(runs) == 2 and (runs["status"] == "FINISHED").all()
+        run_of = dict(zip(runs["tags.orchestrate.run_key"], runs["run_id"]))
+        for plan in expand(parse_spec(raw)):
+            assert histories(store_uri, run_of[plan.run_key]) == uninterrupted(plan)
