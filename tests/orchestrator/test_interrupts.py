@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import optuna
 import psutil
+import pytest
 import yaml
 from recovery import Driver, histories, orchestrate, study, trial_runs, uninterrupted, wait_for
 
@@ -26,6 +27,7 @@ def parent_statuses(store_uri: str, name: str) -> list[str]:
     return runs.loc[runs["tags.orchestrate.kind"] == "sweep", "status"].tolist()
 
 
+@pytest.mark.slow
 def test_a_sigkilled_driver_resumes_to_the_numbers_of_an_uninterrupted_sweep(store_uri, tmp_path: Path) -> None:
     raw = study("chaos_driver", store_uri, lrs=[0.05, 0.02], max_concurrent=1, storage=str(tmp_path / "ray"))
     spec_file = tmp_path / "chaos_driver.yaml"
@@ -64,6 +66,7 @@ def interrupt(driver: Driver) -> tuple[int, str]:
     return driver.finish()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_an_optuna_sweep_and_resume_finishes_it_with_uninterrupted_numbers(
         store_uri, tmp_path: Path) -> None:
     raw = {**study("chaos_ctrl_c", store_uri, lrs=[0.05], epochs=3, max_concurrent=1, storage=str(tmp_path / "ray")),
