@@ -20,7 +20,7 @@ from .plans import TrialPlan
 from .tracking.names import RUNNING_BEST, SUMMARY_FROM, TAG
 from .tracking.writer import StudyTracker
 from .train.metrics import EPOCH_METRICS
-from .trial import COPIED_FROM_KEY, NODE_KEY, REPORT_FOLDER, stopped_by_scheduler
+from .trial import COPIED_FROM_KEY, FAILURE_KEY, NODE_KEY, REPORT_FOLDER, TRACEBACK_KEY, stopped_by_scheduler
 
 PlanLookup = Callable[[dict[str, Any]], TrialPlan]
 PBT_LINEAGE_FILE = "pbt_lineage.json"
@@ -43,9 +43,12 @@ class TrialPlans:
 
 def error_text(trial: Trial) -> str:
     """The trial's traceback text. Tune writes it locally first (``error_file``) and syncs it to
-    storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs."""
+    storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs. A
+    trial a scheduler stopped right after it reported its failure has only that report."""
     if trial.error_file and Path(trial.error_file).is_file():
         text = Path(trial.error_file).read_text()
+    elif FAILURE_KEY in (trial.last_result or {}):
+        text = trial.last_result.get(TRACEBACK_KEY) or trial.last_result[FAILURE_KEY]
     else:
         text = str(trial.get_error() or "unknown error")
     return re.sub(r"\x1b\[[0-9;]*m", "", text)  # Ray colours the worker's name for terminals
@@ -70,11 +73,19 @@ class SweepTally:
     running: set[str] = field(default_factory=set)
     best: Optional[tuple[float, str]] = None
 
+    @property
+    def ended(self) -> int:
+        """Trials that ended one way or another (a retried trial has not)."""
+        return self.finished + self.pruned + self.unstarted + len(self.failed)
+
 
 def outcome_of(trial: Trial, epochs: int) -> str:
     """``finished`` (all epochs, or the recipe's early stopping), ``pruned`` (stopped by a
-    scheduler) or ``unstarted`` (no epoch ran: the time budget was spent before it began)."""
+    scheduler), ``failed`` (stopped by a scheduler on the report of its failure) or
+    ``unstarted`` (no epoch ran: the time budget was spent before it began)."""
     last = trial.last_result or {}
+    if FAILURE_KEY in last:
+        return "failed"
     if "epoch" not in last:
         return "unstarted"
     return "pruned" if stopped_by_scheduler({"total_epochs": epochs} | last) else "finished"
@@ -87,6 +98,17 @@ def final_report_folder(trial: Trial) -> Optional[Path]:
         return None
     folder = Path(checkpoint.path) / REPORT_FOLDER
     return folder if folder.is_dir() else None
+
+
+class FailuresAreFinal(Callback):
+    """A trial that reported a failure of its own (an exception in building or training) is
+    not retried: the error that follows its report would come back from the same checkpoint.
+    Tune has no per-error retry policy; it reads ``Trial.max_failures`` when the error
+    arrives, which is after this callback saw the report."""
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        if FAILURE_KEY in result:
+            trial.max_failures = 0
 
 
 class MlflowTrialLogger(Callback):
@@ -150,6 +172,9 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         outcome = outcome_of(trial, self.epochs)
+        if outcome == "failed":
+            self.on_trial_error(iteration, trials, trial)
+            return
         if outcome == "unstarted":
             return
         last = trial.last_result
@@ -210,10 +235,9 @@ class ProgressPrinter(Callback):
     def _emit(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.start)
         tally = self.tally
-        done = tally.finished + tally.pruned + tally.unstarted + len(tally.failed)
         total = f"/{tally.total}" if tally.total else ""
         best = f" | best {self.metric} {tally.best[0]:.2f} ({tally.best[1]})" if tally.best else ""
-        status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {done}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
+        status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
         self.echo(f"{status} {text}")
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
@@ -223,6 +247,8 @@ class ProgressPrinter(Callback):
         self._emit(f"started {self._name(trial)}")
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        if FAILURE_KEY in result:
+            return  # the error follows, or the scheduler's stop does
         if COPIED_FROM_KEY in result:
             source = self.names.get(result[COPIED_FROM_KEY], result[COPIED_FROM_KEY])
             self._emit(f"{self._name(trial)} goes on from the weights of {source} "
@@ -234,8 +260,11 @@ class ProgressPrinter(Callback):
         self._emit(f"{self._name(trial)} epoch {int(result['epoch'])}/{total} {self.metric} {shown}")
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.tally.running.discard(trial.trial_id)
         outcome = outcome_of(trial, self.epochs)
+        if outcome == "failed":
+            self.on_trial_error(iteration, trials, trial)
+            return
+        self.tally.running.discard(trial.trial_id)
         if outcome == "unstarted":
             self.tally.unstarted += 1
             self._emit(f"not started (time budget spent): {self._name(trial)}")

@@ -55,7 +55,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
                    f"continue with: {resume_hint}", err=True)
         sys.exit(130)
     tally = outcome.tally
-    if outcome.interrupted:
+    if outcome.stopped or outcome.interrupted:
         click.echo(f"interrupted: {outcome.interrupted} runs marked KILLED; continue with: {resume_hint}")
         sys.exit(130)
     unstarted = f", {tally.unstarted} not started (time budget)" if tally.unstarted else ""

@@ -21,6 +21,12 @@ class ResumeError(OrchestrateError):
     exit_code = 2
 
 
+class StudyNotFoundError(OrchestrateError):
+    """A study, or the store holding it, that does not exist (exit code 2, nothing created)."""
+
+    exit_code = 2
+
+
 class OptionError(ValueError):
     """A bad option inside a validated section; ``subpath`` extends the section's key path."""
 

@@ -12,7 +12,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from .search_spec import SearchSpec
 from .tracking.store import sqlite_path
-from .trial import stopped_by_scheduler
+from .trial import FAILURE_KEY, stopped_by_scheduler
 
 SAMPLER_BUILDERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
@@ -56,16 +56,28 @@ class BudgetedOptunaSearch(OptunaSearch):
     def __init__(self, *args: Any, deadline: Optional[float] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        self.last_results: dict[str, dict] = {}  # trial id -> its last reported result
 
     def suggest(self, trial_id: str) -> Optional[dict]:
         if self.deadline is not None and time.time() >= self.deadline:
             return Searcher.FINISHED
         return super().suggest(trial_id)
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.last_results[trial_id] = result
+        super().on_trial_result(trial_id, result)
+
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
         """Record a trial a Tune scheduler stopped as PRUNED: Ray's integration tells Optuna it
-        COMPLETED with its partial value, which the dashboard and samplers then read as final."""
+        COMPLETED with its partial value, which the dashboard and samplers then read as final.
+
+        Tune ends a paused trial (HyperBand at the end of its bracket) without a result, which
+        Ray's integration records as PRUNED even when it trained every epoch: its last reported
+        result stands in, so the study agrees with the trial's MLflow run."""
+        result = result or self.last_results.get(trial_id)
+        self.last_results.pop(trial_id, None)
         trial = self._ot_trials.get(trial_id)
+        error = error or FAILURE_KEY in (result or {})  # a scheduler stopped it on its failure report
         if (trial is not None and result and not error and not self.multi_objective
                 and trial_id not in self._completed_trials and stopped_by_scheduler(result)):
             self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # value: the last one reported

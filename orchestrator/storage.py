@@ -13,7 +13,7 @@ import fnmatch
 import io
 import posixpath
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -30,12 +30,12 @@ def join(location: str, *parts: str) -> str:
     return urlunsplit((scheme, netloc, posixpath.join(path or "/", *parts), query, fragment))
 
 
-def latest_file(location: str, pattern: str) -> Optional[str]:
-    """The newest file under ``location`` whose relative path matches the glob ``pattern``
-    (``*`` within one folder name), or None."""
+def files_newest_first(location: str, pattern: str) -> list[str]:
+    """Every file under ``location`` whose relative path matches the glob ``pattern`` (``*``
+    within one folder name), newest first."""
     if not is_uri(location):
-        found = list(Path(location).glob(pattern))
-        return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
+        found = sorted(Path(location).glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        return [str(path) for path in found]
     import pyarrow.fs
 
     filesystem, root = pyarrow.fs.FileSystem.from_uri(location)
@@ -43,10 +43,8 @@ def latest_file(location: str, pattern: str) -> Optional[str]:
     infos = filesystem.get_file_info(pyarrow.fs.FileSelector(root, recursive=True, allow_not_found=True))
     matches = [info for info in infos if info.type == pyarrow.fs.FileType.File
                and _matches(posixpath.relpath(info.path, root), pattern, depth)]
-    if not matches:
-        return None
-    newest = max(matches, key=lambda info: info.mtime_ns or 0)
-    return join(location, posixpath.relpath(newest.path, root))
+    matches.sort(key=lambda info: info.mtime_ns or 0, reverse=True)
+    return [join(location, posixpath.relpath(info.path, root)) for info in matches]
 
 
 def _matches(relative: str, pattern: str, depth: int) -> bool:

@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 import ray
 from ray import tune
 
-from . import storage
-from .callbacks import MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
+from . import faults, storage
+from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .data import load_dataset
 from .errors import OrchestrateError, ResumeError
 from .designs import get_design
@@ -27,7 +27,7 @@ from .search import build_searcher, finished_trial_count, optuna_storage_path
 from .spec import SweepSpec, TrackingSpec
 from .tracking import reader
 from .tracking.names import TAG
-from .tracking.store import check_reachable, flatten, redact, redact_spec, resolve_uri
+from .tracking.store import check_reachable, redact, redact_spec, resolve_uri, spec_differences
 from .tracking.writer import StudyTracker
 from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
 
@@ -43,7 +43,8 @@ class SweepOutcome:
     skipped: int
     optuna_storage: Optional[Path] = None
     pareto: list[str] = field(default_factory=list)
-    interrupted: int = 0
+    interrupted: int = 0  # runs marked KILLED because their trial was stopped
+    stopped: bool = False  # Ctrl-C (or SIGTERM) ended the sweep before every trial did
 
 
 def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
@@ -72,13 +73,6 @@ def connect_ray(address: Optional[str]) -> None:
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise OrchestrateError(f"cannot connect to Ray at {address}: {exc}") from None
-
-
-def spec_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for every leaf that differs between two specs."""
-    old, new = flatten(recorded), flatten(current)
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(old.keys() | new.keys())
-            if old.get(k) != new.get(k)]
 
 
 def preflight_data(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> None:
@@ -114,6 +108,8 @@ class Sweep:
         self.storage = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S"))
         self.optuna_storage = optuna_storage_path(self.tracker.uri, spec.name)
         self.resumable = resumable
+        self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
+                              for key, run in resumable.items()}
         self.lookup = functools.partial(plan_for, spec)
         # What trials receive: the validated spec, without the tracking URI (and its password).
         self.trial_spec = spec.model_copy(update={"tracking": TrackingSpec()})
@@ -122,6 +118,7 @@ class Sweep:
         self.logger = MlflowTrialLogger(self.tracker, plans, epochs=spec.train.epochs,
                                         resumable={k: run.info.run_id for k, run in resumable.items()})
         self.callbacks = [
+            FailuresAreFinal(),
             self.logger,
             ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
                             mode=search.modes[0], echo=echo),
@@ -137,7 +134,8 @@ class Sweep:
         if not plans:
             return
         self.tally.total = (self.tally.total or 0) + len(plans)
-        self.fit({PLAN_KEY: tune.grid_search([p.to_dict() for p in plans])}, name=name, num_samples=1)
+        self.fit({PLAN_KEY: tune.grid_search([p.to_dict() for p in plans])}, name=name, num_samples=1,
+                 trials=len(plans))
 
     def run_search(self, study_name: str, cell: dict[str, Any], space: Callable[[Any], dict], *,
                    stage: str) -> None:
@@ -156,15 +154,17 @@ class Sweep:
             points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
         )
         self.tally.total = (self.tally.total or 0) + samples
-        self.fit({}, name=stage, num_samples=samples, search_alg=searcher)
+        self.fit({}, name=stage, num_samples=samples, trials=samples, search_alg=searcher)
 
-    def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int,
+    def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int, trials: int,
             search_alg: Optional[tune.search.Searcher] = None) -> None:
+        """Run one Tune stage of ``trials`` trials; raise :class:`SweepInterrupted` when Tune
+        returned before each ended (Ctrl-C), unless the time budget or ``fail_fast`` ended it."""
         spec, search, resources = self.spec, self.spec.search, self.spec.resources
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, spec=self.trial_spec, deadline=self.deadline,
-                                 checkpoint_root=self.checkpoint_root,
-                                 resume_keys=sorted(self.resumable)),
+                                 checkpoint_root=self.checkpoint_root, resume_epochs=self.resume_epochs,
+                                 kill_after_epoch=faults.kill_after_epoch_from_env()),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
         lookup = self.lookup
@@ -193,11 +193,14 @@ class Sweep:
                                                   fail_fast=search.fail_fast),
             ),
         )
+        ended = self.tally.ended
         tuner.fit()
-        if self.logger.open:
-            # Tune returns normally on Ctrl-C, leaving trials uncompleted: stop here, not in a
-            # later stage, and let run_sweep mark those runs interrupted.
-            raise SweepInterrupted(f"{len(self.logger.open)} trials were interrupted")
+        # Tune returns normally on Ctrl-C, leaving trials uncompleted or never started: stop
+        # here, not in a later stage, and let run_sweep mark the open runs interrupted.
+        budget_spent = self.deadline is not None and time.time() >= self.deadline
+        failed_fast = search.fail_fast and bool(self.tally.failed)
+        if self.logger.open or (self.tally.ended - ended < trials and not budget_spent and not failed_fast):
+            raise SweepInterrupted(f"{trials - (self.tally.ended - ended)} trials did not end")
 
 
 def prepare(spec: SweepSpec, *, resume: bool,
@@ -255,11 +258,10 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     try:
         get_design(spec.search.kind).run(sweep, plans, outcome)
         status = "FAILED" if sweep.tally.failed else "FINISHED"
-    except SweepInterrupted:
-        status = "KILLED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
+    except (SweepInterrupted, KeyboardInterrupt) as stop:
+        status, outcome.stopped = "KILLED", True
+        if isinstance(stop, KeyboardInterrupt):
+            raise
     finally:
         outcome.interrupted = sweep.logger.close_open_runs()
         for run_id in sweep.logger.resumable.values():  # interrupted earlier, not continued now

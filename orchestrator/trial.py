@@ -6,9 +6,11 @@ there, so one process writes the store however many trials run.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,7 +18,7 @@ import ray
 import torch
 from ray import tune
 
-from . import storage
+from . import faults, storage
 from .config import TrialConfig
 from .designs.optuna_space import plan_from_suggestion
 from .plans import TrialPlan
@@ -29,6 +31,9 @@ PLAN_KEY = "plan"
 NODE_KEY = "node_id"  # reported with every epoch: which Ray node trained it (its IP is Tune's node_ip)
 MEMBER_KEY = "run_key"  # in a checkpoint: the run that saved it
 COPIED_FROM_KEY = "pbt/copied_from"  # reported once after a PBT exploit: the run whose weights were taken
+RESUMED_FROM_KEY = "attempt/resumed_from"  # reported with every epoch: the epoch this attempt restored (0: none)
+FAILURE_KEY = "failure"  # reported once before a trial raises: why it failed (one line)
+TRACEBACK_KEY = "failure/traceback"  # with it: the plain-text traceback
 
 
 def stopped_by_scheduler(result: dict[str, Any]) -> bool:
@@ -51,47 +56,60 @@ def trial_dirname(plan: TrialPlan) -> str:
     return plan.run_key
 
 
-def latest_checkpoint(checkpoint_root: str, run_key: str) -> Optional[str]:
-    """The newest checkpoint any earlier sweep of the study saved for ``run_key``.
+def resumable_state(checkpoint_root: str, run_key: str, *, logged: int) -> Optional[dict[str, Any]]:
+    """The newest state any earlier sweep of the study saved for ``run_key`` at an epoch the
+    run has logged (``logged``: its last logged epoch), or None.
+
+    A driver stopped between a trial's checkpoint and the logging of that epoch leaves a
+    checkpoint one epoch ahead of the log: continuing from it would leave that epoch out of
+    the run's history for good, so the one before it is taken (Tune keeps the last two).
 
     Layout: ``<root>/<sweep>/<stage>/<run key>/checkpoint_<n>/trainer.pt`` (Tune's, with our
     folder names); the root is a local folder or an object-store URI. Tune restores a retried
     trial itself; this finds the checkpoint of a trial whose driver died, which a resumed sweep
     starts as a new Tune trial.
     """
-    return storage.latest_file(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}")
+    for path in storage.files_newest_first(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}"):
+        with storage.open_file(path) as stream:
+            state = torch.load(stream, weights_only=False)
+        if state["epoch"] <= logged:
+            return state
+    return None
 
 
-def _restore(trainer: Trainer, checkpoint_root: str, resumed_key: Optional[str]) -> Optional[str]:
-    """Load Tune's checkpoint of a retried (or PBT-exploiting) trial, else the newest one of a
-    resumed run; returns the run key of the run that saved it (None when nothing was loaded)."""
+def _restore(trainer: Trainer, checkpoint_root: str, run_key: str, logged: Optional[int]) -> Optional[str]:
+    """Load Tune's checkpoint of a retried (or PBT-exploiting) trial, else the newest logged one
+    of a resumed run (``logged`` is not None); returns the run key of the run that saved it
+    (None when nothing was loaded)."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             state = torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=False)
     else:
-        path = latest_checkpoint(checkpoint_root, resumed_key) if resumed_key else None
-        if path is None:
+        state = resumable_state(checkpoint_root, run_key, logged=logged) if logged is not None else None
+        if state is None:
             return None
-        with storage.open_file(path) as stream:
-            state = torch.load(stream, weights_only=False)
     trainer.load_state_dict(state)
-    return state.get(MEMBER_KEY, resumed_key)
+    return state.get(MEMBER_KEY, run_key)
 
 
 def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
-              resume_keys: list[str] = (), deadline: Optional[float] = None) -> None:
+              resume_epochs: Optional[dict[str, int]] = None, deadline: Optional[float] = None,
+              kill_after_epoch: Optional[int] = None) -> None:
     """Train one (configuration, seed), continuing from its newest checkpoint if it has one.
 
-    Only the runs a ``--resume`` continues (``resume_keys``) look for earlier sweeps'
-    checkpoints; any other trial starts from scratch, whatever lies in the storage.
+    Only the runs a ``--resume`` continues (``resume_epochs``: run key -> last logged epoch)
+    look for earlier sweeps' checkpoints; any other trial starts from scratch, whatever lies
+    in the storage.
 
-    A run restoring its own checkpoint goes on with the LR and weight decay it trained with. A
-    PBT member that takes another member's checkpoint is brought to its own config's values,
-    which PBT has just mutated.
+    An exception raised while building or training the configuration (a NaN loss, a bad
+    option, CUDA out of memory) would be raised again by a retry from the same checkpoint, so
+    the trial reports it before raising and the driver does not retry it: only a dead process
+    or a lost node is worth a retry.
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
-    time budget stops launching work while running trials end cleanly.
+    time budget stops launching work while running trials end cleanly. ``kill_after_epoch`` is
+    the test hook of :mod:`orchestrator.faults`.
 
     ``spec`` arrives validated (through Ray's object store, once per sweep stage) and so does a
     grid's plan: neither is validated again here.
@@ -102,35 +120,73 @@ def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
+    reporter = EpochReporter(plan.run_key, spec.search.metrics)
+    try:
+        _train(plan, spec, reporter, checkpoint_root=checkpoint_root,
+               logged=(resume_epochs or {}).get(plan.run_key), kill_after_epoch=kill_after_epoch)
+    except Exception as exc:
+        reporter.failure(exc)
+        raise
+
+
+def _train(plan: TrialPlan, spec: SweepSpec, reporter: "EpochReporter", *, checkpoint_root: str,
+           logged: Optional[int], kill_after_epoch: Optional[int]) -> None:
+    """Build, restore and train, reporting every epoch.
+
+    A run restoring its own checkpoint goes on with the LR and weight decay it trained with. A
+    PBT member that takes another member's checkpoint is brought to its own config's values,
+    which PBT has just mutated.
+    """
     trainer = Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed)
-    saved_by = _restore(trainer, checkpoint_root, plan.run_key if plan.run_key in resume_keys else None)
-    extra = {NODE_KEY: ray.get_runtime_context().get_node_id()}
+    saved_by = _restore(trainer, checkpoint_root, plan.run_key, logged)
+    extra = {NODE_KEY: ray.get_runtime_context().get_node_id(), RESUMED_FROM_KEY: trainer.epoch}
     if saved_by is not None and saved_by != plan.run_key:
         optimizer = plan.config["train"]["optimizer"]
         trainer.retune(lr=optimizer["lr"], weight_decay=optimizer["weight_decay"])
         extra[COPIED_FROM_KEY] = saved_by
     if trainer.done:  # the driver died after the last checkpoint but before the run closed
-        report_epoch(trainer, trainer.last_metrics | extra, run_key=plan.run_key, checkpoint=True)
+        reporter.epoch(trainer, trainer.last_metrics | extra, checkpoint=True)
         return
     every = spec.resources.checkpoint_every
     while not trainer.done:
         metrics = trainer.run_epoch() | extra
         extra.pop(COPIED_FROM_KEY, None)
-        report_epoch(trainer, metrics, run_key=plan.run_key, checkpoint=trainer.done or trainer.epoch % every == 0)
+        reporter.epoch(trainer, metrics, checkpoint=trainer.done or trainer.epoch % every == 0)
+        faults.maybe_kill_worker(trainer.epoch, kill_after_epoch)
 
 
-def report_epoch(trainer: Trainer, metrics: dict[str, Any], *, run_key: str, checkpoint: bool) -> None:
-    """Send one epoch to Tune. The last one carries the final report (per-class accuracy,
-    confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
-    outcome = {"total_epochs": trainer.total_epochs, "stopped_early": float(trainer.stopped_early),
-               "device": trainer.device.type}
-    if not checkpoint:
-        tune.report({**metrics, **outcome})
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        torch.save(trainer.state_dict() | {MEMBER_KEY: run_key}, Path(folder) / CHECKPOINT_FILE)
-        if trainer.done:
-            final = trainer.final_report()
-            final.write(Path(folder) / REPORT_FOLDER)
-            outcome.update(final.summary())
-        tune.report({**metrics, **outcome}, checkpoint=tune.Checkpoint.from_directory(folder))
+class EpochReporter:
+    """Sends a trial's epochs to Tune, and its failure as a repeat of the last epoch it sent.
+
+    Tune's schedulers and searcher read every result, so the failure report carries the epoch
+    and objective they already saw (epoch 0 and NaN before the first): it changes no decision,
+    it only tells the driver's callbacks, before the error arrives, not to retry the trial.
+    """
+
+    def __init__(self, run_key: str, objectives: list[str]) -> None:
+        self.run_key = run_key
+        self.last: dict[str, Any] = {"epoch": 0, **{name: math.nan for name in objectives}}
+
+    def epoch(self, trainer: Trainer, metrics: dict[str, Any], *, checkpoint: bool) -> None:
+        """Send one epoch. The last one carries the final report (per-class accuracy,
+        confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
+        result = {**metrics, "total_epochs": trainer.total_epochs,
+                  "stopped_early": float(trainer.stopped_early), "device": trainer.device.type}
+        if not checkpoint:
+            self._send(result)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(trainer.state_dict() | {MEMBER_KEY: self.run_key}, Path(folder) / CHECKPOINT_FILE)
+            if trainer.done:
+                final = trainer.final_report()
+                final.write(Path(folder) / REPORT_FOLDER)
+                result.update(final.summary())
+            self._send(result, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    def failure(self, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        tune.report({**self.last, FAILURE_KEY: reason, TRACEBACK_KEY: traceback.format_exc()})
+
+    def _send(self, result: dict[str, Any], checkpoint: Optional[tune.Checkpoint] = None) -> None:
+        tune.report(result, checkpoint=checkpoint)
+        self.last = result

@@ -61,8 +61,9 @@ def write_report(
     comparison the seeds per arm that would detect that difference with 80% power.
     """
     out = Path(out)
+    runs = load_board_runs(study, uri=uri, fields=group_by)  # an unknown study fails before out exists
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(out, load_board_runs(study, uri=uri, fields=group_by))
+    report = Report(out, runs)
     echo(report.runs.describe())
     board = leaderboard(study, uri=uri, runs=report.runs)
     report.files += write_table(out / "leaderboard", board, display_leaderboard(board),

@@ -16,14 +16,24 @@ from typing import Any, Iterable, Iterator, Optional
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from ..errors import OrchestrateError
+from ..errors import StudyNotFoundError
 from .names import DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
-from .store import redact, resolve_uri
+from .store import redact, resolve_uri, sqlite_path
 
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
 IDENTITY_TAGS = (
     "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device",
 )
+
+
+def read_client(uri: Optional[str] = None) -> MlflowClient:
+    """A client of an existing store. MLflow creates (and migrates) a SQLite file on first
+    contact, so a report asked of a store that is not there would leave an empty one behind."""
+    resolved = resolve_uri(uri)
+    path = sqlite_path(resolved)
+    if path is not None and not path.is_file():
+        raise StudyNotFoundError(f"no MLflow store at {path}: no study has run there")
+    return MlflowClient(tracking_uri=resolved)
 
 
 def trial_runs(client: MlflowClient, experiment_id: str, *, extra_filter: str = "",
@@ -55,7 +65,7 @@ def latest_sweep_run(client: MlflowClient, study: str) -> Optional[Any]:
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
     """(metric, mode) of the study's latest sweep; the default objective when none recorded them."""
-    latest = latest_sweep_run(MlflowClient(tracking_uri=resolve_uri(uri)), study)
+    latest = latest_sweep_run(read_client(uri), study)
     if latest is None:
         return DEFAULT_METRIC, DEFAULT_MODE
     params = latest.data.params
@@ -73,7 +83,7 @@ def recorded_spec(client: MlflowClient, study: str) -> Optional[dict[str, Any]]:
     return json.loads(_artifact_text(client, latest.info.run_id, "spec.json") or "{}")
 
 
-def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
+def unfinished_trials(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """run key -> run of trial runs left RUNNING or interrupted (not finished, failed or
     pruned): the runs a resume continues. The newest run of a key wins."""
     experiment = client.get_experiment_by_name(study)
@@ -81,7 +91,7 @@ def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
         return {}
     unfinished: dict[str, Any] = {}
     statuses = "attributes.status != 'FINISHED' AND attributes.status != 'FAILED'"
-    for run in trial_runs(client, experiment.experiment_id, extra_filter=statuses):
+    for run in trial_runs(client, experiment.experiment_id, extra_filter=statuses, page_size=page_size):
         # A run still RUNNING belongs to a driver that died; KILLED ones were interrupted
         # (Ctrl-C) unless a scheduler pruned them.
         outcome = run.data.tags.get(f"{TAG}outcome", "running")
@@ -91,12 +101,13 @@ def unfinished_trials(client: MlflowClient, study: str) -> dict[str, Any]:
     return unfinished
 
 
-def finished_run_keys(client: MlflowClient, study: str) -> set[str]:
+def finished_run_keys(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> set[str]:
     """Run keys of the study's trial runs that already FINISHED (kept, not re-run)."""
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return set()
-    finished = trial_runs(client, experiment.experiment_id, extra_filter="attributes.status = 'FINISHED'")
+    finished = trial_runs(client, experiment.experiment_id, extra_filter="attributes.status = 'FINISHED'",
+                          page_size=page_size)
     return {run.data.tags.get(f"{TAG}run_key") for run in finished}
 
 
@@ -127,10 +138,10 @@ def read_trials(
     back to the status), the last value of each of ``metrics`` and each of ``fields``: a config
     option (param) when the run has one of that name, else an ``orchestrate.`` tag, else a tag.
     """
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = read_client(uri)
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
-        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+        raise StudyNotFoundError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
     metrics = [m for m in dict.fromkeys(metrics) if m not in base]
     fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
@@ -154,7 +165,7 @@ def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> 
 
 def latest_sweep(study: str, *, uri: Optional[str] = None) -> Optional[tuple[str, dict[str, Any]]]:
     """(run id, spec) of the study's latest sweep run, the spec ``{}`` if it has no spec.json."""
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = read_client(uri)
     latest = latest_sweep_run(client, study)
     if latest is None:
         return None
@@ -168,14 +179,14 @@ def metric_history(run_ids: Iterable[str], key: str, *, uri: Optional[str] = Non
 
     One request per run, so callers pass only the runs they plot, not a whole study.
     """
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = read_client(uri)
     rows = [(run_id, m.step, m.value) for run_id in run_ids for m in client.get_metric_history(run_id, key)]
     return pd.DataFrame(rows, columns=["run_id", "step", "value"])
 
 
 def read_csv_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> Optional[pd.DataFrame]:
     """A run's CSV artifact as a DataFrame, or None when the run has no file at ``path``."""
-    text = _artifact_text(MlflowClient(tracking_uri=resolve_uri(uri)), run_id, path)
+    text = _artifact_text(read_client(uri), run_id, path)
     if text is None:
         return None
     return pd.read_csv(io.StringIO(text))

@@ -94,7 +94,7 @@ class StudyTracker:
         self.client.set_terminated(run_id, status="KILLED")
 
     def start_trial(self, plan: dict[str, Any]) -> str:
-        """Create the child run of a plan (see :class:`orchestrator.space.TrialPlan`)."""
+        """Create the child run of a plan (see :class:`orchestrator.plans.TrialPlan`)."""
         tags = {
             f"{TAG}kind": KIND_TRIAL,
             f"{TAG}study": self.study,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from orchestrator.cli import main
@@ -43,10 +44,41 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], messa
     assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
 
 
-def test_leaderboard_of_an_unknown_study_is_a_clear_error(store_uri: str) -> None:
-    mlflow.MlflowClient(tracking_uri=store_uri).create_experiment("other")
-    result = invoke("leaderboard", "missing", "--tracking-uri", store_uri)
-    assert result.exit_code == 1 and "no study named 'missing'" in result.output
+@pytest.mark.parametrize("command", [["leaderboard", "missing"], ["report", "missing"]])
+@pytest.mark.parametrize("store", ["none", "another study"])
+def test_read_only_commands_on_an_unknown_study_exit_2_and_create_nothing(
+        command: list[str], store: str, store_uri: str, tmp_path: Path) -> None:
+    if store != "none":
+        mlflow.MlflowClient(tracking_uri=store_uri).create_experiment("other")
+    before = sorted(tmp_path.rglob("*"))
+    result = invoke(*command, "--tracking-uri", store_uri)
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+    message = "no study named 'missing'" if store != "none" else "no MLflow store at"
+    assert result.output.startswith(f"error: {message}")
+    assert sorted(tmp_path.rglob("*")) == before  # no mlflow.db, no reports/missing
+
+
+BAD_FACTORS = {
+    "an unknown model": ({"model.name": ["resnet20", "resnt32"]}, "unknown model 'resnt32'; did you mean resnet32"),
+    "an option the model lacks": ({"model.depth": [1, 2]}, "model resnet20 has no option 'depth'"),
+    "a bad option value": ({"model.attention": ["eca", "nope"]}, "unknown attention 'nope'"),
+    "no levels": ({"model.name": []}, "factor 'model.name' has no levels"),
+}
+
+
+@pytest.mark.parametrize("kind", ["grid", "ablation"])
+@pytest.mark.parametrize("case", BAD_FACTORS, ids=list(BAD_FACTORS))
+def test_a_factor_level_that_cannot_be_built_is_refused_before_anything_starts(kind: str, case: str) -> None:
+    factors, message = BAD_FACTORS[case]
+    spec = {"name": "bad", "data": {"dataset": "synthetic"}, "model": {"name": "resnet20"},
+            "train": {"epochs": 1}, "search": {"kind": kind, "factors": factors}}
+    Path("bad.yaml").write_text(yaml.safe_dump(spec))
+    result = invoke("sweep", "bad.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: search") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists() and not Path("data").exists()
 
 
 def test_models_lists_the_registry_with_params() -> None:

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from orchestrator import storage
-from orchestrator.trial import CHECKPOINT_FILE, latest_checkpoint
+from orchestrator.trial import CHECKPOINT_FILE, resumable_state
 
 
 def test_join_keeps_a_uri_scheme_and_query_and_makes_local_paths_absolute() -> None:
@@ -19,15 +20,16 @@ def test_join_keeps_a_uri_scheme_and_query_and_makes_local_paths_absolute() -> N
 
 
 @pytest.mark.parametrize("as_uri", [False, True], ids=["folder", "file-uri"])
-def test_latest_checkpoint_finds_the_newest_of_a_run_key(tmp_path: Path, as_uri: bool) -> None:
-    for index, (sweep, key) in enumerate([("s1", "k-s0"), ("s2", "k-s0"), ("s2", "other-s0")]):
+def test_a_resumed_run_continues_from_its_newest_checkpoint_of_an_epoch_it_logged(tmp_path: Path, as_uri: bool) -> None:
+    saved = [("s1", "k-s0", 1), ("s2", "k-s0", 2), ("s2", "k-s0", 3), ("s2", "other-s0", 4)]
+    for index, (sweep, key, epoch) in enumerate(saved):
         path = tmp_path / sweep / "grid" / key / f"checkpoint_00000{index}" / CHECKPOINT_FILE
         path.parent.mkdir(parents=True)
-        path.write_bytes(sweep.encode())
+        torch.save({"epoch": epoch, "sweep": sweep}, path)
         os.utime(path, (1_000_000 + index, 1_000_000 + index))
     root = f"file://{tmp_path}" if as_uri else str(tmp_path)
-    found = latest_checkpoint(root, "k-s0")
-    assert found is not None and "s2/grid/k-s0/checkpoint_000001" in found
-    with storage.open_file(found) as stream:
-        assert stream.read() == b"s2"
-    assert latest_checkpoint(root, "missing-s0") is None
+    assert resumable_state(root, "k-s0", logged=3) == {"epoch": 3, "sweep": "s2"}
+    # The driver stopped before it logged epoch 3: continuing from there would lose epoch 3.
+    assert resumable_state(root, "k-s0", logged=2) == {"epoch": 2, "sweep": "s2"}
+    assert resumable_state(root, "k-s0", logged=0) is None
+    assert resumable_state(root, "missing-s0", logged=9) is None

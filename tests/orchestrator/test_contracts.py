@@ -1,0 +1,84 @@
+"""One contract for every Optuna sampler and every Tune scheduler: each (configuration, seed)
+lands once in MLflow with its outcome, pruned is not failed, and the Optuna study agrees.
+
+Each case is a real sweep (seconds to a minute on two shared cores), so the default run keeps
+one sampler and one scheduler (HyperBand: it pauses and resumes trials); `pytest -m slow` runs
+the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from recovery import DATA, trial_runs
+
+from orchestrator.search import journal_storage
+from orchestrator.spec import parse_spec
+from orchestrator.sweep import SweepOutcome, run_sweep
+
+LR, WD = "train.optimizer.lr", "train.optimizer.weight_decay"
+SPACE = {LR: {"loguniform": [1e-3, 0.1]}, WD: {"loguniform": [1e-5, 1e-3]}}
+slow = pytest.mark.slow
+
+
+def contract_spec(store_uri: str, storage: Path, search: dict, epochs: int) -> dict:
+    return {"name": "contract", "data": DATA, "model": {"name": "resnet20"},
+            "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}}, "search": search,
+            "tracking": {"uri": store_uri}, "resources": {"max_concurrent": 2, "storage": str(storage)}}
+
+
+def check_runs(store_uri: str, trials: int) -> pd.DataFrame:
+    """Every trial once, with an outcome its status agrees with."""
+    runs = trial_runs(store_uri, "contract")
+    assert len(runs) == trials and runs["tags.orchestrate.run_key"].is_unique
+    expected = {"finished": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+    assert (runs["status"] == runs["tags.orchestrate.outcome"].map(expected)).all()
+    failures = runs.get("tags.orchestrate.failure", pd.Series(None, index=runs.index, dtype=object))
+    assert failures[runs["status"] == "KILLED"].isna().all()  # pruned, not failed
+    return runs
+
+
+def check_study(runs: pd.DataFrame, outcome: SweepOutcome) -> None:
+    """The Optuna study holds the same trials as MLflow, in the same states."""
+    study = optuna.load_study(study_name="contract", storage=journal_storage(outcome.optuna_storage))
+    state = {"FINISHED": "COMPLETE", "KILLED": "PRUNED", "FAILED": "FAIL"}
+    assert sorted((t.params[LR], t.state.name) for t in study.trials) == sorted(
+        zip(runs[f"params.{LR}"].astype(float), runs["status"].map(state)))
+
+
+@pytest.mark.parametrize("sampler", ["tpe", *(pytest.param(s, marks=slow) for s in ("random", "cmaes", "gp", "qmc", "nsga2"))])
+def test_every_sampler_records_each_trial_once_and_agrees_with_optuna(ray_local, store_uri, tmp_path, sampler) -> None:
+    search = {"kind": "optuna", "sampler": sampler, "num_samples": 3, "space": SPACE}
+    if sampler == "nsga2":
+        search |= {"metric": ["val/top1", "model/params"], "mode": ["max", "min"]}
+    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=1)), echo=lambda line: None)
+    runs = check_runs(store_uri, 3)
+    assert (runs["status"] == "FINISHED").all() and outcome.tally.finished == 3
+    check_study(runs, outcome)
+
+
+@pytest.mark.parametrize("scheduler", ["hyperband", *(pytest.param(s, marks=slow) for s in ("asha", "median"))])
+def test_every_scheduler_prunes_without_failing_and_agrees_with_optuna(ray_local, store_uri, tmp_path, scheduler) -> None:
+    choice = {"name": scheduler, "reduction_factor": 3, "grace_period": 1, "min_samples_required": 2}
+    choice = {k: v for k, v in choice.items() if k in {"asha": ("name", "reduction_factor", "grace_period"),
+                                                        "hyperband": ("name", "reduction_factor"),
+                                                        "median": ("name", "grace_period", "min_samples_required")}[scheduler]}
+    search = {"kind": "optuna", "sampler": "random", "num_samples": 3, "space": SPACE, "scheduler": choice}
+    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=3)), echo=lambda line: None)
+    runs = check_runs(store_uri, search["num_samples"])
+    assert outcome.tally.finished + outcome.tally.pruned == len(runs) and not outcome.tally.failed
+    assert outcome.tally.pruned == (runs["status"] == "KILLED").sum()
+    check_study(runs, outcome)  # HyperBand ends paused trials without a result: they must not turn PRUNED
+
+
+@slow
+def test_pbt_records_each_member_once(ray_local, store_uri, tmp_path) -> None:
+    search = {"kind": "grid", "factors": {LR: [0.002, 0.05]},
+              "scheduler": {"name": "pbt", "perturbation_interval": 1,
+                            "mutations": {LR: {"loguniform": [1e-4, 0.5]}}}}
+    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
+    runs = check_runs(store_uri, 2)
+    assert (runs["status"] == "FINISHED").all() and outcome.tally.finished == 2
