@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Optional
 
 import click
 
-from .commands import DEBUG_ENV, friendly_errors
+from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
+from .commands.models import models
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks, and MLflow's and Ray's own log lines.")
+@click.version_option(package_name="orchestrate", prog_name="orchestrate")
 def main(debug: bool) -> None:
     """Sweeps of image-classification studies: Ray Tune + Optuna + MLflow."""
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # hide its database-setup chatter
-    # Tune's own warnings suggest Tuner.restore and list trial folders; the sweep's summary
-    # says what happened and how to resume in this tool's terms.
-    logging.getLogger("ray.tune").setLevel(logging.ERROR)
     if debug:
         os.environ[DEBUG_ENV] = "1"
+    else:
+        quiet_libraries()
 
 
 @main.command()
@@ -30,26 +29,34 @@ def main(debug: bool) -> None:
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep of the same spec.")
+@click.option("--add-to-study", is_flag=True,
+              help="Add runs to a study whose recorded base configuration differs (labelled apart).")
 @click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
 @friendly_errors
-def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool,
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool, add_to_study: bool,
           address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
+    from .dry_run import spec_warnings, summary
     from .space import describe_optuna, describe_plans, plan_sweep
     from .spec import load_spec
 
     spec = load_spec(spec_path, list(overrides))
     plans = plan_sweep(spec)
+    for warning in spec_warnings(spec):
+        click.echo(f"warning: {warning}", err=True)
     if dry_run:
         click.echo("\n".join(describe_plans(plans) if plans is not None else describe_optuna(spec)))
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
+        click.echo("\n".join(summary(spec, plans)))
         return
+    count = f"{len(plans)} trials" if plans is not None else f"an Optuna search of {spec.search.num_samples} proposals"
+    click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .sweep import run_sweep
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
-        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume)
+        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study)
     except KeyboardInterrupt:
         click.echo(f"interrupted: running trials stopped and their runs marked KILLED; "
                    f"continue with: {resume_hint}", err=True)
@@ -142,25 +149,8 @@ def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
                                "--host", host, "--port", str(port)])
 
 
-@main.command()
-@click.argument("pattern", default="*")
-@click.option("--num-classes", default=100, show_default=True)
-@click.option("--input-size", type=int, default=None,
-              help="Square input side for MACs (default: each model's own, e.g. 64 for Tiny-ImageNet models).")
-def models(pattern: str, num_classes: int, input_size: Optional[int]) -> None:
-    """List registered models with params and MACs (timm/<name> builds any timm model too)."""
-    import models as zoo
-
-    from .profile import profile_model
-
-    click.echo(f"{'model':<24} {'params (M)':>10} {'MMACs':>10} {'input':>6}   at {num_classes} classes")
-    for name in zoo.list_models(pattern):
-        size = input_size or zoo.default_input_size(name)
-        params, macs = profile_model(zoo.create_model(name, num_classes=num_classes), size)
-        click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f} {size:>6}")
-
-
 main.add_command(data)
+main.add_command(models)
 main.add_command(bench)
 
 
