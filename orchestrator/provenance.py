@@ -13,6 +13,7 @@ import platform
 import shlex
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -20,11 +21,13 @@ PACKAGES = ("orchestrate", "torch", "torchvision", "timm", "ray", "mlflow", "opt
 
 
 def package_versions() -> dict[str, str]:
-    """Installed version of each package the results depend on (``absent`` when missing)."""
+    """Version of each package the results depend on (``absent`` when missing). A loaded
+    module's own ``__version__`` wins: torch's carries its build (``2.5.1+cu124``, ``+cpu``)."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
+        loaded = getattr(sys.modules.get(name), "__version__", None)
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions[name] = str(loaded or importlib.metadata.version(name))
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions

@@ -61,9 +61,39 @@ class BudgetedOptunaSearch(OptunaSearch):
     so every started trial ends cleanly.
     """
 
-    def __init__(self, *args: Any, deadline: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: Optional[float] = None,
+                 identities: Optional[dict[str, dict[str, str]]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        # Tune trial id -> {"run_key", "mlflow_run_id"}, filled by the driver's MLflow logger:
+        # stored as each Optuna trial's user attributes, so the dashboard leads to the run.
+        self.identities = identities if identities is not None else {}
+        self.reported: dict[str, int] = {}  # Tune trial id -> last epoch reported to Optuna
+
+    def _setup_study(self, mode: Union[str, list]) -> None:
+        """Name the objectives: the dashboard shows "Objective 0" for an unnamed one."""
+        super()._setup_study(mode)
+        self._ot_study.set_metric_names(self.metric if self.multi_objective else [self.metric])
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Report the objective at its epoch (Ray's integration uses Tune's iteration count,
+        which restarts after a resume), once per epoch, so the dashboard draws learning curves."""
+        trial = self._ot_trials.get(trial_id)
+        if trial is None or trial_id in self._completed_trials:
+            return
+        self._record_identity(trial_id, trial)
+        if self.multi_objective or self.metric not in result or "epoch" not in result:
+            return  # Optuna keeps intermediate values of single-objective studies only
+        step = int(result["epoch"])
+        if step > self.reported.get(trial_id, 0):  # a retried trial re-reports restored epochs
+            self.reported[trial_id] = step
+            trial.report(float(result[self.metric]), step)
+
+    def _record_identity(self, trial_id: str, trial: optuna.Trial) -> None:
+        identity = self.identities.get(trial_id, {})
+        for key, value in identity.items():
+            if trial.user_attrs.get(key) != value:
+                trial.set_user_attr(key, value)
 
     def suggest(self, trial_id: str) -> Optional[dict]:
         if self.deadline is not None and time.time() >= self.deadline:
@@ -74,6 +104,8 @@ class BudgetedOptunaSearch(OptunaSearch):
         """Record a trial a Tune scheduler stopped as PRUNED: Ray's integration tells Optuna it
         COMPLETED with its partial value, which the dashboard and samplers then read as final."""
         trial = self._ot_trials.get(trial_id)
+        if trial is not None and trial_id not in self._completed_trials:
+            self._record_identity(trial_id, trial)
         if (trial is not None and result and not error and not self.multi_objective
                 and trial_id not in self._completed_trials and stopped_by_scheduler(result)):
             self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # value: the last one reported
@@ -101,13 +133,14 @@ def finished_trial_count(storage_path: Path, study_name: str) -> int:
 
 def build_searcher(search: SearchSpec, space: Callable[[Any], dict], *, study_name: str,
                    storage_path: Path, seed: int, deadline: Optional[float],
-                   points_to_evaluate: Optional[list[dict[str, Any]]] = None) -> OptunaSearch:
+                   points_to_evaluate: Optional[list[dict[str, Any]]] = None,
+                   identities: Optional[dict[str, dict[str, str]]] = None) -> OptunaSearch:
     metric = search.metric if not search.multi_objective else search.metrics
     mode = search.mode if not search.multi_objective else search.modes
     return BudgetedOptunaSearch(
         space=space, metric=metric, mode=mode, sampler=build_sampler(search.sampler, seed),
         study_name=study_name, storage=journal_storage(storage_path), deadline=deadline,
-        points_to_evaluate=points_to_evaluate or None,
+        points_to_evaluate=points_to_evaluate or None, identities=identities,
     )
 
 

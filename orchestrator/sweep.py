@@ -133,6 +133,7 @@ class Sweep:
                 search, define_by_run(self.spec, cell), study_name=study_name,
                 storage_path=self.optuna_storage, seed=self.spec.train.seed, deadline=self.deadline,
                 points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
+                identities=self.logger.identities,
             )
             self.tally.total = (self.tally.total or 0) + samples
             suffix = "" if len(cells) == 1 else f"-cell{index}"

@@ -21,6 +21,7 @@ from .config import TrialConfig
 from .space import TrialPlan, plan_from_suggestion
 from .spec import SweepSpec
 from .train import Trainer
+from .train.system import system_metrics
 
 CHECKPOINT_FILE = "trainer.pt"
 REPORT_FOLDER = "report"  # inside the last checkpoint: the final report's files
@@ -113,7 +114,7 @@ def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
         return
     every = spec.resources.checkpoint_every
     while not trainer.done:
-        metrics = trainer.run_epoch() | extra
+        metrics = trainer.run_epoch() | extra | system_metrics(trainer.device)
         extra.pop(COPIED_FROM_KEY, None)
         report_epoch(trainer, metrics, run_key=plan.run_key, checkpoint=trainer.done or trainer.epoch % every == 0)
 
