@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -73,27 +74,28 @@ class BudgetedOptunaSearch(OptunaSearch):
     def _setup_study(self, mode: Union[str, list]) -> None:
         """Name the objectives: the dashboard shows "Objective 0" for an unnamed one."""
         super()._setup_study(mode)
-        self._ot_study.set_metric_names(self.metric if self.multi_objective else [self.metric])
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, unchanged since
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._ot_study.set_metric_names(self.metric if self.multi_objective else [self.metric])
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Report the objective at its epoch (Ray's integration uses Tune's iteration count,
         which restarts after a resume), once per epoch, so the dashboard draws learning curves."""
         trial = self._ot_trials.get(trial_id)
-        if trial is None or trial_id in self._completed_trials:
-            return
-        self._record_identity(trial_id, trial)
-        if self.multi_objective or self.metric not in result or "epoch" not in result:
+        if trial is not None and trial_id not in self._completed_trials:
+            self._record(trial_id, trial, result)
+
+    def _record(self, trial_id: str, trial: optuna.Trial, result: Optional[dict]) -> None:
+        """The trial's run identity, and the epoch's value while the trial is still open."""
+        for key, value in self.identities.get(trial_id, {}).items():
+            if trial.user_attrs.get(key) != value:
+                trial.set_user_attr(key, value)
+        if self.multi_objective or not result or self.metric not in result or "epoch" not in result:
             return  # Optuna keeps intermediate values of single-objective studies only
         step = int(result["epoch"])
         if step > self.reported.get(trial_id, 0):  # a retried trial re-reports restored epochs
             self.reported[trial_id] = step
             trial.report(float(result[self.metric]), step)
-
-    def _record_identity(self, trial_id: str, trial: optuna.Trial) -> None:
-        identity = self.identities.get(trial_id, {})
-        for key, value in identity.items():
-            if trial.user_attrs.get(key) != value:
-                trial.set_user_attr(key, value)
 
     def suggest(self, trial_id: str) -> Optional[dict]:
         if self.deadline is not None and time.time() >= self.deadline:
@@ -105,7 +107,7 @@ class BudgetedOptunaSearch(OptunaSearch):
         COMPLETED with its partial value, which the dashboard and samplers then read as final."""
         trial = self._ot_trials.get(trial_id)
         if trial is not None and trial_id not in self._completed_trials:
-            self._record_identity(trial_id, trial)
+            self._record(trial_id, trial, None if error else result)  # Tune sends the last epoch here only
         if (trial is not None and result and not error and not self.multi_objective
                 and trial_id not in self._completed_trials and stopped_by_scheduler(result)):
             self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # value: the last one reported
