@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from ..tracking.names import BASELINE_LABEL, SUMMARY_TOP1, TOP1
-from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact
+from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, sweep_runs
 from ..tracking.writer import log_directory
 from . import plots
 from .ablation import Design, ablation_tables
@@ -24,6 +24,7 @@ from .formats import display_ablation, display_groups, display_leaderboard, writ
 from .groups import group_summary
 from .leaderboard import leaderboard, load_board_runs
 from .runs import StudyRuns
+from .sweeps import latest_recipe, sweeps_read
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
 PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
@@ -40,6 +41,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     logged_to: Optional[str] = None
+    sweeps: str = ""  # which sweeps of the study the runs came from
 
 
 def write_report(
@@ -58,13 +60,16 @@ def write_report(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(out, load_board_runs(study, uri=uri, fields=group_by))
-    echo(report.runs.describe())
+    sweeps = sweep_runs(study, uri=uri)
+    report = Report(out, load_board_runs(study, uri=uri, fields=group_by), sweeps=sweeps_read(sweeps))
+    echo(f"{report.runs.describe()}; {report.sweeps}")
     board = leaderboard(study, uri=uri, runs=report.runs)
-    report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
-                                title=f"Leaderboard of {study}", note=report.runs.describe())
+    report.files += write_table(out / "leaderboard", board, display_leaderboard(board), title=f"Leaderboard of {study}",
+                                note=f"{report.runs.describe()}; {report.sweeps}")
     sweep = latest_sweep(study, uri=uri)
-    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri)
+    same_recipe, notes = latest_recipe(report.runs, sweeps)
+    report.notes += notes
+    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, same_recipe, uri=uri)
     for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
         groups = group_summary(study, by, uri=uri, runs=report.runs)
         report.files += write_table(out / f"groups_{_slug(by)}", groups, display_groups(groups),
@@ -81,14 +86,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
-def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str]) -> None:
+def _ablations(report: Report, study: str, design: Optional[Design], runs: StudyRuns, *,
+               uri: Optional[str]) -> None:
     if design is None or not design.factors:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
         return
     if design.kind == "optuna":
         report.notes.append("no ablation tables: an optuna study has no fixed factors")
         return
-    for name, table in ablation_tables(study, uri=uri, runs=report.runs).items():
+    for name, table in ablation_tables(study, uri=uri, runs=runs).items():
         stem = report.out / f"ablation_{_slug(name)}"
         metric = "best validation top-1 (%)" if table.attrs["metric"] == SUMMARY_TOP1 else table.attrs["metric"]
         if name == "cumulative":
@@ -146,7 +152,7 @@ def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
 
 def _index(report: Report, study: str) -> Path:
     """``index.md``: what the folder holds and what was skipped."""
-    lines = [f"# Report of {study}", "", report.runs.describe(), "", "## Files", ""]
+    lines = [f"# Report of {study}", "", report.runs.describe(), "", report.sweeps, "", "## Files", ""]
     lines += [f"- [{path.name}]({path.name})" for path in report.files]
     if report.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]

@@ -17,7 +17,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError
-from .names import DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
+from .names import ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
 from .store import redact, resolve_uri
 
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
@@ -51,6 +51,20 @@ def latest_sweep_run(client: MlflowClient, study: str) -> Optional[Any]:
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     return runs[0] if runs else None
+
+
+def sweep_runs(study: str, *, uri: Optional[str] = None) -> pd.DataFrame:
+    """The study's parent (sweep) runs, oldest first: ``run_id``, ``start_time`` (ms),
+    ``status`` and ``added`` (the base-configuration differences of a sweep added to the study
+    with ``--add-to-study``, as a dict; empty for the study's own recipe)."""
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    runs = [] if experiment is None else client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
+        order_by=["attributes.start_time ASC"], max_results=PAGE_SIZE)
+    rows = [(run.info.run_id, run.info.start_time, run.info.status,
+             json.loads(run.data.tags.get(ADDED_TO_STUDY, "{}"))) for run in runs]
+    return pd.DataFrame(rows, columns=["run_id", "start_time", "status", "added"])
 
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
