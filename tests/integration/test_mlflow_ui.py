@@ -86,3 +86,15 @@ def test_the_ui_shows_the_study_its_sweep_and_its_trials(chromium: str, server_s
     render(chromium, page, tmp_path / "profile", f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def test_the_experiment_opens_on_the_training_runs_view(chromium: str, server_study: FinishedStudy,
+                                                        study_ui: str, postgres, tmp_path: Path) -> None:
+    """The experiment's own address, as the experiment list links it: MLflow 3 opens an
+    experiment of unknown kind on its GenAI overview of traces ("No data available")."""
+    experiment = MlflowClient(postgres.uri).get_experiment_by_name(server_study.name)
+    dom = render(chromium, f"{study_ui}/#/experiments/{experiment.experiment_id}", tmp_path / "profile", "--dump-dom")
+    (ARTIFACTS / "mlflow_ui_landing.html").write_text(dom)
+    text = text_of(dom)
+    assert f"{server_study.name} sweep" in text and "3 matching runs" in text  # the runs table
+    assert "No data available" not in text
