@@ -74,7 +74,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         click.echo(f"Pareto front ({' vs '.join(spec.search.metrics)}): {', '.join(outcome.pareto)}")
     for name, reason in tally.failed:
         click.echo(f"  failed {name}: {reason}")
-    click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui")
+    click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui {outcome.study}")
     if tally.failed:
         sys.exit(1)
 
@@ -136,15 +136,19 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
 
 
 @main.command()
+@click.argument("study", required=False)
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True)
-def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
-    """Open the MLflow UI on the study store."""
+@friendly_errors
+def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) -> None:
+    """Open the MLflow UI on the study store; prints the address of STUDY's runs (or of the
+    experiment list) in the model-training view."""
+    from .tracking.reader import ui_path
     from .tracking.store import redact, resolve_uri
 
     uri = resolve_uri(tracking_uri)
-    click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}")
+    click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}{ui_path(study, uri=uri)}")
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])
 

@@ -17,7 +17,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError
-from .names import ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
+from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
+                    UI_TRAINING_VIEW)
 from .store import redact, resolve_uri
 
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
@@ -65,6 +66,17 @@ def sweep_runs(study: str, *, uri: Optional[str] = None) -> pd.DataFrame:
     rows = [(run.info.run_id, run.info.start_time, run.info.status,
              json.loads(run.data.tags.get(ADDED_TO_STUDY, "{}"))) for run in runs]
     return pd.DataFrame(rows, columns=["run_id", "start_time", "status", "added"])
+
+
+def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
+    """The MLflow UI's address (after host and port) of a study's runs, or of the experiment
+    list, in the model-training view."""
+    if study is None:
+        return f"/#/experiments?{UI_TRAINING_VIEW}"
+    experiment = MlflowClient(tracking_uri=resolve_uri(uri)).get_experiment_by_name(study)
+    if experiment is None:
+        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+    return f"/#/experiments/{experiment.experiment_id}?{UI_TRAINING_VIEW}"
 
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:

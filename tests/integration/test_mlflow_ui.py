@@ -19,6 +19,7 @@ import pytest
 from mlflow import MlflowClient
 
 from orchestrator import stack
+from orchestrator.tracking.reader import ui_path
 
 from .conftest import REPO, FinishedStudy, child_env, free_port, healthy, running, wait_until
 
@@ -90,11 +91,13 @@ def test_the_ui_shows_the_study_its_sweep_and_its_trials(chromium: str, server_s
 
 def test_the_experiment_opens_on_the_training_runs_view(chromium: str, server_study: FinishedStudy,
                                                         study_ui: str, postgres, tmp_path: Path) -> None:
-    """The experiment's own address, as the experiment list links it: MLflow 3 opens an
-    experiment of unknown kind on its GenAI overview of traces ("No data available")."""
+    """The study's address as ``orchestrate ui STUDY`` prints it: MLflow 3 opens an experiment
+    on its GenAI overview of traces ("No data available") unless told the training view."""
     experiment = MlflowClient(postgres.uri).get_experiment_by_name(server_study.name)
-    dom = render(chromium, f"{study_ui}/#/experiments/{experiment.experiment_id}", tmp_path / "profile", "--dump-dom")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    dom = render(chromium, study_ui + ui_path(server_study.name, uri=postgres.uri), tmp_path / "profile", "--dump-dom")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "mlflow_ui_landing.html").write_text(dom)
     text = text_of(dom)
-    assert f"{server_study.name} sweep" in text and "3 matching runs" in text  # the runs table
-    assert "No data available" not in text
+    assert text.startswith("Runs - Experiment") and f"{server_study.name} sweep" in text
+    assert "3 matching runs" in text and "No data available" not in text
