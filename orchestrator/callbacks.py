@@ -17,7 +17,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from .plans import TrialPlan
-from .tracking.names import RUNNING_BEST, SUMMARY_FROM, TAG
+from .tracking.names import RUNNING_BEST, SUMMARY_FROM, SYSTEM_METRICS, TAG
 from .tracking.writer import StudyTracker
 from .train.metrics import EPOCH_METRICS
 from .trial import COPIED_FROM_KEY, FAILURE_KEY, NODE_KEY, REPORT_FOLDER, TRACEBACK_KEY, stopped_by_scheduler
@@ -126,6 +126,7 @@ class MlflowTrialLogger(Callback):
         self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
         self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
         self.open: set[str] = set()
+        self.identities: dict[str, dict[str, str]] = {}  # trial id -> its run key and run id, for Optuna
 
     def _run_id(self, trial: Trial) -> str:
         if trial.trial_id not in self.run_ids:
@@ -136,6 +137,7 @@ class MlflowTrialLogger(Callback):
             else:
                 run_id = self.tracker.start_trial(plan.to_dict())
             self.run_ids[trial.trial_id] = run_id
+            self.identities[trial.trial_id] = {"run_key": plan.run_key, "mlflow_run_id": run_id}
             self.open.add(run_id)
         return self.run_ids[trial.trial_id]
 
@@ -144,13 +146,14 @@ class MlflowTrialLogger(Callback):
         node = result.get(NODE_KEY)
         if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
             self.nodes[trial.trial_id] = node
-            self.tracker.set_tags(run_id, {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip"))})
+            self.tracker.set_tags(run_id, {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")),
+                                           f"{TAG}device": str(result.get("device", "cpu"))})
         if COPIED_FROM_KEY in result:
             self._record_copy(run_id, trial, result)
         if step <= self.logged_steps.get(trial.trial_id, 0):
             return  # re-reported after a restore from an earlier checkpoint: already logged
         self.logged_steps[trial.trial_id] = step
-        metrics = {k: result[k] for k in EPOCH_METRICS if k in result and k != "epoch"}
+        metrics = {k: result[k] for k in (*EPOCH_METRICS, *SYSTEM_METRICS) if k in result and k != "epoch"}
         self.tracker.log_metrics(run_id, metrics, step=step)
 
     def _record_copy(self, run_id: str, trial: Trial, result: dict) -> None:

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Optional
 
 import click
 
-from .commands import DEBUG_ENV, friendly_errors
+from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
+from .commands.models import models
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks, and MLflow's and Ray's own log lines.")
+@click.version_option(package_name="orchestrate", prog_name="orchestrate")
 def main(debug: bool) -> None:
     """Sweeps of image-classification studies: Ray Tune + Optuna + MLflow."""
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # hide its database-setup chatter
-    # Tune's own warnings suggest Tuner.restore and list trial folders; the sweep's summary
-    # says what happened and how to resume in this tool's terms.
-    logging.getLogger("ray.tune").setLevel(logging.ERROR)
     if debug:
         os.environ[DEBUG_ENV] = "1"
+    else:
+        quiet_libraries()
 
 
 @main.command()
@@ -30,26 +29,35 @@ def main(debug: bool) -> None:
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep of the same spec.")
+@click.option("--add-to-study", is_flag=True,
+              help="Add runs to a study whose recorded base configuration differs (labelled apart).")
 @click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
 @friendly_errors
-def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool,
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool, add_to_study: bool,
           address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
+    from .dry_run import spec_warnings, summary
     from .spec import load_spec
 
     spec = load_spec(spec_path, list(overrides))
+    design = get_design(spec.search.kind)
+    plans = design.expand(spec)
+    for warning in spec_warnings(spec):
+        click.echo(f"warning: {warning}", err=True)
     if dry_run:
-        design = get_design(spec.search.kind)
-        click.echo("\n".join(design.describe(spec, design.expand(spec))))
+        click.echo("\n".join(design.describe(spec, plans)))
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
+        click.echo("\n".join(summary(spec, plans)))
         return
+    count = f"{len(plans)} trials" if plans is not None else f"an Optuna search of {spec.search.num_samples} proposals"
+    click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .sweep import run_sweep
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
-        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume)
+        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study)
     except KeyboardInterrupt:
         click.echo(f"interrupted: running trials stopped and their runs marked KILLED; "
                    f"continue with: {resume_hint}", err=True)
@@ -67,7 +75,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         click.echo(f"Pareto front ({' vs '.join(spec.search.metrics)}): {', '.join(outcome.pareto)}")
     for name, reason in tally.failed:
         click.echo(f"  failed {name}: {reason}")
-    click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui")
+    click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui {outcome.study}")
     if tally.failed:
         sys.exit(1)
 
@@ -131,38 +139,25 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
 
 
 @main.command()
+@click.argument("study", required=False)
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True)
-def ui(tracking_uri: Optional[str], host: str, port: int) -> None:
-    """Open the MLflow UI on the study store."""
+@friendly_errors
+def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) -> None:
+    """Open the MLflow UI on the study store; prints the address of STUDY's runs (or of the
+    experiment list) in the model-training view."""
+    from .tracking.reader import ui_path
     from .tracking.store import redact, resolve_uri
 
     uri = resolve_uri(tracking_uri)
-    click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}")
+    click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}{ui_path(study, uri=uri)}")
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])
 
 
-@main.command()
-@click.argument("pattern", default="*")
-@click.option("--num-classes", default=100, show_default=True)
-@click.option("--input-size", type=int, default=None,
-              help="Square input side for MACs (default: each model's own, e.g. 64 for Tiny-ImageNet models).")
-def models(pattern: str, num_classes: int, input_size: Optional[int]) -> None:
-    """List registered models with params and MACs (timm/<name> builds any timm model too)."""
-    import models as zoo
-
-    from .profile import profile_model
-
-    click.echo(f"{'model':<24} {'params (M)':>10} {'MMACs':>10} {'input':>6}   at {num_classes} classes")
-    for name in zoo.list_models(pattern):
-        size = input_size or zoo.default_input_size(name)
-        params, macs = profile_model(zoo.create_model(name, num_classes=num_classes), size)
-        click.echo(f"{name:<24} {params / 1e6:>10.3f} {macs / 1e6:>10.1f} {size:>6}")
-
-
 main.add_command(data)
+main.add_command(models)
 main.add_command(bench)
 
 

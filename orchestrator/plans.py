@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .config import TRIAL_SECTIONS, TrialConfig
 from .errors import SpecError
+from .labels import short_value
 from .spec_base import format_validation_error
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def label_for(factors: dict[str, Any]) -> str:
     """Short human name of a configuration: ``k_size=5,lr=0.1``."""
     if not factors:
         return "base"
-    return ",".join(f"{path.rsplit('.', 1)[-1]}={json.dumps(v)}" for path, v in factors.items())
+    return ",".join(f"{path.rsplit('.', 1)[-1]}={short_value(v)}" for path, v in factors.items())
 
 
 def resolve_config(spec: SweepSpec, factors: dict[str, Any], *, where: str) -> dict[str, Any]:

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
-import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import ray
 from ray import tune
 
 from . import faults, storage
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
+from .cluster import check_ray_address, connect_ray
 from .data import load_dataset
-from .errors import OrchestrateError, ResumeError
 from .designs import get_design
+from .errors import ResumeError
 from .plans import TrialPlan
+from .provenance import provenance
+from .report.note import study_note
 from .schedulers import build_scheduler, checkpoints_to_keep
 from .search import build_searcher, finished_trial_count, optuna_storage_path
 from .spec import SweepSpec, TrackingSpec
+from .labels import recipe_suffix
+from .study_guard import check_base, relabel, relabelled
 from .tracking import reader
-from .tracking.names import TAG
+from .tracking.names import ADDED_TO_STUDY, TAG
 from .tracking.store import check_reachable, redact, redact_spec, resolve_uri, spec_differences
 from .tracking.writer import StudyTracker
 from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
@@ -45,34 +48,6 @@ class SweepOutcome:
     pareto: list[str] = field(default_factory=list)
     interrupted: int = 0  # runs marked KILLED because their trial was stopped
     stopped: bool = False  # Ctrl-C (or SIGTERM) ended the sweep before every trial did
-
-
-def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
-    """Fail in seconds on an address nothing listens on: ``ray.init`` retries for minutes."""
-    if address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
-    except (OSError, ValueError) as exc:
-        raise OrchestrateError(f"cannot reach a Ray cluster at {address} ({exc}); "
-                               f"start one with `ray start --head` or drop --address") from None
-
-
-def connect_ray(address: Optional[str]) -> None:
-    """Join ``address`` (or ``$RAY_ADDRESS``), else start Ray on this machine's CPUs and GPUs."""
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    try:
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,  # trial output goes to Ray's logs; the driver prints progress
-            logging_level=logging.WARNING,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise OrchestrateError(f"cannot connect to Ray at {address}: {exc}") from None
 
 
 def preflight_data(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> None:
@@ -97,7 +72,7 @@ class SweepInterrupted(Exception):
 class Sweep:
     """One invocation of ``orchestrate sweep``: its tracker, callbacks and Tune stages."""
 
-    def __init__(self, spec: SweepSpec, echo: Echo, *, resumable: dict[str, Any]) -> None:
+    def __init__(self, spec: SweepSpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "") -> None:
         self.spec = spec
         self.echo = echo
         self.spec_data = redact_spec(spec.model_dump(mode="json"))
@@ -110,7 +85,8 @@ class Sweep:
         self.resumable = resumable
         self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
                               for key, run in resumable.items()}
-        self.lookup = functools.partial(plan_for, spec)
+        self.label_suffix = label_suffix  # sets runs added to a study of another recipe apart
+        self.lookup = relabelled(functools.partial(plan_for, spec), label_suffix)
         # What trials receive: the validated spec, without the tracking URI (and its password).
         self.trial_spec = spec.model_copy(update={"tracking": TrackingSpec()})
         search = spec.search
@@ -134,6 +110,7 @@ class Sweep:
         if not plans:
             return
         self.tally.total = (self.tally.total or 0) + len(plans)
+        plans = [relabel(p, self.label_suffix) for p in plans]
         self.fit({PLAN_KEY: tune.grid_search([p.to_dict() for p in plans])}, name=name, num_samples=1,
                  trials=len(plans))
 
@@ -152,6 +129,7 @@ class Sweep:
             search, space, study_name=study_name, storage_path=self.optuna_storage,
             seed=self.spec.train.seed, deadline=self.deadline,
             points_to_evaluate=[{k: v for k, v in p.items() if k not in cell} for p in again],
+            identities=self.logger.identities,
         )
         self.tally.total = (self.tally.total or 0) + samples
         self.fit({}, name=stage, num_samples=samples, trials=samples, search_alg=searcher)
@@ -203,9 +181,10 @@ class Sweep:
             raise SweepInterrupted(f"{trials - (self.tally.ended - ended)} trials did not end")
 
 
-def prepare(spec: SweepSpec, *, resume: bool,
-            address: Optional[str] = None) -> tuple[Optional[list[TrialPlan]], dict[str, Any]]:
-    """Everything checked before Ray starts or the store is written: plans, data, resume state."""
+def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add_to_study: bool = False,
+            ) -> tuple[Optional[list[TrialPlan]], dict[str, Any], dict[str, Any]]:
+    """Everything checked before Ray starts or the store is written: plans, data, resume state,
+    and the base-configuration keys in which this sweep differs from the study's recorded one."""
     plans = get_design(spec.search.kind).expand(spec)
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
@@ -224,25 +203,35 @@ def prepare(spec: SweepSpec, *, resume: bool,
     elif resumable:
         raise ResumeError(f"study {spec.name!r} has {len(resumable)} interrupted runs; continue them "
                           f"with `orchestrate sweep ... --resume` (or give the study a new name)")
+    changes = {} if resume else check_base(spec.name, reader.recorded_spec(tracker.client, spec.name),
+                                           spec.model_dump(mode="json"), add_to_study=add_to_study)
     preflight_data(spec, plans)
-    return plans, resumable
+    return plans, resumable, changes
 
 
 def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = print,
-              resume: bool = False) -> SweepOutcome:
+              resume: bool = False, add_to_study: bool = False,
+              argv: Optional[list[str]] = None) -> SweepOutcome:
     """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
 
     With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
-    and the Optuna study goes on; without it, a study with interrupted runs is refused.
+    and the Optuna study goes on; without it, a study with interrupted runs is refused, and so
+    is one whose base configuration differs from the study's unless ``add_to_study``.
+    ``argv`` is the command line the parent run records (default: this process's).
     """
-    plans, resumable = prepare(spec, resume=resume, address=address)
-    sweep = Sweep(spec, echo, resumable=resumable)
+    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study)
+    if changes:
+        echo(f"adding to study {spec.name} with a different base configuration: "
+             f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
+    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes))
     skipped = 0
     if plans is not None:
         pending = sweep.pending(plans)
         skipped = len(plans) - len(pending)
         if skipped:
             echo(f"{skipped} trials already finished in {redact(sweep.tracker.uri)}; running the other {len(pending)}")
+        if not pending and not resume:  # nothing to run: no new, empty parent run
+            return SweepOutcome(spec.name, sweep.tracker.uri, "", sweep.tally, skipped)
         plans = pending
     # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
     # ProgressPrinter callback is the display.
@@ -251,7 +240,9 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     if resume:
         sweep.tracker.resume_sweep()
     else:
-        sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None)
+        sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None,
+                                  provenance=provenance(Path.cwd(), sys.argv if argv is None else argv),
+                                  extra_tags={ADDED_TO_STUDY: json.dumps(changes)} if changes else None)
     echo(f"study {spec.name}: tracking {redact(sweep.tracker.uri)} (parent run {sweep.tracker.parent_run_id})")
     status = "FAILED"
     outcome = SweepOutcome(spec.name, sweep.tracker.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
@@ -268,5 +259,6 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
             sweep.tracker.mark_interrupted(run_id)
         if outcome.interrupted:
             status = "KILLED"
+        sweep.tracker.set_note(sweep.tracker.parent_run_id, study_note(spec.name, uri=sweep.tracker.uri))
         sweep.tracker.end_sweep(status)
     return outcome

@@ -24,6 +24,7 @@ from .designs.optuna_space import plan_from_suggestion
 from .plans import TrialPlan
 from .spec import SweepSpec
 from .train import Trainer
+from .train.system import system_metrics
 
 CHECKPOINT_FILE = "trainer.pt"
 REPORT_FOLDER = "report"  # inside the last checkpoint: the final report's files
@@ -149,7 +150,7 @@ def _train(plan: TrialPlan, spec: SweepSpec, reporter: "EpochReporter", *, check
         return
     every = spec.resources.checkpoint_every
     while not trainer.done:
-        metrics = trainer.run_epoch() | extra
+        metrics = trainer.run_epoch() | extra | system_metrics(trainer.device)
         extra.pop(COPIED_FROM_KEY, None)
         reporter.epoch(trainer, metrics, checkpoint=trainer.done or trainer.epoch % every == 0)
         faults.maybe_kill_worker(trainer.epoch, kill_after_epoch)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..spec import parse_spec
-from ..sweep import connect_ray, run_sweep
+from ..cluster import connect_ray
+from ..sweep import run_sweep
 
 STUDY = {
     "data": {"dataset": "synthetic", "batch_size": 64,

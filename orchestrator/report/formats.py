@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from ..labels import recipe_of, short_value
 from .importance import EVALUATOR_NAMES
 from .power import MAX_SEEDS, POWER
 
@@ -66,8 +67,11 @@ def excluded(row: pd.Series) -> str:
 def factors_text(factors: Any, label: Any) -> str:
     """``k_size=5``; the baseline cell says it is the baseline and what it sets."""
     varied = json.loads(factors) if isinstance(factors, str) and factors else {}
-    text = ", ".join(f"{path.rsplit('.', 1)[-1]}={json.dumps(v)}" for path, v in varied.items())
-    return f"baseline: {text}" if label == "baseline" else text or "(base config)"
+    text = ", ".join(f"{path.rsplit('.', 1)[-1]}={short_value(v)}" for path, v in varied.items())
+    recipe = recipe_of(str(label))  # runs added to the study with another base recipe
+    if str(label).removesuffix(recipe) == "baseline":
+        return f"baseline: {text}{recipe}"
+    return (text or "(base config)") + recipe
 
 
 def train_time(hours: Any, device: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, SETTLE_FILE, TOP1
-from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, read_json_artifact
+from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, read_json_artifact, sweep_runs
 from ..tracking.writer import log_directory
 from . import plots
 from .ablation import Design, ablation_tables
@@ -26,6 +26,7 @@ from .importance import study_importances
 from .basis import headline_of
 from .leaderboard import leaderboard, load_board_runs, objective, ranking
 from .runs import StudyRuns
+from .sweeps import latest_recipe, sweeps_read
 
 # Assumed contract with the trainer: a CSV artifact with columns ``class`` and ``accuracy``.
 PER_CLASS_ARTIFACT = "per_class_accuracy.csv"
@@ -42,6 +43,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     logged_to: Optional[str] = None
+    sweeps: str = ""  # which sweeps of the study the runs came from
 
 
 def write_report(
@@ -63,13 +65,17 @@ def write_report(
     out = Path(out)
     runs = load_board_runs(study, uri=uri, fields=group_by)  # an unknown study fails before out exists
     out.mkdir(parents=True, exist_ok=True)
-    report = Report(out, runs)
-    echo(report.runs.describe())
+    sweeps = sweep_runs(study, uri=uri)
+    report = Report(out, runs, sweeps=sweeps_read(sweeps))
+    echo(f"{report.runs.describe()}; {report.sweeps}")
     board = leaderboard(study, uri=uri, runs=report.runs)
-    report.files += write_table(out / "leaderboard", board, display_leaderboard(board),
-                                title=f"Leaderboard of {study}", note=report.runs.describe())
+    report.files += write_table(out / "leaderboard", board, display_leaderboard(board), title=f"Leaderboard of {study}",
+                                note=f"{report.runs.describe()}; {report.sweeps}")
     sweep = latest_sweep(study, uri=uri)
-    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, uri=uri, min_effect=min_effect)
+    same_recipe, notes = latest_recipe(report.runs, sweeps)
+    report.notes += notes
+    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, same_recipe, uri=uri,
+               min_effect=min_effect)
     if sweep:
         _settled(report, study, sweep[0], uri=uri)
     for by in group_by or (["model"] if board["model"].nunique() > 1 else []):
@@ -88,8 +94,8 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
-def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Optional[str],
-               min_effect: Optional[float]) -> None:
+def _ablations(report: Report, study: str, design: Optional[Design], runs: StudyRuns, *,
+               uri: Optional[str], min_effect: Optional[float]) -> None:
     if design is not None and design.kind == "optuna":
         report.notes.append("no ablation tables: an optuna study has no fixed factors")
         _importances(report, study, design, uri=uri)
@@ -97,7 +103,7 @@ def _ablations(report: Report, study: str, design: Optional[Design], *, uri: Opt
     if design is None or not design.factors:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
         return
-    for name, table in ablation_tables(study, uri=uri, runs=report.runs, min_effect=min_effect).items():
+    for name, table in ablation_tables(study, uri=uri, runs=runs, min_effect=min_effect).items():
         stem = report.out / f"ablation_{_slug(name)}"
         basis = table.attrs.get("basis")
         metric = f"top-1 (%), {basis.label}" if basis is not None else table.attrs["metric"]
@@ -187,7 +193,7 @@ def _per_class(report: Report, best: pd.Series, *, uri: Optional[str]) -> None:
 
 def _index(report: Report, study: str) -> Path:
     """``index.md``: what the folder holds and what was skipped."""
-    lines = [f"# Report of {study}", "", report.runs.describe(), "", "## Files", ""]
+    lines = [f"# Report of {study}", "", report.runs.describe(), "", report.sweeps, "", "## Files", ""]
     lines += [f"- [{path.name}]({path.name})" for path in report.files]
     if report.notes:
         lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]

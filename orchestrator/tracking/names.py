@@ -48,3 +48,16 @@ RUNNING_BEST = {TOP1: BEST_TOP1}
 
 def rank_column(metric: str) -> str:
     return RANK_COLUMN.get(metric, metric)
+
+# MLflow 3 opens an experiment on the view its kind names: without this tag a new experiment
+# lands on the GenAI "Overview" of traces. The UI reads the tag and these values (mlflow 3.x).
+EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+# MLflow 3.17's UI chooses between its GenAI and model-training views by a ``workflowType``
+# query parameter (else a browser setting, GenAI by default) and reads the tag above only
+# without it: links this tool prints carry the parameter.
+UI_TRAINING_VIEW = "workflowType=machine_learning"
+NOTE_TAG = "mlflow.note.content"  # the run's description in the UI (markdown)
+PROVENANCE = TAG + "provenance."  # prefix of the parent run's provenance tags
+COMMAND_TAG = PROVENANCE + "command"  # the exact command line
+ADDED_TO_STUDY = TAG + "added_to_study"  # a sweep whose base config differs from the study's
+SYSTEM_METRICS = ("sys/rss_mb", "sys/gpu_util", "sys/gpu_mem_mb")  # per epoch, with the others

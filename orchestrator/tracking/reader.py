@@ -16,8 +16,9 @@ from typing import Any, Iterable, Iterator, Optional
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from ..errors import StudyNotFoundError
-from .names import DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1
+from ..errors import OrchestrateError, StudyNotFoundError
+from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
+                    UI_TRAINING_VIEW)
 from .store import redact, resolve_uri, sqlite_path
 
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
@@ -61,6 +62,31 @@ def latest_sweep_run(client: MlflowClient, study: str) -> Optional[Any]:
         order_by=["attributes.start_time DESC"], max_results=1,
     )
     return runs[0] if runs else None
+
+
+def sweep_runs(study: str, *, uri: Optional[str] = None) -> pd.DataFrame:
+    """The study's parent (sweep) runs, oldest first: ``run_id``, ``start_time`` (ms),
+    ``status`` and ``added`` (the base-configuration differences of a sweep added to the study
+    with ``--add-to-study``, as a dict; empty for the study's own recipe)."""
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    runs = [] if experiment is None else client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
+        order_by=["attributes.start_time ASC"], max_results=PAGE_SIZE)
+    rows = [(run.info.run_id, run.info.start_time, run.info.status,
+             json.loads(run.data.tags.get(ADDED_TO_STUDY, "{}"))) for run in runs]
+    return pd.DataFrame(rows, columns=["run_id", "start_time", "status", "added"])
+
+
+def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
+    """The MLflow UI's address (after host and port) of a study's runs, or of the experiment
+    list, in the model-training view."""
+    if study is None:
+        return f"/#/experiments?{UI_TRAINING_VIEW}"
+    experiment = MlflowClient(tracking_uri=resolve_uri(uri)).get_experiment_by_name(study)
+    if experiment is None:
+        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+    return f"/#/experiments/{experiment.experiment_id}?{UI_TRAINING_VIEW}"
 
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:

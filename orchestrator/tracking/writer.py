@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError
 from . import reader
-from .names import KIND_SWEEP, KIND_TRIAL, TAG
+from .names import EXPERIMENT_KIND_TAG, KIND_SWEEP, KIND_TRIAL, NOTE_TAG, PROVENANCE, TAG, TRAINING_KIND
 from .store import flatten, open_client, resolve_uri
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
@@ -51,13 +51,20 @@ class StudyTracker:
         if self._experiment_id is None:
             experiment = self.client.get_experiment_by_name(self.study)
             if experiment is None:
-                self._experiment_id = self.client.create_experiment(self.study)
+                self._experiment_id = self.client.create_experiment(
+                    self.study, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
             else:
                 self._experiment_id = experiment.experiment_id
+                if EXPERIMENT_KIND_TAG not in experiment.tags:  # a study made before the tag
+                    self.client.set_experiment_tag(self._experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
         return self._experiment_id
 
-    def start_sweep(self, spec: dict[str, Any], *, trial_count: Optional[int]) -> str:
-        tags = {f"{TAG}kind": KIND_SWEEP, f"{TAG}study": self.study}
+    def start_sweep(self, spec: dict[str, Any], *, trial_count: Optional[int],
+                    provenance: Optional[dict[str, str]] = None, extra_tags: Optional[dict[str, str]] = None) -> str:
+        """Open the sweep's parent run with its search params, ``spec.json`` and one
+        ``orchestrate.provenance.*`` tag per field of ``provenance``."""
+        tags = {f"{TAG}kind": KIND_SWEEP, f"{TAG}study": self.study, **(extra_tags or {})}
+        tags |= {f"{PROVENANCE}{k}": v[:MAX_PARAM_LENGTH] for k, v in (provenance or {}).items()}
         run = self.client.create_run(self.experiment_id, run_name=f"{self.study} sweep", tags=tags)
         self.parent_run_id = run.info.run_id
         search = spec["search"]
@@ -127,6 +134,10 @@ class StudyTracker:
     def log_dict(self, run_id: str, data: dict[str, Any], path: str) -> None:
         """``data`` as the run's JSON artifact ``path`` (replacing an earlier one)."""
         self.client.log_dict(run_id, data, path)
+
+    def set_note(self, run_id: str, markdown: str) -> None:
+        """The run's description in the MLflow UI."""
+        self.client.set_tag(run_id, NOTE_TAG, markdown)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])

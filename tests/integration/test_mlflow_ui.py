@@ -19,6 +19,7 @@ import pytest
 from mlflow import MlflowClient
 
 from orchestrator import stack
+from orchestrator.tracking.reader import ui_path
 
 from .conftest import REPO, FinishedStudy, child_env, free_port, healthy, running, wait_until
 
@@ -86,3 +87,17 @@ def test_the_ui_shows_the_study_its_sweep_and_its_trials(chromium: str, server_s
     render(chromium, page, tmp_path / "profile", f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def test_the_experiment_opens_on_the_training_runs_view(chromium: str, server_study: FinishedStudy,
+                                                        study_ui: str, postgres, tmp_path: Path) -> None:
+    """The study's address as ``orchestrate ui STUDY`` prints it: MLflow 3 opens an experiment
+    on its GenAI overview of traces ("No data available") unless told the training view."""
+    experiment = MlflowClient(postgres.uri).get_experiment_by_name(server_study.name)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    dom = render(chromium, study_ui + ui_path(server_study.name, uri=postgres.uri), tmp_path / "profile", "--dump-dom")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "mlflow_ui_landing.html").write_text(dom)
+    text = text_of(dom)
+    assert text.startswith("Runs - Experiment") and f"{server_study.name} sweep" in text
+    assert "3 matching runs" in text and "No data available" not in text

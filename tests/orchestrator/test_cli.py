@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -10,6 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from orchestrator.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(*args: str):
@@ -21,8 +24,8 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0] == "12 trials (4 configurations)"
-    assert len(lines) == 13
-    assert [line.split()[3] for line in lines[1:]] == (
+    assert len(lines) == 13 + 3  # the trials, then the summary
+    assert [line.split()[3] for line in lines[1:13]] == (
         ["baseline"] * 3 + ["k_size=3"] * 3 + ["k_size=5"] * 3 + ["k_size=7"] * 3)
     assert not Path("mlflow.db").exists() and not Path("data").exists()
 
@@ -90,14 +93,16 @@ def test_models_lists_the_registry_with_params() -> None:
 def test_an_unreachable_ray_address_is_one_line_and_exit_1() -> None:
     result = invoke("sweep", "quickstart.yaml", "--address", "127.0.0.1:1")
     assert result.exit_code == 1
-    assert result.output.startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
+    assert result.stderr.startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not Path("mlflow.db").exists()
 
 
 def test_an_unreachable_tracking_server_is_one_line_and_exit_1() -> None:
     result = invoke("sweep", "quickstart.yaml", "tracking.uri=http://127.0.0.1:9")
     assert result.exit_code == 1
-    assert result.output.strip() == "error: cannot reach the MLflow tracking server at http://127.0.0.1:9: ConnectionError"
+    assert result.stdout.startswith("study quickstart: 8 trials; checking the store and data, then starting Ray")
+    assert result.stderr.strip() == "error: cannot reach the MLflow tracking server at http://127.0.0.1:9: ConnectionError"
 
 
 @pytest.mark.parametrize("name", ["resnet56_cifar100_tpe_asha", "attention_blocks_nsga2", "resnet56_cifar100_pbt"])
@@ -105,8 +110,61 @@ def test_every_hpo_spec_dry_runs(name: str) -> None:
     result = invoke("sweep", f"hpo/{name}.yaml", "--dry-run")
     assert result.exit_code == 0, result.output
     assert not Path("mlflow.db").exists() and not Path("data").exists()
-    lines = result.output.strip().splitlines()
+    lines = result.output.strip().splitlines()[:-3]  # less the summary
     if name.endswith("pbt"):
         assert lines[0] == "8 trials (4 configurations)" and lines[-1].startswith("pbt: every 10 epochs")
     if name.endswith("asha"):
         assert lines[-1] == "asha: grace 10 epochs, keep 1/3 of trials at each rung"
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.startswith("orchestrate, version ")
+
+
+def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
+    result = invoke("sweep", "quickstart.yaml", "--dry-run")
+    summary = result.output.strip().splitlines()[-3:]
+    assert summary[0] == "dataset digits, model resnet20, 6 epochs"
+    assert summary[1] == "per trial: 1 CPUs, 0 GPUs; objectives: val/top1 (max)"
+    assert summary[2].startswith("cost: 48 trial-epochs at most; ~") and "s per trial-epoch" in summary[2]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "warning"),
+    [
+        (["train.epochs=10"], "search.scheduler.grace_period (10) >= train.epochs (10): asha never stops a trial"),
+        (["search.confirm.top_k=65"], "search.confirm.top_k (65) > search.num_samples (64)"),
+        (["train.scheduler.warmup_epochs=300"], "train.scheduler.warmup_epochs (300) >= train.epochs (200)"),
+    ],
+)
+def test_contradictory_settings_warn_at_validation(overrides: list[str], warning: str) -> None:
+    result = CliRunner().invoke(main, ["sweep", "hpo/resnet56_cifar100_tpe_asha.yaml", *overrides, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {warning}" in result.stderr
+
+
+QUIET_PROBE = """
+import logging, sys
+from orchestrator.commands import RAY_AUTH_LOGGER, quiet_libraries
+if sys.argv[1] == "quiet":
+    quiet_libraries()
+logging.basicConfig()
+from mlflow import MlflowClient
+MlflowClient("sqlite:///probe.db").search_experiments()  # a new store: MLflow's INFO lines
+logging.getLogger(RAY_AUTH_LOGGER).warning("Token authentication is disabled for this Ray cluster.")
+"""
+
+
+@pytest.mark.parametrize("mode", ["quiet", "debug"])
+def test_mlflow_info_and_rays_token_warning_show_only_with_debug(mode: str) -> None:
+    import subprocess
+    import sys
+
+    # Without the level an earlier command of this test process set for MLflow in the environment.
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_LOGGING_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", QUIET_PROBE, mode], capture_output=True, text=True,
+                          cwd=Path.cwd(), env={**env, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shown = ("INFO mlflow" in done.stderr, "Token authentication" in done.stderr)
+    assert shown == ((False, False) if mode == "quiet" else (True, True))

@@ -23,3 +23,20 @@ def test_each_model_at_its_own_input_size() -> None:
 def test_input_size_option_overrides() -> None:
     result = CliRunner().invoke(main, ["models", "resnet_tin", "--input-size", "32"])
     assert rows(result.output)["resnet_tin"][-1] == "32"
+
+
+def test_a_pattern_matches_substrings_case_insensitively() -> None:
+    result = CliRunner().invoke(main, ["models", "ECA_RESNET2"])
+    assert result.exit_code == 0, result.output
+    assert {"eca_resnet20"} <= set(rows(result.output)) and "resnet20" not in rows(result.output)
+
+
+def test_a_glob_still_matches_whole_names() -> None:
+    result = CliRunner().invoke(main, ["models", "eca_resnet2?"])
+    assert set(rows(result.output)) == {"eca_resnet20"}
+
+
+def test_no_match_is_said_not_an_empty_table() -> None:
+    result = CliRunner().invoke(main, ["models", "no-such-thing"])
+    assert result.exit_code == 0
+    assert result.output.startswith("no registered model name contains 'no-such-thing'")

@@ -61,6 +61,15 @@ def test_tpe_with_asha_prunes_tags_and_keeps_every_trial_in_the_study(ray_local,
     assert sorted(t.params["train.optimizer.lr"] for t in study.trials) == pytest.approx(
         sorted(runs["params.train.optimizer.lr"].astype(float)))
 
+    # The dashboard names the objective, draws each trial's learning curve by epoch, and leads
+    # from a trial to its MLflow run.
+    assert study.metric_names == ["val/top1"]
+    by_run = runs.set_index("run_id")
+    for trial in study.trials:
+        run = by_run.loc[trial.user_attrs["mlflow_run_id"]]
+        assert trial.user_attrs["run_key"] == run["tags.orchestrate.run_key"]
+        assert sorted(trial.intermediate_values) == list(range(1, int(run["metrics.summary/epochs"]) + 1))
+
 
 def test_nsga2_reports_a_non_dominated_pareto_front(ray_local, store_uri) -> None:
     raw = spec(store_uri, 1, {

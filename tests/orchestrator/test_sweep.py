@@ -105,8 +105,39 @@ def test_rerunning_a_finished_sweep_runs_nothing_again(finished_sweep, tmp_path)
     spec = parse_spec(small_spec(store_uri) | {"resources": {"storage": str(tmp_path / "ray")}})
     outcome = run_sweep(spec, echo=lines.append)
     assert outcome.skipped == 6 and outcome.tally.finished == 0
+    runs = runs_of(store_uri, "tiny")
+    assert (runs["tags.orchestrate.kind"] == "trial").sum() == 6
+    assert (runs["tags.orchestrate.kind"] == "sweep").sum() == 1  # no new, empty parent run
+
+
+def test_the_parent_run_records_provenance_and_the_leaderboard(finished_sweep) -> None:
+    store_uri, outcome = finished_sweep
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    tags = client.get_run(outcome.parent_run_id).data.tags
+    for name in ("torch", "torchvision", "timm", "ray", "mlflow", "optuna", "orchestrate", "python"):
+        assert tags[f"orchestrate.provenance.version.{name}"]
+    assert {"host", "cpu", "gpu", "cuda", "cudnn", "command"} <= {
+        k.removeprefix("orchestrate.provenance.") for k in tags}
+    note = tags["mlflow.note.content"]
+    assert note.startswith("### Study `tiny`: leaderboard") and "| top-1 (%) |" in note
+    assert note.count("\n| ") == 2 + 3  # header, rule, one row per configuration
+
+
+def test_the_experiment_opens_on_the_training_runs_view(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    experiment = mlflow.MlflowClient(tracking_uri=store_uri).get_experiment_by_name("tiny")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_trial_runs_record_device_node_and_per_epoch_memory(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
-    assert len(children) == 6
+    assert (children["tags.orchestrate.device"] == "cpu").all() and children["tags.orchestrate.node"].notna().all()
+    for run_id in children["run_id"]:
+        assert [m.step for m in client.get_metric_history(run_id, "sys/rss_mb")] == [1, 2]
+    assert set(children["tags.mlflow.runName"]) == {f"{label} s{seed}" for label, seed in zip(
+        children["tags.orchestrate.label"], children["tags.orchestrate.seed"])}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="asking for CUDA must fail, so no GPU here")
@@ -120,12 +151,12 @@ def test_nan_and_an_exception_fail_their_runs_at_once_and_the_sweep_exits_1(ray_
     result = CliRunner().invoke(main, ["sweep", "tiny.yaml"])
     assert result.exit_code == 1, result.output
     assert "1 finished, 0 pruned, 2 failed" in result.output
-    assert "failed lr=1000000.0 s0: " in result.output and 'failed device="cuda" s0: ' in result.output
+    assert "failed lr=1e+06 s0: " in result.output and 'failed device="cuda" s0: ' in result.output
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
     status = dict(zip(children["tags.orchestrate.label"], children["status"]))
-    assert status == {"baseline": "FINISHED", "lr=1000000.0": "FAILED", 'device="cuda"': "FAILED"}
+    assert status == {"baseline": "FINISHED", "lr=1e+06": "FAILED", 'device="cuda"': "FAILED"}
     reasons = dict(zip(children["tags.orchestrate.label"], children["tags.orchestrate.failure"]))
-    assert "diverged" in reasons["lr=1000000.0"]
+    assert "diverged" in reasons["lr=1e+06"]
     assert "CUDA" in reasons['device="cuda"'] or "NVIDIA" in reasons['device="cuda"']
     client = mlflow.MlflowClient(tracking_uri=store_uri)
     for run_id in children.loc[children["status"] == "FAILED", "run_id"]:

@@ -1,0 +1,86 @@
+"""What a dry run says besides the trial list: the recipe, resources, objectives, warnings
+about settings that contradict each other, and a rough cost of the whole study.
+
+The cost is an order-of-magnitude estimate (MACs x images / an assumed device throughput), so a
+user sees before starting whether a study is minutes or days; it is not a measurement.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .designs.optuna_space import optuna_cells
+from .plans import TrialPlan
+from .spec import SweepSpec
+
+TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "tiny_imagenet": 100_000, "digits": 1_437}
+# Sustained multiply-accumulates per second of a small CNN's training step (forward + backward =
+# 3 forward passes): per CPU core, and per whole GPU of the data-centre class.
+CPU_CORE_MACS, GPU_MACS = 2e10, 5e12
+
+
+def spec_warnings(spec: SweepSpec) -> list[str]:
+    """Settings that validate one by one but contradict each other."""
+    found = []
+    epochs, search = spec.train.epochs, spec.search
+    scheduler = search.scheduler
+    if scheduler is not None and scheduler.name in ("asha", "median") and scheduler.grace_period >= epochs:
+        found.append(f"search.scheduler.grace_period ({scheduler.grace_period}) >= train.epochs ({epochs}): "
+                     f"{scheduler.name} never stops a trial")
+    if spec.train.scheduler.warmup_epochs >= epochs:
+        found.append(f"train.scheduler.warmup_epochs ({spec.train.scheduler.warmup_epochs}) >= train.epochs "
+                     f"({epochs}): training never leaves the warm-up")
+    if search.confirm is not None and search.confirm.top_k > search.num_samples:
+        found.append(f"search.confirm.top_k ({search.confirm.top_k}) > search.num_samples "
+                     f"({search.num_samples}): at most {search.num_samples} configurations can be confirmed")
+    return found
+
+
+def trial_epochs(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> int:
+    """Epochs the study trains at most (schedulers that prune make it fewer)."""
+    epochs, search = spec.train.epochs, spec.search
+    if plans is not None:
+        return len(plans) * epochs
+    confirm = search.confirm.top_k * search.repeats if search.confirm else 0
+    return (search.num_samples * len(optuna_cells(spec)) + confirm) * epochs
+
+
+def epoch_seconds(spec: SweepSpec) -> Optional[float]:
+    """Rough seconds of one training epoch of the base configuration on its trial's resources."""
+    import models as zoo
+
+    from .profile import profile_model
+
+    data = spec.data
+    images = data.options.get("train_size") or TRAIN_IMAGES.get(data.dataset)
+    if images is None:
+        return None
+    size = int(data.options.get("image_size") or zoo.default_input_size(spec.model.name))
+    _, macs = profile_model(zoo.create_model(spec.model.name, num_classes=10), size)
+    resources = spec.resources
+    rate = GPU_MACS * resources.gpus_per_trial if resources.gpus_per_trial else CPU_CORE_MACS * resources.cpus_per_trial
+    return 3 * macs * images / rate
+
+
+def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
+    """The dry run's header lines."""
+    resources, search = spec.resources, spec.search
+    objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(search.metrics, search.modes))
+    total = trial_epochs(spec, plans)
+    seconds = epoch_seconds(spec)
+    cost = "unknown (dataset size unknown)" if seconds is None else (
+        f"~{_duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
+        f"estimate for this device); wall time is that divided by the trials running at once")
+    return [
+        f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs",
+        f"per trial: {resources.cpus_per_trial:g} CPUs, {resources.gpus_per_trial:g} GPUs; objectives: {objectives}",
+        f"cost: {total} trial-epochs at most; {cost}",
+    ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

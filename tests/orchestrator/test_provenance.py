@@ -1,0 +1,42 @@
+"""What a sweep records about where it ran: git state, versions, hardware, command line, and
+what each epoch cost the machine."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import torch
+
+from orchestrator.provenance import PACKAGES, git_state, provenance
+from orchestrator.train.system import RSS, system_metrics
+
+
+def test_git_state_names_the_commit_and_whether_the_tree_is_dirty(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("a")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+    assert git_state(tmp_path) == {"git_commit": git("rev-parse", "HEAD").strip(), "git_dirty": "false"}
+    (tmp_path / "a.txt").write_text("b")
+    assert git_state(tmp_path)["git_dirty"] == "true"
+
+
+def test_outside_a_repository_there_is_no_git_state(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == {}
+
+
+def test_provenance_has_versions_hardware_and_the_exact_command(tmp_path: Path) -> None:
+    fields = provenance(tmp_path, ["orchestrate", "sweep", "my spec.yaml", "train.epochs=2"])
+    assert {f"version.{name}" for name in (*PACKAGES, "python")} <= fields.keys()
+    assert fields["version.torch"] == torch.__version__
+    assert {"host", "cpu", "gpu", "cuda", "cudnn"} <= fields.keys() and fields["cpu"]
+    assert fields["command"] == "orchestrate sweep 'my spec.yaml' train.epochs=2"
+
+
+def test_system_metrics_report_the_process_memory() -> None:
+    found = system_metrics(torch.device("cpu"))
+    assert set(found) == {RSS} and found[RSS] > 10  # MB: a Python process with torch loaded
