@@ -72,15 +72,20 @@ def distinct_configs(path: Path) -> dict[str, TrialPlan]:
 
 
 def shrink_resizes(config: dict[str, Any]) -> None:
-    """Resize to ``SMOKE_SIZE`` wherever the recipe resizes, and build a model told its input
-    size (``img_size``) for that size; the recipe's other steps stay."""
+    """Resize to ``SMOKE_SIZE`` wherever the recipe resizes; a model built for the size it is
+    resized to (``img_size``) is built for the shrunk one, and a row whose model is built for
+    another size keeps its sizes, so the mismatch fails here as it would in the sweep."""
     data, model = config["data"], config["model"]
     if model["name"] in FIXED_INPUT:
         return
     if data["image_size"] is not None:
-        data["image_size"] = SMOKE_SIZE
-        if "img_size" in (models.model_options(model["name"]) or {}):
+        options = models.model_options(model["name"]) or {}
+        built_for = model.get("img_size", options["img_size"].default) if "img_size" in options else None
+        if built_for not in (None, data["image_size"]):
+            return
+        if built_for is not None:
             model["img_size"] = SMOKE_SIZE
+        data["image_size"] = SMOKE_SIZE
     for item in data["augment"] if isinstance(data["augment"], list) else []:
         if isinstance(item, dict) and item.get("name") == "random_resized_crop":
             item["size"] = SMOKE_SIZE
