@@ -1,4 +1,4 @@
-"""Ablation tables: each level of a factor against the baseline, with intervals and tests.
+"""Ablation tables: each level of a factor (or each variant) against a reference, with intervals and tests.
 
 The design comes from the spec the latest sweep logged (``spec.json`` on its parent run):
 
@@ -7,9 +7,11 @@ The design comes from the spec the latest sweep logged (``spec.json`` on its par
 - ``cumulative``: factors are switched on in spec order; each step is compared with the baseline
   and with the step before it;
 - ``factorial`` (grids' default): a level pools every cell holding it (a main effect) and is paired
-  with the reference level cell by cell, on the other factors' levels and the seed.
+  with the reference level cell by cell, on the other factors' levels and the seed;
+- ``variants``: one table, every variant against the ``reference`` variant (else the first),
+  paired by seed.
 
-One Holm family per table: every comparison the table shows. Each comparison also says how many
+The rows are built in ``rows.py``. One Holm family per table: every comparison the table shows. Each comparison also says how many
 seeds per arm would detect its observed difference, and a difference the reader names
 (``min_effect``), with 80% power at the table's alpha (``power.seeds_needed``).
 """
@@ -17,58 +19,21 @@ seeds per arm would detect its observed difference, and a difference the reader 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import pandas as pd
 
 from ..errors import OrchestrateError
-from ..tracking.names import BASELINE_LABEL, OUTCOMES, PERCENT_METRICS
+from ..tracking.names import OUTCOMES, PERCENT_METRICS
 from ..tracking.reader import latest_sweep
 from .basis import BASIS_COLUMN, headline_of
 from .power import seeds_needed
+from .rows import Design, Row, table_rows
 from .runs import StudyRuns, load_runs
 from .stats import NAN, PERCENT, Comparison, compare, holm, summarize
 
-MISSING = object()
 NO_COMPARISON = Comparison("", NAN, NAN, NAN, NAN)
-
-
-@dataclass(frozen=True)
-class Design:
-    """What an ablation or grid study varied, read back from its logged spec."""
-
-    kind: str
-    design: str
-    factors: dict[str, list[Any]]
-    baseline: Optional[dict[str, Any]]
-    spec: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> Design:
-        search = spec.get("search") or {}
-        kind = search.get("kind", "grid")
-        design = search.get("design") or ("factorial" if kind == "grid" else "one_at_a_time")
-        return cls(kind, design, dict(search.get("factors") or {}), search.get("baseline"), spec)
-
-    def default_level(self, factor: str) -> Any:
-        """The value the base config gives ``factor`` (``MISSING`` when it sets none)."""
-        node: Any = self.spec
-        for part in factor.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return MISSING
-            node = node[part]
-        return node
-
-
-@dataclass
-class Row:
-    """One table row: its runs (every outcome) with a ``pair`` key column, and what it is tested against."""
-
-    level: str
-    runs: pd.DataFrame
-    reference: bool = False
-    previous: Optional[int] = None
 
 
 def study_design(study: str, *, uri: Optional[str] = None) -> Design:
@@ -86,9 +51,9 @@ def ablation_tables(
     study: str, *, uri: Optional[str] = None, runs: Optional[StudyRuns] = None,
     metric: Optional[str] = None, confidence: float = 0.95, min_effect: Optional[float] = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every table of the study: one per factor, or one ``cumulative`` table for that design."""
+    """Every table of the study: one per factor, or the one ``cumulative`` or ``variants`` table."""
     design = study_design(study, uri=uri)
-    names = ["cumulative"] if design.design == "cumulative" else list(design.factors)
+    names = design.tables
     runs = runs if runs is not None else load_runs(study, uri=uri)
     options = Options(metric, confidence, min_effect)
     return {name: _build(design, name, runs, options) for name in names}
@@ -101,8 +66,8 @@ def ablation_table(
 ) -> pd.DataFrame:
     """The table of one ``factor`` (a dotted path of the spec's ``search.factors``).
 
-    A cumulative design has a single table, the whole chain, and takes no factor; so may a study
-    with one factor. Rows: level, n (finished seeds) and the excluded counts, mean, std, t-based
+    A cumulative design has a single table, the whole chain, and takes no factor; so do a
+    variants study (every variant against its reference) and a study with one factor. Rows: level, n (finished seeds) and the excluded counts, mean, std, t-based
     CI (inside [0, 100] for accuracies) and ``ci_informative``; then ``delta`` against the
     reference row with its CI, ``test``, ``p_value``, Holm's ``p_holm``, ``delta_n`` and
     ``delta_ci_informative``, ``sd_diff`` and the ``seeds_needed`` (and, given ``min_effect``,
@@ -110,8 +75,8 @@ def ablation_table(
     previous step, each suffixed ``_prev``. ``basis`` names the split and epoch rule.
     """
     design = study_design(study, uri=uri)
-    if design.design == "cumulative":
-        name = "cumulative"
+    if design.design in ("cumulative", "variants"):
+        name = design.design
     elif factor is None and len(design.factors) == 1:
         name = next(iter(design.factors))
     elif factor in design.factors:
@@ -139,12 +104,7 @@ class Options:
 
 def _build(design: Design, name: str, runs: StudyRuns, options: Options) -> pd.DataFrame:
     frame = runs.frame.assign(_factors=runs.frame["factors"].map(lambda text: json.loads(text or "{}")))
-    if name == "cumulative":
-        rows = _cumulative_rows(design, frame)
-    elif design.design == "factorial":
-        rows = _factorial_rows(design, name, frame)
-    else:
-        rows = _one_at_a_time_rows(design, name, frame)
+    rows = table_rows(design, name, frame)
     basis = headline_of(runs.frame)
     options = replace(options, metric=options.metric or basis.metric)
     table = _table(rows, options, with_previous=name == "cumulative")
@@ -154,89 +114,6 @@ def _build(design: Design, name: str, runs: StudyRuns, options: Options) -> pd.D
     table.attrs.update(factor=name, design=design.design, metric=options.metric,
                        confidence=options.confidence, min_effect=options.min_effect)
     return table
-
-
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def _show(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _short(factor: str) -> str:
-    return factor.rsplit(".", 1)[-1]
-
-
-def _by_seed(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs.assign(pair=runs["seed"].astype(str))
-
-
-def _baseline_row(frame: pd.DataFrame) -> Row:
-    return Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True)
-
-
-def _mark_reference(design: Design, factor: str, rows: list[Row]) -> list[Row]:
-    """With no baseline cell, the level the base config has is the reference, else the first."""
-    default = design.default_level(factor)
-    levels = [_canon(level) for level in design.factors[factor]]
-    if rows:
-        found = default is not MISSING and _canon(default) in levels
-        rows[levels.index(_canon(default)) if found else 0].reference = True
-    return rows
-
-
-def _one_at_a_time_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row]:
-    cells = frame["_factors"].map(_canon)
-    rows = [Row(_show(level), _by_seed(frame[cells == _canon({factor: level})])) for level in design.factors[factor]]
-    if design.baseline is None:
-        return _mark_reference(design, factor, rows)
-    return [_baseline_row(frame), *rows]
-
-
-def _factorial_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row]:
-    cells = frame[(frame["label"] != BASELINE_LABEL) & frame["_factors"].map(lambda f: factor in f)]
-    level = cells["_factors"].map(lambda f: _canon(f[factor]))
-    others = cells["_factors"].map(lambda f: _canon({k: v for k, v in f.items() if k != factor}))
-    cells = cells.assign(pair=others + "|" + cells["seed"].astype(str))
-    levels = design.factors[factor]
-    rows = [Row(_show(value), cells[level == _canon(value)]) for value in levels]
-    return _mark_reference(design, factor, rows)
-
-
-def _cumulative_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
-    """Baseline, then each configuration whose varied factors are exactly the first k in spec order.
-
-    Without a baseline cell the first step is the reference and has no previous step.
-    """
-    paths = list(design.factors)
-    steps = frame[frame["label"] != BASELINE_LABEL]
-    chosen = steps["_factors"].map(lambda f: {p: f[p] for p in paths if p in f})
-    prefix = chosen.map(lambda c: 0 < len(c) and list(c) == paths[: len(c)] and _planned(design, c))
-    steps, keys = _by_seed(steps[prefix]), chosen[prefix].map(_canon)
-    rows = [] if design.baseline is None else [_baseline_row(frame)]
-    position = {_canon({}): 0} if rows else {}
-    cells = dict(zip(keys, chosen[prefix]))  # canonical key -> factors in spec order
-    for key in sorted(cells, key=lambda k: _level_order(design, cells[k])):
-        cell = cells[key]
-        last = list(cell)[-1]
-        before = _canon({p: v for p, v in cell.items() if p != last})
-        position[key] = len(rows)
-        # None when the step before never ran: no comparison rather than a wrong one.
-        rows.append(Row(f"+{_short(last)}={_show(cell[last])}", steps[keys == key], previous=position.get(before)))
-    if rows and design.baseline is None:
-        rows[0].reference = True
-    return rows
-
-
-def _planned(design: Design, cell: dict[str, Any]) -> bool:
-    """Every value is one of its factor's levels in this spec (not left over from an older one)."""
-    return all(_canon(value) in {_canon(v) for v in design.factors[p]} for p, value in cell.items())
-
-
-def _level_order(design: Design, cell: dict[str, Any]) -> tuple[int, list[int]]:
-    """Step, then each value's index among its factor's levels: rows follow the spec's order."""
-    return len(cell), [[_canon(v) for v in design.factors[p]].index(_canon(value)) for p, value in cell.items()]
 
 
 def _values(runs: pd.DataFrame, metric: str) -> pd.Series:

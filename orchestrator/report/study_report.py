@@ -100,7 +100,7 @@ def _ablations(report: Report, study: str, design: Optional[Design], runs: Study
         report.notes.append("no ablation tables: an optuna study has no fixed factors")
         _importances(report, study, design, uri=uri)
         return
-    if design is None or not design.factors:
+    if design is None or not design.tables:
         report.notes.append("no ablation tables: the study's sweep logged no factors")
         return
     for name, table in ablation_tables(study, uri=uri, runs=runs, min_effect=min_effect).items():
@@ -109,6 +109,9 @@ def _ablations(report: Report, study: str, design: Optional[Design], runs: Study
         metric = f"top-1 (%), {basis.label}" if basis is not None else table.attrs["metric"]
         if name == "cumulative":
             subject, note = f"cumulative ablation of {', '.join(design.factors)}", CUMULATIVE_NOTE
+        elif name == "variants":
+            reference = table.loc[table["reference"], "level"].iloc[0]
+            subject, note = f"{len(design.variants)} variants against {reference}", ""
         else:
             subject, note = f"ablation of {name} ({design.design.replace('_', '-')} design)", ""
         report.files += write_table(stem, table, display_ablation(table),

@@ -55,6 +55,13 @@ def make_spec(name: str, *, factors: dict[str, list[Any]], kind: str = "ablation
     return {"name": name, **copy.deepcopy(BASE), "search": search}
 
 
+def make_variants_spec(name: str, variants: dict[str, dict[str, Any]], *, reference: Optional[str] = None,
+                       repeats: int = 3) -> dict[str, Any]:
+    search = {"kind": "variants", "variants": variants, "reference": reference, "repeats": repeats,
+              "metric": "val/top1", "mode": "max"}
+    return {"name": name, **copy.deepcopy(BASE), "search": search}
+
+
 def log_study(uri: str, spec: dict[str, Any], trials: list[Trial]) -> StudyTracker:
     """One sweep of ``trials`` in order, as the sweep driver logs it."""
     tracker = StudyTracker(spec["name"], uri)

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec, oat_trial
+from conftest import (ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec,
+                      make_variants_spec, oat_trial)
 from scipy import stats
 from statsmodels.stats.power import TTestPower
 
@@ -162,6 +163,46 @@ def test_factorial_reference_without_a_base_value_is_the_first_level(grid):
     assert table.loc["0.1", "reference"] and table.loc["0.05", "test"] == "welch"
     top5 = ablation_table("grid", LR, uri=grid, metric="summary/top5_at_best")
     assert top5.attrs["metric"] == "summary/top5_at_best" and top5["mean"].notna().all()
+
+
+# A variants study: each row a name and its own changes; lr_0.05 lost seed 1 to a failure.
+VARIANT_RUNS = {"eca_k5": ({K_SIZE: 5}, [72.0, 73.1, 72.4]), "no_attention": ({ATTENTION: None}, [70.1, 71.3, 69.8]),
+                "lr_0.05": ({LR: 0.05}, [71.0, None, 71.9])}
+
+
+def log_variants(store: str, name: str, *, reference=None) -> None:
+    variants = {label: factors for label, (factors, _) in VARIANT_RUNS.items()}
+    trials = [Trial(label, factors, seed, value or 0.0, outcome="finished" if value is not None else "failed")
+              for label, (factors, values) in VARIANT_RUNS.items() for seed, value in enumerate(values)]
+    log_study(store, make_variants_spec(name, variants, reference=reference), trials[::-1])
+
+
+def test_variants_table_compares_every_variant_with_the_reference(store):
+    log_variants(store, "variants", reference="no_attention")
+    assert list(ablation_tables("variants", uri=store)) == ["variants"]
+    table = ablation_table("variants", uri=store)
+    assert table["level"].tolist() == ["no_attention", "eca_k5", "lr_0.05"]  # the reference first
+    assert table["reference"].tolist() == [True, False, False]
+    reference, eca = np.array([70.1, 71.3, 69.8]), np.array([72.0, 73.1, 72.4])
+    lr = np.array([71.0, 71.9])
+    assert (table["n"].tolist(), table.iloc[2]["n_failed"]) == ([3, 3, 2], 1)
+    assert table["mean"].tolist() == pytest.approx([reference.mean(), eca.mean(), lr.mean()])
+    assert (table.iloc[1]["ci_low"], table.iloc[1]["ci_high"]) == pytest.approx(logit_interval(eca))
+    # Same seeds on both arms: paired; the failed seed leaves lr_0.05 unpaired: Welch.
+    assert table["test"].tolist() == ["", "paired", "welch"]
+    expected = [paired(eca, reference), welch(lr, reference)]
+    for row, numbers in zip((1, 2), expected):
+        assert_comparison(table.iloc[row], numbers)
+    assert table["p_holm"].iloc[1:].tolist() == pytest.approx(holm_by_hand([e[3] for e in expected]))
+    assert math.isnan(table.iloc[0]["delta"]) and table.attrs["design"] == "variants"
+
+
+def test_without_a_reference_the_first_variant_is_compared_with(store):
+    log_variants(store, "variants_unreferenced")
+    table = ablation_table("variants_unreferenced", uri=store)
+    assert table["level"].tolist() == ["eca_k5", "no_attention", "lr_0.05"]
+    assert table["reference"].tolist() == [True, False, False]
+    assert_comparison(table.iloc[1], paired(np.array([70.1, 71.3, 69.8]), np.array([72.0, 73.1, 72.4])))
 
 
 def test_optuna_studies_have_no_ablation_tables(store):

@@ -125,7 +125,7 @@ def test_cli_takes_several_studies_and_fails_in_one_line_for_a_missing_one(oat_c
     result = CliRunner().invoke(main, ["leaderboard", "oat", "oat_copy", "--tracking-uri", oat])
     assert result.exit_code == 0 and "oat_copy" in result.stdout
     result = CliRunner().invoke(main, ["leaderboard", "nope", "--tracking-uri", oat])
-    assert result.exit_code == 1 and result.stderr.strip() == f"error: no study named 'nope' in {oat}"
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: no study named 'nope' in {oat}"
 
 
 def test_with_a_held_out_split_the_headline_is_test_and_the_ranking_validation(store) -> None:

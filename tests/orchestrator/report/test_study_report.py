@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import log_oat, log_study, oat_spec, oat_trial
+from conftest import Trial, log_oat, log_study, make_variants_spec, oat_spec, oat_trial
 from PIL import Image
 
 from orchestrator.cli import main
@@ -102,3 +102,17 @@ def test_one_model_size_gets_a_note_not_a_params_axis(store, tmp_path):
     report = write_report("one_size", tmp_path, uri=store, log=False)
     assert not (tmp_path / "accuracy_vs_params.png").exists()
     assert "accuracy-vs-params skipped: parameter counts span only 0.26972-0.26978 M (less than 5% apart)" in report.notes
+
+
+def test_a_variants_study_gets_its_comparison_table_and_forest(store, tmp_path):
+    variants = {"resnet20": {}, "resnet32": {"model.name": "resnet32"}}
+    trials = [Trial(label, factors, seed, 70.0 + seed + 2 * (label == "resnet32"), params=270e3 * (1 + i))
+              for i, (label, factors) in enumerate(variants.items()) for seed in range(3)]
+    log_study(store, make_variants_spec("rows", variants, reference="resnet32"), trials)
+    report = write_report("rows", tmp_path, uri=store, log=False)
+    assert {"ablation_variants.csv", "ablation_variants.md", "ablation_variants_forest.png"} <= {
+        path.name for path in report.files}
+    assert not any("no ablation tables" in note for note in report.notes)
+    table = pd.read_csv(tmp_path / "ablation_variants.csv")
+    assert table["level"].tolist() == ["resnet32", "resnet20"] and table["delta"].iloc[1] == pytest.approx(-2.0)
+    assert "rows: 2 variants against resnet32" in (tmp_path / "ablation_variants.md").read_text()
