@@ -14,9 +14,9 @@ from typing import Any, Callable, Optional
 
 from ray import tune
 
-from . import faults, storage
+from . import capacity, faults, storage
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
-from .cluster import check_ray_address, connect_ray
+from .cluster import connect_ray
 from .data import load_dataset
 from .designs import get_design
 from .errors import ResumeError
@@ -98,6 +98,7 @@ class Sweep:
             self.logger,
             ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
                             mode=search.modes[0], echo=echo),
+            capacity.PendingReporter(capacity.per_trial(spec.resources), echo),
         ]
 
     def pending(self, plans: list[TrialPlan]) -> list[TrialPlan]:
@@ -187,8 +188,7 @@ def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add
     and the base-configuration keys in which this sweep differs from the study's recorded one."""
     plans = get_design(spec.search.kind).expand(spec)
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        check_ray_address(address)
+    capacity.check_target(address, spec.resources)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
     tracker = StudyTracker(spec.name, spec.tracking.uri)
     resumable = reader.unfinished_trials(tracker.client, spec.name)
