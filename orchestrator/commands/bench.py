@@ -69,3 +69,24 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
     click.echo(f"in-memory tensor pipeline : {result.in_memory:12,.0f} images/s")
     click.echo(f"torchvision DataLoader    : {result.torchvision:12,.0f} images/s ({workers} workers)")
     click.echo(f"ratio                     : {result.ratio:12.1f}x")
+
+
+@bench.command("sweep")
+@click.option("--trials", default=8, show_default=True, help="Trials (seeds of one configuration).")
+@click.option("--epochs", default=3, show_default=True, help="Epochs per trial.")
+@click.option("--slots", default=2, show_default=True, help="Trials at a time, one CPU each.")
+@click.option("--train-size", default=1024, show_default=True, help="Synthetic training images per trial.")
+@friendly_errors
+def bench_sweep(trials: int, epochs: int, slots: int, train_size: int) -> None:
+    """Efficiency of plain processes, bare Ray Tune + MLflowLoggerCallback and `orchestrate sweep`."""
+    from ..bench.sweep import bench_sweep as run
+
+    result = run(trials, epochs, slots=slots, train_size=train_size)
+    click.echo(f"{trials} trials x {epochs} epochs, resnet20 on {train_size} synthetic 32x32 images, "
+               f"{slots} slots; one trial's Trainer.fit() alone: {result.fit_seconds:.1f} s")
+    click.echo(f"{'side':<38} {'wall s':>8} {'efficiency':>10} {'start-up s':>10} {'overhead s/trial':>16}")
+    for side in result.sides:
+        click.echo(f"{side.name:<38} {side.wall:8.1f} {result.efficiency(side):10.2f} "
+                   f"{side.startup:10.1f} {result.overhead(side):16.2f}")
+    ours, baseline = result.sides[-1], result.sides[1]
+    click.echo(f"{'orchestrate / bare Tune efficiency':<38} {result.efficiency(ours) / result.efficiency(baseline):8.2f}x")

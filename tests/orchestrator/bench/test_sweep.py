@@ -1,0 +1,23 @@
+"""`orchestrate bench sweep` runs the three sides of the efficiency table and prints a row for
+each (the numbers are not asserted: timings on shared machines are not reproducible)."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from orchestrator.cli import main
+
+SIDES = ["pure compute", "bare Ray Tune + MLflowLoggerCallback", "orchestrate sweep"]
+
+
+def test_bench_sweep_prints_efficiency_startup_and_overhead_of_every_side() -> None:
+    result = CliRunner().invoke(main, ["bench", "sweep", "--trials", "2", "--epochs", "1", "--train-size", "64"])
+    assert result.exit_code == 0, result.output
+    for side in SIDES:
+        row = re.search(rf"^{re.escape(side)}\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", result.output, re.M)
+        assert row is not None, f"no row for {side}:\n{result.output}"
+        wall, efficiency, startup = (float(row.group(i)) for i in (1, 2, 3))
+        assert wall > 0 and 0 < efficiency and 0 <= startup < wall
+    assert re.search(r"orchestrate / bare Tune efficiency\s+[\d.]+x", result.output)
