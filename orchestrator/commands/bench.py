@@ -90,3 +90,24 @@ def bench_sweep(trials: int, epochs: int, slots: int, train_size: int) -> None:
                    f"{side.startup:10.1f} {result.overhead(side):16.2f}")
     ours, baseline = result.sides[-1], result.sides[1]
     click.echo(f"{'orchestrate / bare Tune efficiency':<38} {result.efficiency(ours) / result.efficiency(baseline):8.2f}x")
+
+
+@bench.command("store")
+@click.option("--runs", default=10_000, show_default=True, help="Trial runs in the store.")
+@friendly_errors
+def bench_store(runs: int) -> None:
+    """Reads of a SQLite store of RUNS trial runs: SQL vs MlflowClient, sweep start, leaderboard, report."""
+    import tempfile
+    from pathlib import Path
+
+    from ..bench.store import bench_store as run
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = run(Path(scratch), runs)
+    click.echo(f"a SQLite store of {runs} finished trial runs (built in {result.build:.1f} s)")
+    click.echo(f"read_trials by SQL            : {result.sql:8.2f} s")
+    click.echo(f"read_trials via MlflowClient  : {result.client:8.2f} s (same frame: {'yes' if result.same else 'NO'})")
+    click.echo(f"ratio                         : {result.client / result.sql:8.1f}x")
+    click.echo(f"sweep start (finished keys)   : {result.start:8.2f} s")
+    click.echo(f"orchestrate leaderboard       : {result.leaderboard:8.2f} s (whole command)")
+    click.echo(f"orchestrate report            : {result.report:8.2f} s (whole command)")

@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError, StudyNotFoundError
+from . import sqlite_reader
 from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
                     UI_TRAINING_VIEW)
 from .store import redact, resolve_uri, sqlite_path
@@ -128,7 +129,12 @@ def unfinished_trials(client: MlflowClient, study: str, *, page_size: int = PAGE
 
 
 def finished_run_keys(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> set[str]:
-    """Run keys of the study's trial runs that already FINISHED (kept, not re-run)."""
+    """Run keys of the study's trial runs that already FINISHED (kept, not re-run). A SQLite
+    store is read by SQL, the run key and status of each run only, so starting a sweep on a
+    big store stays quick; any other store page by page through the client."""
+    path = sqlite_reader.sqlite_file(resolve_uri(client.tracking_uri))
+    if path is not None:
+        return {row["run_key"] for row in _sql_rows(path, study, [], []) or [] if row["status"] == "FINISHED"}
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return set()
@@ -156,33 +162,71 @@ def read_trials(
     metrics: Iterable[str],
     fields: Iterable[str] = (),
     page_size: int = PAGE_SIZE,
+    sql: bool = True,
 ) -> pd.DataFrame:
     """Every trial run of ``study`` whatever its status, reduced to the columns a report uses.
 
-    MLflow has no column selection, so runs come a page at a time and each is cut down at once
+    A SQLite store is read with SQL, column by column (``sql=False``: through the client, as
+    a server store is, for comparing the two); any other store through MlflowClient,
+    which has no column selection, so runs come a page at a time and each is cut down at once
     to ``run_id``, ``study``, ``status``, ``start_time``, the identity tags (``outcome`` falls
     back to the status), the last value of each of ``metrics`` and each of ``fields``: a config
     option (param) when the run has one of that name, else an ``orchestrate.`` tag, else a tag.
     """
-    client = read_client(uri)
-    experiment = client.get_experiment_by_name(study)
-    if experiment is None:
-        raise StudyNotFoundError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+    read_client(uri)  # an unknown store is an unknown study, and is not created by asking
     base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
     metrics = [m for m in dict.fromkeys(metrics) if m not in base]
     fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
-    rows = [_report_row(run, study, metrics, fields)
-            for run in trial_runs(client, experiment.experiment_id, page_size=page_size)]
+    rows = _trial_rows(study, uri, metrics, fields, page_size, sql=sql)
+    if rows is None:
+        raise StudyNotFoundError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     frame = pd.DataFrame(rows, columns=[*base, *metrics, *fields])
     return frame.drop_duplicates("run_id", keep="last", ignore_index=True)
 
 
-def _report_row(run: Any, study: str, metrics: list[str], fields: list[str]) -> dict[str, Any]:
-    tags, params, values = run.data.tags, run.data.params, run.data.metrics
-    row: dict[str, Any] = {"run_id": run.info.run_id, "study": study, "status": run.info.status,
-                           "start_time": run.info.start_time}
+def _trial_rows(study: str, uri: Optional[str], metrics: list[str], fields: list[str],
+                page_size: int, *, sql: bool = True) -> Optional[list[dict[str, Any]]]:
+    """Report rows by SQL from a SQLite file, else through MlflowClient; None: no such study."""
+    path = sqlite_reader.sqlite_file(resolve_uri(uri)) if sql else None
+    if path is not None:
+        return _sql_rows(path, study, metrics, fields)
+    return _client_rows(study, uri, metrics, fields, page_size)
+
+
+def _client_rows(study: str, uri: Optional[str], metrics: list[str], fields: list[str],
+                 page_size: int) -> Optional[list[dict[str, Any]]]:
+    """Report rows through MlflowClient (any store), or None when the study does not exist."""
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return None
+    return [_report_row(run.info.run_id, run.info.status, run.info.start_time, study, metrics, fields,
+                        tags=run.data.tags, params=run.data.params, values=run.data.metrics)
+            for run in trial_runs(client, experiment.experiment_id, page_size=page_size)]
+
+
+def _sql_rows(path: Path, study: str, metrics: list[str],
+              fields: list[str]) -> Optional[list[dict[str, Any]]]:
+    """The same rows read from a SQLite store with a handful of queries (see sqlite_reader)."""
+    tag_keys = [f"{TAG}{name}" for name in (*IDENTITY_TAGS, *fields)] + fields
+    with sqlite_reader.connect(path) as connection:
+        experiment = sqlite_reader.experiment_id(connection, study)
+        if experiment is None:
+            return None
+        tags = sqlite_reader.values(connection, experiment, "tags", tag_keys)
+        params = sqlite_reader.values(connection, experiment, "params", fields)
+        values = sqlite_reader.latest_metrics(connection, experiment, metrics)
+        return [_report_row(run_id, status, start, study, metrics, fields, tags=tags.get(run_id, {}),
+                            params=params.get(run_id, {}), values=values.get(run_id, {}))
+                for run_id, status, start in sqlite_reader.trial_runs(connection, experiment)]
+
+
+def _report_row(run_id: str, status: str, start_time: int, study: str, metrics: list[str],
+                fields: list[str], *, tags: dict[str, Any], params: dict[str, Any],
+                values: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"run_id": run_id, "study": study, "status": status, "start_time": start_time}
     row |= {name: tags.get(f"{TAG}{name}") for name in IDENTITY_TAGS}
-    row["outcome"] = row["outcome"] or OUTCOME_OF_STATUS.get(run.info.status, "running")
+    row["outcome"] = row["outcome"] or OUTCOME_OF_STATUS.get(status, "running")
     row |= {name: values.get(name) for name in metrics}
     for name in fields:
         row[name] = params.get(name, tags.get(f"{TAG}{name}", tags.get(name)))
@@ -203,10 +247,15 @@ def latest_sweep(study: str, *, uri: Optional[str] = None) -> Optional[tuple[str
 def metric_history(run_ids: Iterable[str], key: str, *, uri: Optional[str] = None) -> pd.DataFrame:
     """Every logged value of ``key`` for each run: columns ``run_id``, ``step``, ``value``.
 
-    One request per run, so callers pass only the runs they plot, not a whole study.
+    A SQLite store answers in one query per 500 runs; other stores take one request per run,
+    so callers pass only the runs they plot, not a whole study.
     """
-    client = read_client(uri)
-    rows = [(run_id, m.step, m.value) for run_id in run_ids for m in client.get_metric_history(run_id, key)]
+    path = sqlite_reader.sqlite_file(resolve_uri(uri))
+    if path is not None:
+        rows = sqlite_reader.metric_history(path, run_ids, key)
+    else:
+        client = read_client(uri)
+        rows = [(run_id, m.step, m.value) for run_id in run_ids for m in client.get_metric_history(run_id, key)]
     return pd.DataFrame(rows, columns=["run_id", "step", "value"])
 
 
