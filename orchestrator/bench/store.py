@@ -32,8 +32,9 @@ TABLES = ("runs", "tags", "params", "metrics", "latest_metrics")
 def _template(tracker: StudyTracker, index: int, epochs: int) -> str:
     config = {"data": {"dataset": "synthetic", "batch_size": 64}, "model": {"name": "resnet20"},
               "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}}}
-    run_id = tracker.start_trial({"config_key": f"c{index}", "label": f"config {index}", "factors": {},
-                                  "seed": index, "config": config})
+    config_key = f"c{index // PER_CONFIG}"
+    run_id = tracker.start_trial({"config_key": config_key, "label": f"config {index // PER_CONFIG}",
+                                  "factors": {}, "seed": index % PER_CONFIG, "config": config})
     for epoch in range(1, epochs + 1):
         tracker.log_metrics(run_id, {TOP1: 10.0 * epoch, "val/loss": 1.0 / epoch, "train/loss": 1.0 / epoch},
                             step=epoch)
