@@ -92,10 +92,14 @@ def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
 
 def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
     """(metric, mode) of the study's latest sweep; the default objective when none recorded them."""
-    latest = latest_sweep_run(read_client(uri), study)
-    if latest is None:
+    path = sqlite_reader.sqlite_file(resolve_uri(uri))
+    if path is not None:
+        params = sqlite_reader.latest_sweep_params(path, study)
+    else:
+        latest = latest_sweep_run(read_client(uri), study)
+        params = None if latest is None else latest.data.params
+    if params is None:
         return DEFAULT_METRIC, DEFAULT_MODE
-    params = latest.data.params
     metric, mode = params.get("search.metric", DEFAULT_METRIC), params.get("search.mode", DEFAULT_MODE)
     if metric.startswith("["):  # a multi-objective study ranks by its first objective
         metric, mode = json.loads(metric)[0], json.loads(mode)[0]

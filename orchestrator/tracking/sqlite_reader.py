@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from .names import KIND_TRIAL, TAG
+from .names import KIND_SWEEP, KIND_TRIAL, TAG
 
 # The active trial runs of an experiment, in search_runs' order (start time, then run id).
 TRIAL_RUNS = f"""
@@ -97,3 +97,17 @@ def metric_history(path: Path, run_ids: Iterable[str], key: str) -> list[tuple[s
                      for run, step, value, is_nan in connection.execute(query, (key, *chunk))]
     order = {run_id: index for index, run_id in enumerate(run_ids)}
     return sorted(rows, key=lambda row: order[row[0]])
+
+
+def latest_sweep_params(path: Path, study: str) -> Optional[dict[str, str]]:
+    """The params of the study's most recent sweep (parent) run, or None when it has none."""
+    with connect(path) as connection:
+        experiment = experiment_id(connection, study)
+        row = None if experiment is None else connection.execute(
+            f"""SELECT r.run_uuid FROM runs r
+                JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = '{TAG}kind' AND k.value = '{KIND_SWEEP}'
+                WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'
+                ORDER BY r.start_time DESC, r.run_uuid ASC LIMIT 1""", (experiment,)).fetchone()
+        if row is None:
+            return None
+        return dict(connection.execute("SELECT key, value FROM params WHERE run_uuid = ?", row).fetchall())

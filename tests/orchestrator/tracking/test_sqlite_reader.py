@@ -60,3 +60,11 @@ def test_metric_history_by_sql_matches_the_client(store: str) -> None:
 def test_an_unknown_study_is_named(store: str) -> None:
     with pytest.raises(Exception, match="no study named 'nope'"):
         reader.read_trials("nope", uri=store, metrics=[])
+
+
+def test_the_objective_comes_from_the_latest_sweep_by_sql(store: str, tmp_path: Path) -> None:
+    assert reader.study_objective(STUDY, uri=store) == (TOP1, "max")
+    tracker = StudyTracker(STUDY, store)
+    tracker.start_sweep({"search": {"kind": "grid", "repeats": 1, "metric": "val/loss", "mode": "min"}}, trial_count=1)
+    assert reader.study_objective(STUDY, uri=store) == ("val/loss", "min")
+    assert reader.study_objective("no_such_study", uri=store) == (TOP1, "max")
