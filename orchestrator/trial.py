@@ -6,6 +6,8 @@ there, so one process writes the store however many trials run.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 import tempfile
@@ -20,6 +22,7 @@ from ray import tune
 
 from . import faults, storage
 from .config import TrialConfig
+from .data import DatasetTensors, load_dataset
 from .designs.optuna_space import plan_from_suggestion
 from .plans import TrialPlan
 from .spec import SweepSpec
@@ -50,6 +53,22 @@ def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:
     if PLAN_KEY in config:
         return TrialPlan.from_dict(config[PLAN_KEY])
     return plan_from_suggestion(spec, config)
+
+
+@functools.lru_cache(maxsize=1)
+def _decoded(key: str) -> DatasetTensors:
+    name, root, download, options = json.loads(key)
+    return load_dataset(name, root=root, download=download, **options)
+
+
+def dataset_for(data: dict[str, Any]) -> DatasetTensors:
+    """The decoded dataset of a trial's data section, kept by this worker process.
+
+    Tune runs a finished trial's successor in the same worker (``reuse_workers``), so a study
+    decodes (or generates) its dataset once per worker instead of once per trial; one dataset
+    is kept at a time, so a worker moving on to another dataset does not grow."""
+    return _decoded(json.dumps([data["dataset"], data["root"], data["download"], data["options"]],
+                               sort_keys=True, default=str))
 
 
 def trial_dirname(plan: TrialPlan) -> str:
@@ -138,7 +157,8 @@ def _train(plan: TrialPlan, spec: SweepSpec, reporter: "EpochReporter", *, check
     PBT member that takes another member's checkpoint is brought to its own config's values,
     which PBT has just mutated.
     """
-    trainer = Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed)
+    trainer = Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed,
+                                  dataset=dataset_for(plan.config["data"]))
     saved_by = _restore(trainer, checkpoint_root, plan.run_key, logged)
     extra = {NODE_KEY: ray.get_runtime_context().get_node_id(), RESUMED_FROM_KEY: trainer.epoch}
     if saved_by is not None and saved_by != plan.run_key:
