@@ -9,7 +9,6 @@ through its client takes the better part of an hour.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from ..tracking import reader
 from ..tracking.names import SUMMARY_TOP1, TAG, TOP1
 from ..tracking.writer import StudyTracker
-from .sweep import REPO
+from .sweep import subprocess_env
 
 STUDY = "bench_store"
 TEMPLATES = 3  # runs written by the writer; the others copy them
@@ -93,9 +92,8 @@ def _seconds(action) -> tuple[float, object]:
 
 
 def _command(folder: Path, *argv: str) -> float:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *argv], cwd=folder, env=env,
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *argv], cwd=folder, env=subprocess_env(),
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"orchestrate {argv[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")

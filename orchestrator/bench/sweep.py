@@ -61,11 +61,16 @@ class SweepBench:
         return (self.slots * (side.wall - side.startup) - self.trials * self.fit_seconds) / self.trials
 
 
+def subprocess_env() -> dict[str, str]:
+    """This checkout first on the path of a bench's commands, and so of their Ray workers
+    (which inherit it): an installed copy of the package elsewhere must not be measured."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
 def _command(argv: list[str], folder: Path) -> tuple[float, float, str]:
     """(start time, wall seconds, stdout) of one side run as its own process in ``folder``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     start = time.time()
-    done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=folder, env=subprocess_env(), capture_output=True, text=True)
     wall = time.time() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[2:4])} exited {done.returncode}: {done.stderr.strip()[-2000:]}")

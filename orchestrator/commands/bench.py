@@ -111,3 +111,18 @@ def bench_store(runs: int) -> None:
     click.echo(f"sweep start (finished keys)   : {result.start:8.2f} s")
     click.echo(f"orchestrate leaderboard       : {result.leaderboard:8.2f} s (whole command)")
     click.echo(f"orchestrate report            : {result.report:8.2f} s (whole command)")
+
+
+@bench.command("memory")
+@click.option("--epochs", default=2, show_default=True, help="Epochs per trial.")
+@friendly_errors
+def bench_memory(epochs: int) -> None:
+    """Peak RSS of a trial worker training ResNet-20 on digits (the quickstart, one seed each)."""
+    from ..bench.memory import bench_memory as run, quickstart
+
+    result = run(quickstart(), ["search.repeats=1", f"train.epochs={epochs}"])
+    click.echo(f"quickstart (resnet20 on digits), 4 trials x {epochs} epochs, peak RSS")
+    click.echo(f"trial worker (Ray, orchestrate)   : {result.worker_mb:8.0f} MB")
+    click.echo(f"same Trainer in a plain process   : {result.plain_mb:8.0f} MB")
+    click.echo(f"ratio                             : {result.worker_mb / result.plain_mb:8.2f}x")
+    click.echo(f"sweep driver                      : {result.driver_mb:8.0f} MB")
