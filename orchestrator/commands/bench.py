@@ -115,13 +115,15 @@ def bench_store(runs: int) -> None:
 
 @bench.command("memory")
 @click.option("--epochs", default=2, show_default=True, help="Epochs per trial.")
+@click.option("--spec", "spec_path", default=None, help="A grid study (default: the quickstart, resnet20 on digits).")
 @friendly_errors
-def bench_memory(epochs: int) -> None:
-    """Peak RSS of a trial worker training ResNet-20 on digits (the quickstart, one seed each)."""
+def bench_memory(epochs: int, spec_path: Optional[str]) -> None:
+    """Peak RSS of a trial worker (default: ResNet-20 on digits, one seed per configuration)."""
     from ..bench.memory import bench_memory as run, quickstart
 
-    result = run(quickstart(), ["search.repeats=1", f"train.epochs={epochs}"])
-    click.echo(f"quickstart (resnet20 on digits), 4 trials x {epochs} epochs, peak RSS")
+    spec_path = spec_path or quickstart()
+    result = run(spec_path, ["search.repeats=1", f"train.epochs={epochs}"])
+    click.echo(f"{spec_path}, one seed per configuration x {epochs} epochs, peak RSS")
     click.echo(f"trial worker (Ray, orchestrate)   : {result.worker_mb:8.0f} MB")
     click.echo(f"same Trainer in a plain process   : {result.plain_mb:8.0f} MB")
     click.echo(f"ratio                             : {result.worker_mb / result.plain_mb:8.2f}x")
