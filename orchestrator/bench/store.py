@@ -9,7 +9,6 @@ through its client takes the better part of an hour.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 from ..tracking import reader
 from ..tracking.names import SUMMARY_TOP1, TAG, TOP1
 from ..tracking.writer import StudyTracker
-from .sweep import subprocess_env
+from . import process
 
 STUDY = "bench_store"
 TEMPLATES = 3  # runs written by the writer; the others copy them
@@ -92,12 +91,7 @@ def _seconds(action) -> tuple[float, object]:
 
 
 def _command(folder: Path, *argv: str) -> float:
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", *argv], cwd=folder, env=subprocess_env(),
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"orchestrate {argv[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-    return time.perf_counter() - start
+    return process.run([sys.executable, "-m", "orchestrator.cli", *argv], folder).wall
 
 
 def bench_store(folder: Path, runs: int) -> StoreBench:

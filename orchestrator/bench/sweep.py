@@ -11,17 +11,13 @@ over the trials as the slots see it).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-
+from . import process
 
 def study(trials: int, epochs: int, *, train_size: int, slots: int, folder: Path) -> dict[str, Any]:
     """ResNet-20 on synthetic CIFAR-shaped data, ``trials`` seeds of one configuration."""
@@ -39,11 +35,15 @@ def study(trials: int, epochs: int, *, train_size: int, slots: int, folder: Path
     }
 
 
+BASELINE, OURS = "bare Ray Tune + MLflowLoggerCallback", "orchestrate sweep"
+
+
 @dataclass(frozen=True)
 class Side:
     name: str
     wall: float  # seconds, command start to exit
     startup: float  # seconds, command start to the first trial's start
+    peak_mb: float  # the command's own process (the sweep driver), peak RSS
 
 
 @dataclass(frozen=True)
@@ -53,28 +53,15 @@ class SweepBench:
     fit_seconds: float  # one trial's Trainer.fit() with the machine to itself
     sides: list[Side]
 
+    def side(self, name: str) -> Side | None:
+        return next((side for side in self.sides if side.name == name), None)
+
     def efficiency(self, side: Side) -> float:
         return self.trials * self.fit_seconds / (self.slots * side.wall)
 
     def overhead(self, side: Side) -> float:
         """Seconds per trial, per slot, beyond its compute and the fixed start-up."""
         return (self.slots * (side.wall - side.startup) - self.trials * self.fit_seconds) / self.trials
-
-
-def subprocess_env() -> dict[str, str]:
-    """This checkout first on the path of a bench's commands, and so of their Ray workers
-    (which inherit it): an installed copy of the package elsewhere must not be measured."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-
-
-def _command(argv: list[str], folder: Path) -> tuple[float, float, str]:
-    """(start time, wall seconds, stdout) of one side run as its own process in ``folder``."""
-    start = time.time()
-    done = subprocess.run(argv, cwd=folder, env=subprocess_env(), capture_output=True, text=True)
-    wall = time.time() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[2:4])} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-    return start, wall, done.stdout
 
 
 def first_trial_start(storage: Path) -> float:
@@ -94,14 +81,16 @@ def _side(name: str, argv: list[str], folder: Path) -> Side:
     """Run one side in its own ``folder``; its first trial's start comes from Tune's results
     there, or (plain processes have no Tune) from the line the side prints."""
     folder.mkdir()
-    start, wall, out = _command(argv, folder)
-    printed = json.loads(out.splitlines()[-1]) if out.strip().startswith("{") else {}
+    done = process.run(argv, folder)
+    printed = json.loads(done.stdout.splitlines()[-1]) if done.stdout.strip().startswith("{") else {}
     first = printed.get("first_step") or first_trial_start(folder)
-    return Side(name, wall, first - start)
+    return Side(name, done.wall, first - done.start, done.peak_mb)
 
 
-def bench_sweep(trials: int, epochs: int, *, slots: int = 2, train_size: int = 1024) -> SweepBench:
-    """Measure every side in turn, in scratch folders (nothing is left behind)."""
+def bench_sweep(trials: int, epochs: int, *, slots: int = 2, train_size: int = 1024,
+                baseline: bool = True) -> SweepBench:
+    """Measure every side in turn, in scratch folders (nothing is left behind); without
+    ``baseline`` the bare Tune side is skipped (long sweeps, where only the ideal matters)."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         spec_path = root / "study.json"
@@ -109,13 +98,12 @@ def bench_sweep(trials: int, epochs: int, *, slots: int = 2, train_size: int = 1
                                               folder=root / "orchestrate")))
         sides = [sys.executable, "-m", "orchestrator.bench.sides"]
         (root / "alone").mkdir()
-        _, _, out = _command([*sides, "alone", str(spec_path)], root / "alone")
-        fit_seconds = json.loads(out.splitlines()[-1])["fit_seconds"]
-        measured = [
-            _side("pure compute", [*sides, "ideal", str(spec_path), "--slots", str(slots)], root / "ideal"),
-            _side("bare Ray Tune + MLflowLoggerCallback",
-                  [*sides, "tune", str(spec_path), "--slots", str(slots), "--folder", str(root / "tune")], root / "tune"),
-            _side("orchestrate sweep", [sys.executable, "-m", "orchestrator.cli", "sweep", str(spec_path)],
-                  root / "orchestrate"),
-        ]
+        alone = process.run([*sides, "alone", str(spec_path)], root / "alone")
+        fit_seconds = json.loads(alone.stdout.splitlines()[-1])["fit_seconds"]
+        measured = [_side("pure compute", [*sides, "ideal", str(spec_path), "--slots", str(slots)], root / "ideal")]
+        if baseline:
+            measured.append(_side(BASELINE, [*sides, "tune", str(spec_path), "--slots", str(slots),
+                                             "--folder", str(root / "tune")], root / "tune"))
+        measured.append(_side(OURS, [sys.executable, "-m", "orchestrator.cli", "sweep", str(spec_path)],
+                              root / "orchestrate"))
     return SweepBench(trials, slots, fit_seconds, measured)

@@ -76,20 +76,24 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
 @click.option("--epochs", default=3, show_default=True, help="Epochs per trial.")
 @click.option("--slots", default=2, show_default=True, help="Trials at a time, one CPU each.")
 @click.option("--train-size", default=1024, show_default=True, help="Synthetic training images per trial.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also run bare Ray Tune + MLflowLoggerCallback (skip it for long sweeps).")
 @friendly_errors
-def bench_sweep(trials: int, epochs: int, slots: int, train_size: int) -> None:
+def bench_sweep(trials: int, epochs: int, slots: int, train_size: int, baseline: bool) -> None:
     """Efficiency of plain processes, bare Ray Tune + MLflowLoggerCallback and `orchestrate sweep`."""
-    from ..bench.sweep import bench_sweep as run
+    from ..bench.sweep import BASELINE, OURS, bench_sweep as run
 
-    result = run(trials, epochs, slots=slots, train_size=train_size)
+    result = run(trials, epochs, slots=slots, train_size=train_size, baseline=baseline)
     click.echo(f"{trials} trials x {epochs} epochs, resnet20 on {train_size} synthetic 32x32 images, "
                f"{slots} slots; one trial's Trainer.fit() alone: {result.fit_seconds:.1f} s")
-    click.echo(f"{'side':<38} {'wall s':>8} {'efficiency':>10} {'start-up s':>10} {'overhead s/trial':>16}")
+    click.echo(f"{'side':<38} {'wall s':>8} {'efficiency':>10} {'start-up s':>10} {'overhead s/trial':>16} "
+               f"{'driver MB':>9}")
     for side in result.sides:
         click.echo(f"{side.name:<38} {side.wall:8.1f} {result.efficiency(side):10.2f} "
-                   f"{side.startup:10.1f} {result.overhead(side):16.2f}")
-    ours, baseline = result.sides[-1], result.sides[1]
-    click.echo(f"{'orchestrate / bare Tune efficiency':<38} {result.efficiency(ours) / result.efficiency(baseline):8.2f}x")
+                   f"{side.startup:10.1f} {result.overhead(side):16.2f} {side.peak_mb:9.0f}")
+    ours, bare = result.side(OURS), result.side(BASELINE)
+    if bare is not None:
+        click.echo(f"{'orchestrate / bare Tune efficiency':<38} {result.efficiency(ours) / result.efficiency(bare):8.2f}x")
 
 
 @bench.command("store")

@@ -16,7 +16,7 @@ def test_bench_sweep_prints_efficiency_startup_and_overhead_of_every_side() -> N
     result = CliRunner().invoke(main, ["bench", "sweep", "--trials", "2", "--epochs", "1", "--train-size", "64"])
     assert result.exit_code == 0, result.output
     for side in SIDES:
-        row = re.search(rf"^{re.escape(side)}\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", result.output, re.M)
+        row = re.search(rf"^{re.escape(side)}\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(\d+)$", result.output, re.M)
         assert row is not None, f"no row for {side}:\n{result.output}"
         wall, efficiency, startup = (float(row.group(i)) for i in (1, 2, 3))
         assert wall > 0 and efficiency >= 0 and 0 <= startup < wall
