@@ -8,7 +8,6 @@ the rest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import optuna
@@ -19,7 +18,6 @@ from recovery import DATA, trial_runs
 from orchestrator.search import journal_storage
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import SweepOutcome, run_sweep
-from orchestrator.trial import RESUMED_FROM_KEY
 
 LR, WD = "train.optimizer.lr", "train.optimizer.weight_decay"
 SPACE = {LR: {"loguniform": [1e-3, 0.1]}, WD: {"loguniform": [1e-5, 1e-3]}}
@@ -68,19 +66,12 @@ def test_every_scheduler_prunes_without_failing_and_agrees_with_optuna(ray_local
     choice = {k: v for k, v in choice.items() if k in {"asha": ("name", "reduction_factor", "grace_period"),
                                                         "hyperband": ("name", "reduction_factor"),
                                                         "median": ("name", "grace_period", "min_samples_required")}[scheduler]}
-    # HyperBand, two epochs, factor 2: a bracket of two full runs, then a bracket of two trials
-    # both paused after epoch 1, the better resumed from its checkpoint for epoch 2, the other stopped.
     search = {"kind": "optuna", "sampler": "random", "num_samples": 4, "space": SPACE, "scheduler": choice}
     outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
     runs = check_runs(store_uri, search["num_samples"])
     assert outcome.tally.finished + outcome.tally.pruned == len(runs) and not outcome.tally.failed
     assert outcome.tally.pruned == (runs["status"] == "KILLED").sum()
     check_study(runs, outcome)  # HyperBand ends paused trials without a result: they must not turn PRUNED
-    if scheduler == "hyperband":
-        assert outcome.tally.pruned >= 1
-        resumed = [json.loads(line)[RESUMED_FROM_KEY] for path in (tmp_path / "ray").rglob("result.json")
-                   for line in path.read_text().splitlines()]
-        assert max(resumed) == 1  # a paused trial went on from its epoch-1 checkpoint
 
 
 @slow
