@@ -62,12 +62,12 @@ def test_every_sampler_records_each_trial_once_and_agrees_with_optuna(ray_local,
 
 @pytest.mark.parametrize("scheduler", ["hyperband", *(pytest.param(s, marks=slow) for s in ("asha", "median"))])
 def test_every_scheduler_prunes_without_failing_and_agrees_with_optuna(ray_local, store_uri, tmp_path, scheduler) -> None:
-    choice = {"name": scheduler, "reduction_factor": 3, "grace_period": 1, "min_samples_required": 2}
+    choice = {"name": scheduler, "reduction_factor": 2, "grace_period": 1, "min_samples_required": 2}
     choice = {k: v for k, v in choice.items() if k in {"asha": ("name", "reduction_factor", "grace_period"),
                                                         "hyperband": ("name", "reduction_factor"),
                                                         "median": ("name", "grace_period", "min_samples_required")}[scheduler]}
-    search = {"kind": "optuna", "sampler": "random", "num_samples": 3, "space": SPACE, "scheduler": choice}
-    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=3)), echo=lambda line: None)
+    search = {"kind": "optuna", "sampler": "random", "num_samples": 4, "space": SPACE, "scheduler": choice}
+    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
     runs = check_runs(store_uri, search["num_samples"])
     assert outcome.tally.finished + outcome.tally.pruned == len(runs) and not outcome.tally.failed
     assert outcome.tally.pruned == (runs["status"] == "KILLED").sum()
