@@ -13,11 +13,12 @@ from . import process
 PLAIN = """
 import resource, sys, torch
 from orchestrator.config import TrialConfig
-from orchestrator.space import plan_sweep
+from orchestrator.designs import get_design
 from orchestrator.spec import load_spec
 from orchestrator.train import Trainer
 torch.set_num_threads(1)
-plan = plan_sweep(load_spec(sys.argv[1], sys.argv[2:]))[0]
+spec = load_spec(sys.argv[1], sys.argv[2:])
+plan = get_design(spec.search.kind).expand(spec)[0]
 Trainer.from_config(TrialConfig.of_plan(plan.config), seed=plan.seed).fit()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """

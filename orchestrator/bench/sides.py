@@ -18,14 +18,15 @@ from typing import Any
 import torch
 
 from ..config import TrialConfig
-from ..space import plan_sweep
+from ..designs import get_design
 from ..spec import parse_spec
 from ..train import Trainer
 
 
 def trial_plans(spec_path: Path) -> list[dict[str, Any]]:
     """The (config, seed) of every trial of the spec, as ``orchestrate sweep`` expands it."""
-    plans = plan_sweep(parse_spec(json.loads(spec_path.read_text())))
+    spec = parse_spec(json.loads(spec_path.read_text()))
+    plans = get_design(spec.search.kind).expand(spec)
     return [{"config": plan.config, "seed": plan.seed} for plan in plans]
 
 

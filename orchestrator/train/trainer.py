@@ -9,7 +9,6 @@ classification epochs (the labelled ones); ``total_epochs`` counts both.
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any, Callable, Iterable, Optional
 
@@ -251,7 +250,7 @@ class Trainer:
         predictions = torch.cat([logits.argmax(dim=1) for logits, _ in outputs]).cpu()
         per_class, confusion = class_tables(labels, predictions, self.class_names)
         images = next(iter(loader))[0]  # the input size after resizing and cropping
-        _, macs = profile_model(copy.deepcopy(self.model).cpu(), images.shape[-1], images.shape[1])
+        _, macs = profile_model(self.model, images.shape[-1], images.shape[1])  # in place: no copy
         return FinalReport(
             epoch=self.epoch, best_top1=self.best[BEST_TOP1], best_epoch=int(self.best["val/best_epoch"]),
             top5_at_best=self.best["val/top5_at_best"], per_class=per_class, confusion=confusion,
