@@ -53,8 +53,10 @@ def names(board: pd.DataFrame) -> pd.Series:
 
 
 def _error(frame: pd.DataFrame, value: str, low: str, high: str) -> np.ndarray:
-    """Asymmetric error bars from interval columns; NaN (one seed) draws no bar."""
-    return np.nan_to_num(np.vstack([frame[value] - frame[low], frame[high] - frame[value]]))
+    """Asymmetric error bars from interval columns; NaN (one seed) draws no bar. A bounded
+    (logit) interval is centred on the mean logit, so near 0 or 100 % the arithmetic mean can
+    lie just outside it: that side's whisker is then empty rather than negative."""
+    return np.maximum(np.nan_to_num(np.vstack([frame[value] - frame[low], frame[high] - frame[value]])), 0)
 
 
 def top1_intervals(board: pd.DataFrame, *, top: int = 20) -> Figure:

@@ -23,7 +23,7 @@ QUICKSTART = Path(__file__).parents[2] / "search_spaces" / "quickstart.yaml"
 def test_a_gpu_request_on_a_machine_without_gpus_exits_2_and_writes_nothing(isolated_cwd: Path) -> None:
     result = CliRunner().invoke(main, ["sweep", str(QUICKSTART), "resources.gpus_per_trial=0.5"])
     assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stderr.strip().splitlines()  # stdout says what is starting; the refusal is one line
     assert len(lines) == 1 and "gpus_per_trial=0.5" in lines[0] and "resources.gpus_per_trial=0" in lines[0]
     assert not (isolated_cwd / "mlflow.db").exists() and not (isolated_cwd / "ray_results").exists()
 

@@ -26,7 +26,8 @@ def attempts(storage: Path) -> list[list[dict]]:
     return [[result for result in results if result["pid"] == pid] for pid in pids]
 
 
-@pytest.mark.parametrize(("checkpoint_every", "kill_after", "restored"), [(1, 2, 2), (2, 3, 2)])
+@pytest.mark.parametrize(("checkpoint_every", "kill_after", "restored"),
+                         [(1, 2, 2), pytest.param(2, 3, 2, marks=pytest.mark.slow)])
 def test_a_killed_trial_worker_is_retried_from_its_checkpoint_with_identical_metrics(
         ray_local, store_uri, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         checkpoint_every: int, kill_after: int, restored: int) -> None:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from orchestrator.cli import main
 
 
+@pytest.mark.slow  # two sweeps of real trials: about a minute on 2 cores
 def test_bench_trials_prints_both_turnovers_and_their_ratio(ray_local) -> None:
     result = CliRunner().invoke(main, ["bench", "trials", "--trials", "2"])
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -21,6 +22,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # a sweep and a plain training process: about 40 s on 2 cores
 def test_bench_memory_measures_a_trial_worker_a_plain_process_and_the_driver(tmp_path: Path) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))

@@ -65,6 +65,7 @@ def test_dry_run_lists_every_row_of_the_backbone_comparison_with_its_recipe() ->
     assert result.exit_code == 0, result.output
     header, *rows = result.output.strip().splitlines()
     assert header == "17 variants x 3 seeds = 51 trials (reference: resnet_20)"
+    rows = [row for row in rows if row.startswith("  ")]  # the rows, before the study's summary lines
     names = list(load_yaml(SEARCH_SPACES_DIR / "studies/cifar100_backbone_comparison.yaml")["search"]["variants"])
     assert [row.split()[0] for row in rows] == ["resnet_20", *(name for name in names if name != "resnet_20")]
     recipes = {row.split()[0]: row.split(maxsplit=2)[2] for row in rows}

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import logit_interval
 from scipy import stats
 
 from orchestrator.report.formats import DASH, checked_interval
@@ -68,7 +69,6 @@ NEAR_TOP = [99.2, 99.9, 100.0]
 
 
 def test_accuracy_interval_is_the_logit_t_interval_and_stays_inside_0_100():
-    from conftest import logit_interval
 
     got = summarize(NEAR_TOP[:2] + [99.95], bounds=PERCENT)
     assert (got.ci_low, got.ci_high) == pytest.approx(logit_interval(NEAR_TOP[:2] + [99.95]))

@@ -45,7 +45,7 @@ def test_sql_and_client_reads_give_equal_frames(store: str, metrics: list[str], 
 
 
 def test_finished_run_keys_skips_failed_and_deleted_runs(store: str) -> None:
-    keys = reader.finished_run_keys(store, STUDY)
+    keys = reader.finished_run_keys(reader.read_client(store), STUDY)
     assert len(keys) == 11 and "odd-s0" not in keys and "odd-s1" not in keys
 
 
