@@ -10,6 +10,8 @@ from mlflow import MlflowClient
 
 from .conftest import ADMIN, ADMIN_PASSWORD, DB_PASSWORD, FinishedStudy
 
+pytestmark = pytest.mark.slow  # an MLflow server with Postgres started per module: about 1.5 minutes
+
 
 @pytest.fixture
 def client(server_study: FinishedStudy, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:

@@ -16,6 +16,8 @@ from orchestrator import stack
 
 from .conftest import child_env, free_port, healthy, run_cli, wait_until, write_spec
 
+pytestmark = pytest.mark.slow  # a two-node Ray cluster on this machine: about 1 minute
+
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:

@@ -77,7 +77,8 @@ def test_quarter_gpus_declared_to_ray_run_four_trials_at_once(ray_with_a_declare
         "data": {"dataset": "synthetic", "batch_size": 32,
                  "options": {"num_classes": 4, "train_size": 128, "val_size": 32, "image_size": 16}},
         "model": {"name": "resnet20"},
-        "train": {"epochs": 2, "device": "cpu", "optimizer": {"name": "sgd", "lr": 0.05}},
+        # Trials long enough that the last worker's start-up (imports) ends before the first trial does.
+        "train": {"epochs": 8, "device": "cpu", "optimizer": {"name": "sgd", "lr": 0.05}},
         "search": {"kind": "grid", "repeats": 4},
         "resources": {"cpus_per_trial": 1, "gpus_per_trial": 0.25, "storage": str(tmp_path / "ray")},
         "tracking": {"uri": store_uri},

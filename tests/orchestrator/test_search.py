@@ -89,6 +89,7 @@ def test_nsga2_reports_a_non_dominated_pareto_front(ray_local, store_uri) -> Non
         assert dominated != on_front[i]
 
 
+@pytest.mark.slow  # an Optuna sweep of several trials: about 30 s
 def test_conditional_axes_are_sampled_only_when_their_condition_holds(ray_local, store_uri) -> None:
     raw = spec(store_uri, 1, {
         "kind": "optuna", "sampler": "random", "num_samples": 4,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from click.testing import CliRunner
 
 from orchestrator.cli import main
@@ -13,6 +15,7 @@ ROWS = ["read_trials by SQL", "read_trials via MlflowClient", "ratio", "sweep st
         "orchestrate leaderboard", "orchestrate report"]
 
 
+@pytest.mark.slow  # builds a store and runs leaderboard and report as commands
 def test_bench_store_prints_every_read_and_that_both_paths_agree() -> None:
     result = CliRunner().invoke(main, ["bench", "store", "--runs", "7"])
     assert result.exit_code == 0, result.output
