@@ -13,15 +13,12 @@ import timm
 import torch
 
 import models
+from models.resnet import _TIMM_KEYS
 
-# timm's Res2Net names -> ours: the split convs live in the block's conv2, one Sequential each.
+# timm's Res2Net names -> ours: the ResNet renaming, and the split convs live in the block's
+# conv2, one Sequential each.
 _RES2NET_KEYS = [
-    (r"^conv1\.", "stem.conv."),
-    (r"^bn1\.", "stem.bn."),
-    (r"\.conv(\d)\.", r".conv\1.conv."),
-    (r"\.bn(\d)\.", r".conv\1.bn."),
-    (r"\.downsample\.0\.", ".shortcut.conv."),
-    (r"\.downsample\.1\.", ".shortcut.bn."),
+    *_TIMM_KEYS,
     (r"\.convs\.(\d+)\.", r".conv2.convs.\1.0."),
     (r"\.bns\.(\d+)\.", r".conv2.convs.\1.1."),
 ]
