@@ -32,7 +32,7 @@ from .tracking import reader
 from .tracking.names import ADDED_TO_STUDY, TAG
 from .tracking.store import check_reachable, redact, redact_spec, resolve_uri, spec_differences
 from .tracking.writer import StudyTracker
-from .trial import PLAN_KEY, plan_for, run_trial, trial_dirname
+from .trial import PLAN_KEY, plan_for, run_trial, trained_out, trial_dirname
 
 Echo = Callable[[str], None]
 
@@ -166,6 +166,7 @@ class Sweep:
                 name=name,
                 storage_path=self.storage,
                 callbacks=self.callbacks,
+                stop=trained_out,
                 verbose=0,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=checkpoints_to_keep(spec)),
                 failure_config=tune.FailureConfig(max_failures=resources.max_failures,

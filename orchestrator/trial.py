@@ -40,6 +40,14 @@ FAILURE_KEY = "failure"  # reported once before a trial raises: why it failed (o
 TRACEBACK_KEY = "failure/traceback"  # with it: the plain-text traceback
 
 
+def trained_out(trial_id: str, result: dict[str, Any]) -> bool:
+    """Tune's stop rule for every sweep: a trial that has trained its last epoch (or stopped
+    early by its recipe) ends there. Without it a scheduler may pause a trial on its final
+    report (HyperBand does, to wait for its bracket) and, once the function returned, nothing
+    resumes or stops it: the sweep waits forever."""
+    return result.get("epoch", 0) >= result.get("total_epochs", float("inf")) or bool(result.get("stopped_early"))
+
+
 def stopped_by_scheduler(result: dict[str, Any]) -> bool:
     """Whether a trial's last report is short of its epochs for a reason other than the
     recipe's early stopping: a Tune scheduler (ASHA, HyperBand, median) stopped it."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ray import tune
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.schedulers.pbt import _explore  # Ray's explore step, which _get_new_config wraps
 
 from ..distributions import parse_distribution
@@ -62,9 +62,7 @@ class PopulationTraining(PopulationBasedTraining):
         self._random_state = random.Random(seed).getstate()
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
-        self._hold_departed()
-        if result.get("epoch", 0) >= result.get("total_epochs", float("inf")) or result.get("stopped_early"):
-            return TrialScheduler.CONTINUE
+        self._hold_departed()  # a member's final epoch never gets here: Tune stops it (trial.trained_out)
         return super().on_trial_result(tune_controller, trial, result)
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:

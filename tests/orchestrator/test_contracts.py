@@ -13,8 +13,10 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from ray.tune.schedulers import FIFOScheduler
 from recovery import DATA, trial_runs
 
+from orchestrator import sweep as sweep_module
 from orchestrator.search import journal_storage
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import SweepOutcome, run_sweep
@@ -83,3 +85,26 @@ def test_pbt_records_each_member_once(ray_local, store_uri, tmp_path) -> None:
     outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
     runs = check_runs(store_uri, 2)
     assert (runs["status"] == "FINISHED").all() and outcome.tally.finished == 2
+
+
+class FinalReportWatcher(FIFOScheduler):
+    """A scheduler that notes every epoch it is asked about: the sweep must never ask a
+    scheduler about a trial's last epoch, where a pause (HyperBand's, waiting for its bracket)
+    would leave a trial nobody resumes or stops, and the sweep waiting forever."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[int, int]] = []
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        self.asked.append((int(result["epoch"]), int(result["total_epochs"])))
+        return super().on_trial_result(tune_controller, trial, result)
+
+
+def test_a_trial_ends_on_its_last_epoch_before_any_scheduler_can_pause_it(ray_local, store_uri, tmp_path, monkeypatch) -> None:
+    watcher = FinalReportWatcher()
+    monkeypatch.setattr(sweep_module, "build_scheduler", lambda spec: watcher)
+    search = {"kind": "grid", "factors": {LR: [0.002, 0.05]}}
+    outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
+    assert outcome.tally.finished == 2 and (check_runs(store_uri, 2)["status"] == "FINISHED").all()
+    assert sorted(watcher.asked) == [(1, 2), (1, 2)]  # the first epochs, never the last
