@@ -8,18 +8,20 @@ the rest.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
 from ray.tune.schedulers import FIFOScheduler
-from recovery import DATA, trial_runs
+from recovery import DATA, expand, histories, trial_runs, uninterrupted
 
 from orchestrator import sweep as sweep_module
 from orchestrator.search import journal_storage
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import SweepOutcome, run_sweep
+from orchestrator.trial import RESUMED_FROM_KEY
 
 LR, WD = "train.optimizer.lr", "train.optimizer.weight_decay"
 SPACE = {LR: {"loguniform": [1e-3, 0.1]}, WD: {"loguniform": [1e-5, 1e-3]}}
@@ -108,3 +110,28 @@ def test_a_trial_ends_on_its_last_epoch_before_any_scheduler_can_pause_it(ray_lo
     outcome = run_sweep(parse_spec(contract_spec(store_uri, tmp_path / "ray", search, epochs=2)), echo=lambda line: None)
     assert outcome.tally.finished == 2 and (check_runs(store_uri, 2)["status"] == "FINISHED").all()
     assert sorted(watcher.asked) == [(1, 2), (1, 2)]  # the first epochs, never the last
+
+
+def test_hyperband_pauses_a_trial_and_resumes_it_from_its_checkpoint(ray_local, store_uri, tmp_path) -> None:
+    # HyperBand (2 epochs, factor 2) puts trials 1-2 in a bracket that trains 2 epochs straight
+    # and trials 3-4 in one that halves after epoch 1. All four exist from the start, so when
+    # "paused" ends its first epoch, "slower" (a deeper model, started after it) has not, and
+    # HyperBand pauses it. The objective, the configured LR, is deterministic and ranks "paused"
+    # above "slower": it is resumed, and must continue from its epoch-1 checkpoint.
+    variants = {"first": {LR: 0.01}, "second": {LR: 0.02}, "paused": {LR: 0.05},
+                "slower": {LR: 0.001, "model.name": "resnet56"}}
+    search = {"kind": "variants", "variants": variants, "metric": "opt/base_lr", "mode": "max",
+              "scheduler": {"name": "hyperband", "reduction_factor": 2}}
+    raw = contract_spec(store_uri, tmp_path / "ray", search, epochs=2)
+    raw["resources"]["max_concurrent"] = 4
+    outcome = run_sweep(parse_spec(raw), echo=lambda line: None)
+
+    runs = check_runs(store_uri, 4).set_index("tags.orchestrate.label")
+    assert runs["tags.orchestrate.outcome"].to_dict() == {"first": "finished", "second": "finished",
+                                                           "paused": "finished", "slower": "pruned"}
+    assert (outcome.tally.finished, outcome.tally.pruned) == (3, 1)
+    plan = next(p for p in expand(parse_spec(raw)) if p.label == "paused")
+    (results,) = (tmp_path / "ray").rglob(f"{plan.run_key}/result.json")
+    reports = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["epoch"], r[RESUMED_FROM_KEY]) for r in reports] == [(1, 0), (2, 1)]  # restored, not restarted
+    assert histories(store_uri, runs.loc["paused", "run_id"]) == uninterrupted(plan)
