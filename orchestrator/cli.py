@@ -57,7 +57,8 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
-        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study)
+        outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
+                            plans=plans)
     except KeyboardInterrupt:
         click.echo(f"interrupted: running trials stopped and their runs marked KILLED; "
                    f"continue with: {resume_hint}", err=True)

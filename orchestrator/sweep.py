@@ -184,10 +184,13 @@ class Sweep:
 
 
 def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add_to_study: bool = False,
+            plans: Optional[list[TrialPlan]] = None,
             ) -> tuple[Optional[list[TrialPlan]], dict[str, Any], dict[str, Any]]:
     """Everything checked before Ray starts or the store is written: plans, data, resume state,
-    and the base-configuration keys in which this sweep differs from the study's recorded one."""
-    plans = get_design(spec.search.kind).expand(spec)
+    and the base-configuration keys in which this sweep differs from the study's recorded one.
+    ``plans``: the design's expansion when the caller already has it (expanding a large study
+    resolves and validates every plan); None expands here (an Optuna study's is cheap)."""
+    plans = plans if plans is not None else get_design(spec.search.kind).expand(spec)
     address = address or os.environ.get("RAY_ADDRESS")
     capacity.check_target(address, spec.resources)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
@@ -212,15 +215,17 @@ def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add
 
 def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = print,
               resume: bool = False, add_to_study: bool = False,
-              argv: Optional[list[str]] = None) -> SweepOutcome:
+              argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None) -> SweepOutcome:
     """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
 
     With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
     and the Optuna study goes on; without it, a study with interrupted runs is refused, and so
     is one whose base configuration differs from the study's unless ``add_to_study``.
-    ``argv`` is the command line the parent run records (default: this process's).
+    ``argv`` is the command line the parent run records (default: this process's); ``plans``
+    the design's expansion of ``spec`` when the caller has already made it.
     """
-    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study)
+    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study,
+                                        plans=plans)
     if changes:
         echo(f"adding to study {spec.name} with a different base configuration: "
              f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")

@@ -24,6 +24,8 @@ from orchestrator.tracking.reader import ui_path
 from .conftest import REPO, FinishedStudy, child_env, free_port, healthy, running, wait_until
 
 ARTIFACTS = REPO / "tests" / "artifacts"  # git-ignored
+# A Postgres store, an MLflow server, a sweep and Chromium: about two minutes on two cores.
+pytestmark = pytest.mark.slow
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--window-size=1400,900", "--virtual-time-budget=20000"]

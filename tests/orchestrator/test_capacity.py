@@ -71,6 +71,7 @@ def ray_with_a_declared_gpu():
     ray.shutdown()
 
 
+@pytest.mark.slow  # its own Ray with a declared GPU, four trials long enough to overlap
 def test_quarter_gpus_declared_to_ray_run_four_trials_at_once(ray_with_a_declared_gpu, store_uri, tmp_path) -> None:
     spec = parse_spec({
         "name": "packed",

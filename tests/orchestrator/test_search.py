@@ -196,5 +196,3 @@ def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_i
     optimizer = config["plan"]["config"]["train"]["optimizer"]
     assert optimizer["weight_decay"] == 1e-4
     assert optimizer["lr"] == pytest.approx(0.16) or optimizer["lr"] == pytest.approx(0.24)
-    finished = {"epoch": 5, "total_epochs": 5, "val/top1": 1.0}
-    assert scheduler.on_trial_result(None, member, finished) == "CONTINUE"

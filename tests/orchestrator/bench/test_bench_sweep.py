@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from orchestrator.cli import main
@@ -12,6 +13,7 @@ from orchestrator.cli import main
 SIDES = ["pure compute", "bare Ray Tune + MLflowLoggerCallback", "orchestrate sweep"]
 
 
+@pytest.mark.slow  # three whole sweeps, each its own Ray: about a minute
 def test_bench_sweep_prints_efficiency_startup_and_overhead_of_every_side() -> None:
     result = CliRunner().invoke(main, ["bench", "sweep", "--trials", "2", "--epochs", "1", "--train-size", "64"])
     assert result.exit_code == 0, result.output
