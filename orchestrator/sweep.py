@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -30,7 +31,8 @@ from .labels import recipe_suffix
 from .study_guard import check_base, relabel, relabelled
 from .tracking import reader
 from .tracking.names import ADDED_TO_STUDY, TAG
-from .tracking.store import check_reachable, redact, redact_spec, resolve_uri, spec_differences
+from .tracking.store import (check_reachable, open_client, redact, redact_spec, resolve_uri, spec_differences,
+                             sqlite_path)
 from .tracking.writer import StudyTracker
 from .trial import PLAN_KEY, plan_for, run_trial, trained_out, trial_dirname
 
@@ -183,6 +185,12 @@ class Sweep:
             raise SweepInterrupted(f"{trials - (self.tally.ended - ended)} trials did not end")
 
 
+def new_store(spec: SweepSpec) -> bool:
+    """Whether the study's store is a SQLite file that does not exist yet."""
+    path = sqlite_path(resolve_uri(spec.tracking.uri))
+    return path is not None and not path.exists()
+
+
 def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add_to_study: bool = False,
             plans: Optional[list[TrialPlan]] = None,
             ) -> tuple[Optional[list[TrialPlan]], dict[str, Any], dict[str, Any]]:
@@ -194,6 +202,11 @@ def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add
     address = address or os.environ.get("RAY_ADDRESS")
     capacity.check_target(address, spec.resources)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
+    if new_store(spec):  # nothing to resume or compare with; created while Ray starts (run_sweep)
+        if resume:
+            raise ResumeError(f"study {spec.name!r} has no sweep to resume in {redact(resolve_uri(spec.tracking.uri))}")
+        preflight_data(spec, plans)
+        return plans, {}, {}
     tracker = StudyTracker(spec.name, spec.tracking.uri)
     resumable = reader.unfinished_trials(tracker.client, spec.name)
     if resume:
@@ -229,6 +242,16 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     if changes:
         echo(f"adding to study {spec.name} with a different base configuration: "
              f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
+    # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
+    # ProgressPrinter callback is the display.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if new_store(spec):
+        # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
+        # mostly waits on Ray's own processes: side by side. The tracker then opens a ready store.
+        with ThreadPoolExecutor(1) as pool:
+            created = pool.submit(open_client, resolve_uri(spec.tracking.uri))
+            connect_ray(address)
+            created.result()
     sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes))
     skipped = 0
     if plans is not None:
@@ -239,10 +262,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
         if not pending and not resume:  # nothing to run: no new, empty parent run
             return SweepOutcome(spec.name, sweep.tracker.uri, "", sweep.tally, skipped)
         plans = pending
-    # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
-    # ProgressPrinter callback is the display.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    connect_ray(address)
+    connect_ray(address)  # joined above for a new store
     if resume:
         sweep.tracker.resume_sweep()
     else:

@@ -66,8 +66,20 @@ def test_a_trial_in_a_reused_worker_gives_the_metrics_of_the_same_run_alone(ray_
 
 
 def test_resume_is_refused_for_a_study_that_never_ran(store_uri) -> None:
+    spec = parse_spec(study("never", store_uri, lrs=[0.1]))
     with pytest.raises(ResumeError, match="has no sweep to resume"):
-        prepare(parse_spec(study("never", store_uri, lrs=[0.1])), resume=True)
+        prepare(spec, resume=True)  # no store yet
+    StudyTracker("another", store_uri).client.create_experiment("another")
+    with pytest.raises(ResumeError, match="has no sweep to resume"):
+        prepare(spec, resume=True)  # a store without this study
+
+
+def test_preparing_a_sweep_on_a_new_store_creates_nothing(store_uri, tmp_path: Path) -> None:
+    # A new SQLite store is created while Ray starts (MLflow's migrations take seconds), so the
+    # checks before it must not create it: nothing to resume or compare with is read from it.
+    plans, resumable, changes = prepare(parse_spec(study("fresh", store_uri, lrs=[0.1, 0.2])), resume=False)
+    assert len(plans) == 2 and resumable == {} and changes == {}
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
