@@ -18,6 +18,7 @@ from ray.tune.experiment import Trial
 
 from .plans import TrialPlan
 from .tracking.names import RUNNING_BEST, SUMMARY_FROM, SYSTEM_METRICS, TAG
+from .tracking.write_queue import WriteQueue
 from .tracking.writer import StudyTracker
 from .train.metrics import EPOCH_METRICS
 from .trial import COPIED_FROM_KEY, FAILURE_KEY, NODE_KEY, REPORT_FOLDER, TRACEBACK_KEY, stopped_by_scheduler
@@ -113,7 +114,12 @@ class FailuresAreFinal(Callback):
 
 class MlflowTrialLogger(Callback):
     """Opens each trial's run at its first epoch, logs every epoch in one batch, closes it with
-    its outcome. A trial that never trained (time budget spent) leaves no run behind."""
+    its outcome. A trial that never trained (time budget spent) leaves no run behind.
+
+    Writes are queued to one writer thread, so Tune's loop does not wait on the store; opening a
+    run is waited for, as its id is needed at once (Optuna's identities, ``close_open_runs``).
+    Each stage ends with every write done (a later stage reads them) and raises one that failed.
+    """
 
     def __init__(self, tracker: StudyTracker, plan_for: TrialPlans, *, epochs: int,
                  resumable: Optional[dict[str, str]] = None) -> None:
@@ -127,15 +133,16 @@ class MlflowTrialLogger(Callback):
         self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
         self.open: set[str] = set()
         self.identities: dict[str, dict[str, str]] = {}  # trial id -> its run key and run id, for Optuna
+        self.writes = WriteQueue()
 
     def _run_id(self, trial: Trial) -> str:
         if trial.trial_id not in self.run_ids:
             plan = self.plan_for(trial)
             run_id = self.resumable.pop(plan.run_key, None)
             if run_id is not None:
-                self.logged_steps[trial.trial_id] = self.tracker.reopen_trial(run_id)
+                self.logged_steps[trial.trial_id] = self.writes.now(self.tracker.reopen_trial, run_id)
             else:
-                run_id = self.tracker.start_trial(plan.to_dict())
+                run_id = self.writes.now(self.tracker.start_trial, plan.to_dict())
             self.run_ids[trial.trial_id] = run_id
             self.identities[trial.trial_id] = {"run_key": plan.run_key, "mlflow_run_id": run_id}
             self.open.add(run_id)
@@ -146,15 +153,16 @@ class MlflowTrialLogger(Callback):
         node = result.get(NODE_KEY)
         if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
             self.nodes[trial.trial_id] = node
-            self.tracker.set_tags(run_id, {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")),
-                                           f"{TAG}device": str(result.get("device", "cpu"))})
+            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")),
+                    f"{TAG}device": str(result.get("device", "cpu"))}
+            self.writes.put(self.tracker.set_tags, run_id, tags)
         if COPIED_FROM_KEY in result:
             self._record_copy(run_id, trial, result)
         if step <= self.logged_steps.get(trial.trial_id, 0):
             return  # re-reported after a restore from an earlier checkpoint: already logged
         self.logged_steps[trial.trial_id] = step
         metrics = {k: result[k] for k in (*EPOCH_METRICS, *SYSTEM_METRICS) if k in result and k != "epoch"}
-        self.tracker.log_metrics(run_id, metrics, step=step)
+        self.writes.put(self.tracker.log_metrics, run_id, metrics, step=step)
 
     def _record_copy(self, run_id: str, trial: Trial, result: dict) -> None:
         """A PBT exploit: the member went on from another run's weights with new LR/WD. The whole
@@ -162,12 +170,19 @@ class MlflowTrialLogger(Callback):
         copies = self.lineage.setdefault(trial.trial_id, [])
         copies.append({"after_epoch": int(result["epoch"]) - 1, "copied_from": result[COPIED_FROM_KEY],
                        "lr": result.get("opt/base_lr"), "weight_decay": result.get("opt/weight_decay")})
-        self.tracker.log_dict(run_id, {"copies": copies}, PBT_LINEAGE_FILE)
-        self.tracker.set_tags(run_id, {f"{TAG}pbt_copies": str(len(copies))})
+        lineage = {"copies": list(copies)}  # as of now: a later exploit may append before this is written
+        self.writes.put(self.tracker.log_dict, run_id, lineage, PBT_LINEAGE_FILE)
+        self.writes.put(self.tracker.set_tags, run_id, {f"{TAG}pbt_copies": str(len(copies))})
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.writes.flush()
 
     def close_open_runs(self) -> int:
         """Mark the runs of trials that never completed as interrupted (KILLED); returns how many.
-        Called when the sweep stops early (Ctrl-C), so no run is left RUNNING."""
+        Called when the sweep stops early (Ctrl-C), so no run is left RUNNING. The queued writes
+        land first (a run's last epochs, before it is closed); one that failed is not raised here,
+        as it must not hide why the sweep stopped."""
+        self.writes.drain()
         for run_id in self.open:
             self.tracker.mark_interrupted(run_id)
         count, self.open = len(self.open), set()
@@ -186,25 +201,17 @@ class MlflowTrialLogger(Callback):
         self.open.discard(run_id)
         report = final_report_folder(trial) if outcome == "finished" else None
         if report is not None:
-            self.tracker.log_folder(run_id, report)
-        self.tracker.finish_trial(
-            run_id,
-            status="KILLED" if outcome == "pruned" else "FINISHED",
-            summary=summary,
-            tags={f"{TAG}outcome": outcome, f"{TAG}device": str(last.get("device", "cpu"))},
-        )
+            self.writes.put(self.tracker.log_folder, run_id, report)
+        tags = {f"{TAG}outcome": outcome, f"{TAG}device": str(last.get("device", "cpu"))}
+        self.writes.put(self.tracker.finish_trial, run_id, status="KILLED" if outcome == "pruned" else "FINISHED",
+                        summary=summary, tags=tags)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         error = error_text(trial)
         run_id = self._run_id(trial)
         self.open.discard(run_id)
-        self.tracker.finish_trial(
-            run_id,
-            status="FAILED",
-            summary={},
-            tags={f"{TAG}outcome": "failed", f"{TAG}failure": first_line(error)},
-            error=error,
-        )
+        tags = {f"{TAG}outcome": "failed", f"{TAG}failure": first_line(error)}
+        self.writes.put(self.tracker.finish_trial, run_id, status="FAILED", summary={}, tags=tags, error=error)
 
 
 class ProgressPrinter(Callback):

@@ -11,10 +11,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
 
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError, StudyNotFoundError
 from . import sqlite_reader
@@ -22,20 +21,36 @@ from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KI
                     UI_TRAINING_VIEW)
 from .store import redact, resolve_uri, sqlite_path
 
+if TYPE_CHECKING:  # MLflow loads when a client is made (see mlflow_client): SQL reads of a SQLite store skip it
+    from mlflow.tracking import MlflowClient
+
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
 IDENTITY_TAGS = (
     "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device",
 )
 
 
-def read_client(uri: Optional[str] = None) -> MlflowClient:
-    """A client of an existing store. MLflow creates (and migrates) a SQLite file on first
-    contact, so a report asked of a store that is not there would leave an empty one behind."""
+def mlflow_client(uri: Optional[str] = None) -> MlflowClient:
+    """An MLflow client of the store, importing MLflow (seconds) only now: reading a SQLite store
+    by SQL (leaderboard, report rows, the objective) never needs it."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=resolve_uri(uri))
+
+
+def existing_store(uri: Optional[str] = None) -> str:
+    """The resolved URI of a store that exists. MLflow creates (and migrates) a SQLite file on
+    first contact, so a report asked of a store that is not there would leave an empty one behind."""
     resolved = resolve_uri(uri)
     path = sqlite_path(resolved)
     if path is not None and not path.is_file():
         raise StudyNotFoundError(f"no MLflow store at {path}: no study has run there")
-    return MlflowClient(tracking_uri=resolved)
+    return resolved
+
+
+def read_client(uri: Optional[str] = None) -> MlflowClient:
+    """A client of an existing store (see existing_store)."""
+    return mlflow_client(existing_store(uri))
 
 
 def trial_runs(client: MlflowClient, experiment_id: str, *, extra_filter: str = "",
@@ -69,7 +84,7 @@ def sweep_runs(study: str, *, uri: Optional[str] = None) -> pd.DataFrame:
     """The study's parent (sweep) runs, oldest first: ``run_id``, ``start_time`` (ms),
     ``status`` and ``added`` (the base-configuration differences of a sweep added to the study
     with ``--add-to-study``, as a dict; empty for the study's own recipe)."""
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = mlflow_client(uri)
     experiment = client.get_experiment_by_name(study)
     runs = [] if experiment is None else client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.`{TAG}kind` = '{KIND_SWEEP}'",
@@ -84,7 +99,7 @@ def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
     list, in the model-training view."""
     if study is None:
         return f"/#/experiments?{UI_TRAINING_VIEW}"
-    experiment = MlflowClient(tracking_uri=resolve_uri(uri)).get_experiment_by_name(study)
+    experiment = mlflow_client(uri).get_experiment_by_name(study)
     if experiment is None:
         raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     return f"/#/experiments/{experiment.experiment_id}?{UI_TRAINING_VIEW}"
@@ -177,7 +192,7 @@ def read_trials(
     back to the status), the last value of each of ``metrics`` and each of ``fields``: a config
     option (param) when the run has one of that name, else an ``orchestrate.`` tag, else a tag.
     """
-    read_client(uri)  # an unknown store is an unknown study, and is not created by asking
+    existing_store(uri)  # an unknown store is an unknown study, and is not created by asking
     base = ["run_id", "study", "status", "start_time", *IDENTITY_TAGS]
     metrics = [m for m in dict.fromkeys(metrics) if m not in base]
     fields = [f for f in dict.fromkeys(fields) if f not in base and f not in metrics]
@@ -200,7 +215,7 @@ def _trial_rows(study: str, uri: Optional[str], metrics: list[str], fields: list
 def _client_rows(study: str, uri: Optional[str], metrics: list[str], fields: list[str],
                  page_size: int) -> Optional[list[dict[str, Any]]]:
     """Report rows through MlflowClient (any store), or None when the study does not exist."""
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = mlflow_client(uri)
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return None
@@ -273,7 +288,7 @@ def read_csv_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> O
 
 def read_json_artifact(run_id: str, path: str, *, uri: Optional[str] = None) -> Optional[Any]:
     """A run's JSON artifact, or None when the run has no file at ``path``."""
-    text = _artifact_text(MlflowClient(tracking_uri=resolve_uri(uri)), run_id, path)
+    text = _artifact_text(mlflow_client(uri), run_id, path)
     return None if text is None else json.loads(text)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
-
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import OrchestrateError
+
+if TYPE_CHECKING:  # imported when a client is opened: see open_client
+    from mlflow.tracking import MlflowClient
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
@@ -58,7 +59,10 @@ def redact(uri: str) -> str:
 def open_client(uri: str) -> MlflowClient:
     """An MLflow client whose store exists. Creating a SQLite store runs schema migrations,
     which race when two sweeps start on a new file at once; a lock file beside it serializes
-    that first contact."""
+    that first contact. MLflow is imported here, not at the top: reading a SQLite store by SQL
+    (leaderboard, report rows) never needs it, and importing it takes seconds."""
+    from mlflow.tracking import MlflowClient
+
     path = sqlite_path(uri)
     if path is None:
         return MlflowClient(tracking_uri=uri)

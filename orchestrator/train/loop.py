@@ -139,6 +139,22 @@ def reconstruction_epoch(
     return _finish(loss_sum, seen, start)
 
 
+Predictions = tuple[torch.Tensor, torch.Tensor]  # (labels, predicted classes) of a split
+
+
+def joined(kept: list[Predictions]) -> Predictions:
+    """Per-batch (labels, predicted classes) as one pair on the CPU."""
+    labels, classes = zip(*kept)
+    return torch.cat(labels).cpu(), torch.cat(classes).cpu()
+
+
+def predicted_classes(model: nn.Module, loader: Batches, device: torch.device, *,
+                      autocast_dtype: Optional[torch.dtype] = None) -> Predictions:
+    """(labels, predicted classes) of every image of ``loader``, on the CPU."""
+    return joined([(labels, logits.argmax(dim=1))
+                   for logits, labels in predict(model, loader, device, autocast_dtype=autocast_dtype)])
+
+
 @torch.no_grad()
 def predict(model: nn.Module, loader: Batches, device: torch.device, *,
             autocast_dtype: Optional[torch.dtype] = None) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
@@ -156,12 +172,16 @@ def evaluate(
     device: torch.device,
     *,
     autocast_dtype: Optional[torch.dtype] = None,
+    keep: Optional[list[Predictions]] = None,
 ) -> dict[str, float]:
-    """Mean loss, top-1 and top-5 (%) over ``loader``."""
+    """Mean loss, top-1 and top-5 (%) over ``loader``; ``keep`` collects (labels, predicted
+    classes) per batch, so a final report of the same weights needs no second pass (``joined``)."""
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros(2, device=device, dtype=torch.long)
     seen = 0
     for logits, labels in predict(model, loader, device, autocast_dtype=autocast_dtype):
+        if keep is not None:
+            keep.append((labels, logits.argmax(dim=1)))
         loss_sum += criterion(logits, labels) * len(labels)
         correct += torch.stack(topk_correct(logits, labels, (1, 5)))
         seen += len(labels)

@@ -123,3 +123,12 @@ def build_model(config: TrialConfig, dataset: DatasetTensors) -> nn.Module:
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def check_pretraining(model: nn.Module, loader: Optional[InMemoryLoader]) -> None:
+    """Reconstruction pre-training needs every training image and a model that reconstructs."""
+    if loader is None:
+        raise ValueError("reconstruction pre-training needs a pretrain_loader")
+    if not hasattr(model, "reconstruct"):
+        raise ValueError(f"{type(model).__name__} has no reconstruct(); reconstruction "
+                         "pre-training needs an autoencoder such as autoencoder_tin")

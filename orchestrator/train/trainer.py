@@ -21,14 +21,15 @@ from ..data.augment import Cutout
 from ..profile import profile_model
 from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
 from ..config import TrialConfig
-from .loop import DeviceMemoryError, StepOptions, evaluate, predict, reconstruction_epoch, train_one_epoch
+from .loop import (DeviceMemoryError, Predictions, StepOptions, evaluate, joined, predicted_classes,
+                   reconstruction_epoch, train_one_epoch)
 from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
 from .schedules import LRSchedule, build_schedule, scale_learning_rate
-from .setup import (build_loaders, build_model, count_params, resolve_amp, resolve_device, seed_everything,
-                    select_data)
+from .setup import (build_loaders, build_model, check_pretraining, count_params, resolve_amp, resolve_device,
+                    seed_everything, select_data)
 
 EpochCallback = Callable[[dict[str, float]], None]
 
@@ -70,7 +71,7 @@ class Trainer:
         self.optimizer, self.schedule = self._recipe(recipe.optimizer, recipe.scheduler, recipe.epochs, train_loader)
         self.pretrain_epochs = recipe.pretrain.epochs if recipe.pretrain else 0
         if recipe.pretrain is not None:
-            self._check_pretraining(pretrain_loader)
+            check_pretraining(self.model, pretrain_loader)
             pre = recipe.pretrain
             self.pre_optimizer, self.pre_schedule = self._recipe(pre.optimizer, pre.scheduler, pre.epochs, pretrain_loader)
             self.mask = Cutout(pre.mask_holes, pre.mask_size) if pre.mask_holes else None
@@ -80,6 +81,9 @@ class Trainer:
         self.epoch, self.global_step, self.train_seconds = 0, 0, 0.0
         self.best = {BEST_TOP1: float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
         self.last_metrics: dict[str, float] = {}
+        # The last validation's predictions of the split the final report reads, while the weights
+        # are the ones that made them: the report then needs no second pass over that split.
+        self.report_predictions: Optional[Predictions] = None
         # The recipe's base values in effect; PBT moves them mid-run through ``retune``.
         self.hyperparameters = {"lr": recipe.optimizer.lr, "weight_decay": recipe.optimizer.weight_decay}
 
@@ -100,13 +104,6 @@ class Trainer:
                                   warmup_epochs=scheduler.warmup_epochs, interval=scheduler.interval,
                                   **scheduler.options)
         return built, schedule
-
-    def _check_pretraining(self, loader: Optional[InMemoryLoader]) -> None:
-        if loader is None:
-            raise ValueError("reconstruction pre-training needs a pretrain_loader")
-        if not hasattr(self.model, "reconstruct"):
-            raise ValueError(f"{type(self.model).__name__} has no reconstruct(); reconstruction "
-                             "pre-training needs an autoencoder such as autoencoder_tin")
 
     @classmethod
     def from_config(
@@ -169,16 +166,19 @@ class Trainer:
 
     def _validate(self) -> dict[str, float]:
         """The validation split's metrics (``val/``), the test split's too when one is held apart."""
-        val = evaluate(self.net, self.eval_criterion, self.val_loader, self.device, autocast_dtype=self.autocast_dtype)
+        kept: list[Predictions] = []  # of the split the final report reads
+        val = evaluate(self.net, self.eval_criterion, self.val_loader, self.device, autocast_dtype=self.autocast_dtype,
+                       keep=None if self.test_loader is not None else kept)
         metrics = {f"val/{key}": value for key, value in val.items()}
         if self.test_loader is not None:
             test = evaluate(self.net, self.eval_criterion, self.test_loader, self.device,
-                            autocast_dtype=self.autocast_dtype)
+                            autocast_dtype=self.autocast_dtype, keep=kept)
             metrics.update({f"test/{key}": value for key, value in test.items()})
         if self.ema is not None and self.epoch >= self.pretrain_epochs:
             ema = evaluate(self.ema.module, self.eval_criterion, self.val_loader, self.device,
                            autocast_dtype=self.autocast_dtype)
             metrics.update({f"val/ema_{key}": value for key, value in ema.items()})
+        self.report_predictions = joined(kept) if kept else None
         return metrics
 
     def run_epoch(self) -> dict[str, float]:
@@ -243,12 +243,13 @@ class Trainer:
 
     def final_report(self) -> FinalReport:
         """Per-class accuracy and confusion matrix of the current weights on the test split when
-        one is held apart, else on the validation split."""
+        one is held apart, else on the validation split: the last epoch's predictions of it, so
+        no second pass (the split is evaluated deterministically)."""
         loader = self.test_loader or self.val_loader
-        outputs = list(predict(self.net, loader, self.device, autocast_dtype=self.autocast_dtype))
-        labels = torch.cat([labels for _, labels in outputs]).cpu()
-        predictions = torch.cat([logits.argmax(dim=1) for logits, _ in outputs]).cpu()
-        per_class, confusion = class_tables(labels, predictions, self.class_names)
+        if self.report_predictions is None:  # restored from a checkpoint: these weights not evaluated here
+            self.report_predictions = predicted_classes(self.net, loader, self.device,
+                                                        autocast_dtype=self.autocast_dtype)
+        per_class, confusion = class_tables(*self.report_predictions, self.class_names)
         images = next(iter(loader))[0]  # the input size after resizing and cropping
         _, macs = profile_model(self.model, images.shape[-1], images.shape[1])  # in place: no copy
         return FinalReport(
@@ -292,5 +293,6 @@ class Trainer:
         self.epoch, self.global_step = state["epoch"], state["global_step"]
         self.train_seconds, self.best = state["train_seconds"], dict(state["best"])
         self.last_metrics = dict(state["last_metrics"])
+        self.report_predictions = None  # made by the weights this state replaces
         # Checkpoints written before PBT existed trained with the recipe's values.
         self.hyperparameters = dict(state.get("hyperparameters", self.hyperparameters))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +16,8 @@ from orchestrator.bench.store import STUDY, build_store
 from orchestrator.tracking import reader
 from orchestrator.tracking.names import SUMMARY_TOP1, TAG, TOP1
 from orchestrator.tracking.writer import StudyTracker
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +73,28 @@ def test_the_objective_comes_from_the_latest_sweep_by_sql(store: str, tmp_path: 
     tracker.start_sweep({"search": {"kind": "grid", "repeats": 1, "metric": "val/loss", "mode": "min"}}, trial_count=1)
     assert reader.study_objective(STUDY, uri=store) == ("val/loss", "min")
     assert reader.study_objective("no_such_study", uri=store) == (TOP1, "max")
+
+
+def test_sweep_start_and_reports_on_a_sqlite_store_never_open_an_mlflow_client(store: str, monkeypatch) -> None:
+    """MlflowClient builds every run with all its params and metrics: a 10,000-run store takes
+    tens of seconds that way. Starting a sweep and reading a report go by SQL instead."""
+    def no_client(uri=None):
+        raise AssertionError("opened an MlflowClient")
+
+    monkeypatch.setattr(reader, "mlflow_client", no_client)
+    sweep_client = type("SweepClient", (), {"tracking_uri": store})()  # the tracker's, no search methods
+    assert len(reader.finished_run_keys(sweep_client, STUDY)) == 11
+    assert len(reader.read_trials(STUDY, uri=store, metrics=[TOP1], fields=["seed"])) == 12
+    assert reader.study_objective(STUDY, uri=store)[1] in ("max", "min")
+
+
+def test_the_leaderboard_of_a_sqlite_store_never_imports_mlflow(store: str) -> None:
+    """Importing MLflow takes seconds of a command that reads a few tables. A fresh interpreter,
+    since this one imported MLflow to build the store."""
+    probe = ("import sys; from orchestrator.cli import main; "
+             f"main(['leaderboard', {STUDY!r}, '--tracking-uri', {store!r}], standalone_mode=False); "
+             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'mlflow'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

@@ -1,0 +1,105 @@
+"""The MLflow logger callback queues its writes to one writer thread: Tune's loop does not wait
+on the store, the writes keep their order, run ids are known at once, and a stage (or a Ctrl-C)
+ends with all of them done."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from orchestrator.callbacks import MlflowTrialLogger, TrialPlans
+from orchestrator.plans import TrialPlan
+
+
+class SlowStore:
+    """A tracker whose metric writes wait until the test lets them through, recording the order
+    of all writes."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.writes: list[tuple] = []
+
+    def start_trial(self, plan: dict) -> str:
+        self.writes.append(("start", plan["seed"]))
+        return f"run{plan['seed']}"
+
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        self.writes.append(("tags", run_id))
+
+    def log_metrics(self, run_id: str, metrics: dict, *, step: int) -> None:
+        self.gate.wait(10)
+        self.writes.append(("metrics", run_id, step))
+
+    def finish_trial(self, run_id: str, **kwargs) -> None:
+        if kwargs["status"] == "FAILED":
+            raise RuntimeError("the store is gone")
+        self.writes.append(("finish", run_id, kwargs["status"]))
+
+    def mark_interrupted(self, run_id: str) -> None:
+        self.writes.append(("interrupted", run_id))
+
+    def __getstate__(self) -> dict:
+        return {}
+
+
+def a_trial(seed: int, epoch: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=f"t{seed}", config={"seed": seed}, checkpoint=None,
+                           last_result={"epoch": epoch, "total_epochs": 1}, error_file=None,
+                           get_error=lambda: "boom")
+
+
+def plan_of(config: dict) -> TrialPlan:
+    return TrialPlan("c", "label", {}, config["seed"], {})
+
+
+@pytest.fixture
+def logger_and_store():
+    store = SlowStore()
+    return MlflowTrialLogger(store, TrialPlans(plan_of), epochs=1), store
+
+
+def test_callbacks_return_while_the_store_is_busy_and_writes_keep_their_order(logger_and_store) -> None:
+    logger, store = logger_and_store
+    trial = a_trial(0)
+    logger.on_trial_result(0, [], trial, {"epoch": 1, "val/top1": 50.0, "node_id": "n"})
+    assert logger.identities == {"t0": {"run_key": "c-s0", "mlflow_run_id": "run0"}}  # for Optuna, at once
+    logger.on_trial_complete(0, [], trial)
+    assert [write[0] for write in store.writes] in (["start"], ["start", "tags"])  # did not wait on metrics
+    assert not logger.open
+    store.gate.set()
+    logger.on_experiment_end([])
+    assert store.writes == [("start", 0), ("tags", "run0"), ("metrics", "run0", 1), ("finish", "run0", "FINISHED")]
+
+
+def test_a_failed_write_is_raised_when_the_stage_ends(logger_and_store) -> None:
+    logger, store = logger_and_store
+    store.gate.set()
+    logger.on_trial_error(0, [], a_trial(1))
+    with pytest.raises(RuntimeError, match="the store is gone"):
+        logger.on_experiment_end([])
+    logger.on_experiment_end([])  # raised once
+
+
+def test_a_stopped_sweep_closes_its_open_runs_after_the_queued_writes(logger_and_store) -> None:
+    logger, store = logger_and_store
+    logger.on_trial_error(0, [], a_trial(1))  # fails in the writer: not raised by the close
+    logger.on_trial_result(0, [], a_trial(2), {"epoch": 1})
+    threading.Timer(0.2, store.gate.set).start()
+    assert logger.close_open_runs() == 1
+    assert store.writes[-2:] == [("metrics", "run2", 1), ("interrupted", "run2")] and not logger.open
+
+
+def test_the_pickled_logger_keeps_run_ids_and_writes_again(logger_and_store) -> None:
+    logger, store = logger_and_store
+    store.gate.set()
+    logger.on_trial_result(0, [], a_trial(2), {"epoch": 1})
+    logger.on_experiment_end([])
+    restored = pickle.loads(pickle.dumps(logger))  # as Tune saves it: with a writer of its own
+    restored.tracker = store
+    restored.on_trial_result(0, [], a_trial(2, epoch=2), {"epoch": 2})
+    restored.on_experiment_end([])
+    assert store.writes[-1] == ("metrics", "run2", 2) and ("start", 2) in store.writes
+    assert store.writes.count(("start", 2)) == 1  # the restored logger knew the run
