@@ -8,7 +8,7 @@ Without this, ``orchestrate sweep quickstart.yaml train.epochs=2`` beside a 6-ep
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .errors import SpecError
 from .plans import TrialPlan
@@ -43,7 +43,3 @@ def relabel(plan: TrialPlan, suffix: str) -> TrialPlan:
     """``plan`` with ``suffix`` after its label (itself when the suffix is empty)."""
     return replace(plan, label=plan.label + suffix) if suffix and not plan.label.endswith(suffix) else plan
 
-
-def relabelled(lookup: Callable[[dict[str, Any]], TrialPlan], suffix: str) -> Callable[[dict[str, Any]], TrialPlan]:
-    """A plan lookup whose plans carry ``suffix`` (Optuna trials are planned from suggestions)."""
-    return (lambda config: relabel(lookup(config), suffix)) if suffix else lookup

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from .cluster import connect_ray
 from .data import load_dataset
 from .designs import get_design
 from .errors import ResumeError
+from .plan_grid import PlanLookup, plan_grid
 from .plans import TrialPlan
 from .provenance import provenance
 from .report.note import study_note
@@ -28,13 +28,13 @@ from .schedulers import build_scheduler, checkpoints_to_keep
 from .search import build_searcher, finished_trial_count, optuna_storage_path
 from .spec import SweepSpec, TrackingSpec
 from .labels import recipe_suffix
-from .study_guard import check_base, relabel, relabelled
+from .study_guard import check_base, relabel
 from .tracking import reader
 from .tracking.names import ADDED_TO_STUDY, TAG
 from .tracking.store import (check_reachable, open_client, redact, redact_spec, resolve_uri, spec_differences,
                              sqlite_path)
 from .tracking.writer import StudyTracker
-from .trial import PLAN_KEY, plan_for, run_trial, trained_out, trial_dirname
+from .trial import run_trial, trained_out, trial_dirname
 
 Echo = Callable[[str], None]
 
@@ -88,7 +88,7 @@ class Sweep:
         self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
                               for key, run in resumable.items()}
         self.label_suffix = label_suffix  # sets runs added to a study of another recipe apart
-        self.lookup = relabelled(functools.partial(plan_for, spec), label_suffix)
+        self.lookup = PlanLookup(spec, label_suffix)
         # What trials receive: the validated spec, without the tracking URI (and its password).
         self.trial_spec = spec.model_copy(update={"tracking": TrackingSpec()})
         search = spec.search
@@ -109,13 +109,12 @@ class Sweep:
         return [p for p in plans if p.run_key not in done]
 
     def run_plans(self, plans: list[TrialPlan], *, name: str) -> None:
-        """Every plan exactly once: a grid over whole plans, so no sampler can repeat a cell."""
+        """Every plan exactly once: a grid over the plans, so no sampler can repeat a cell."""
         if not plans:
             return
         self.tally.total = (self.tally.total or 0) + len(plans)
-        plans = [relabel(p, self.label_suffix) for p in plans]
-        self.fit({PLAN_KEY: tune.grid_search([p.to_dict() for p in plans])}, name=name, num_samples=1,
-                 trials=len(plans))
+        self.lookup.plans = [relabel(p, self.label_suffix) for p in plans]
+        self.fit(plan_grid(self.lookup.plans), name=name, num_samples=1, trials=len(plans))
 
     def run_search(self, study_name: str, cell: dict[str, Any], space: Callable[[Any], dict], *,
                    stage: str) -> None:
