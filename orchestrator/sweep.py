@@ -252,15 +252,18 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
             connect_ray(address)
             created.result()
     sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes))
+    design = get_design(spec.search.kind)
     skipped = 0
     if plans is not None:
         pending = sweep.pending(plans)
         skipped = len(plans) - len(pending)
         if skipped:
             echo(f"{skipped} trials already finished in {redact(sweep.tracker.uri)}; running the other {len(pending)}")
-        if not pending and not resume:  # nothing to run: no new, empty parent run
-            return SweepOutcome(spec.name, sweep.tracker.uri, "", sweep.tally, skipped)
         plans = pending
+    if not resume and not (plans if plans is not None else design.has_work(sweep)):
+        if plans is None:
+            echo(f"study {spec.name}: every trial of its search already ran; nothing to do")
+        return SweepOutcome(spec.name, sweep.tracker.uri, "", sweep.tally, skipped)  # no new, empty parent run
     connect_ray(address)  # joined above for a new store
     if resume:
         sweep.tracker.resume_sweep()
@@ -272,7 +275,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     status = "FAILED"
     outcome = SweepOutcome(spec.name, sweep.tracker.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
     try:
-        get_design(spec.search.kind).run(sweep, plans, outcome)
+        design.run(sweep, plans, outcome)
         status = "FAILED" if sweep.tally.failed else "FINISHED"
     except (SweepInterrupted, KeyboardInterrupt) as stop:
         status, outcome.stopped = "KILLED", True

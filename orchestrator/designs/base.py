@@ -65,6 +65,11 @@ class Design:
         """The ``--dry-run`` listing."""
         return describe_plans(plans or [])
 
+    def has_work(self, sweep: Sweep) -> bool:
+        """Whether a design that proposes trials while it runs (``expand`` gave None) has any
+        left; a study with nothing left opens no new, empty parent run."""
+        return True
+
     def run(self, sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
         """The sweep's Tune stages: by default, every plan once, then seeds until settled."""
         sweep.run_plans(plans or [], name=self.name)

@@ -51,14 +51,20 @@ class OptunaSearch(Design):
             lines.append(f"  then the top {search.confirm.top_k} re-run with {search.repeats} seeds each")
         return lines
 
+    def has_work(self, sweep: Sweep) -> bool:
+        from ..search import finished_trial_count  # here: trial workers import designs, not the searcher
+
+        spec = sweep.spec
+        if any(finished_trial_count(sweep.optuna_storage, name) < spec.search.num_samples
+               for name, _, _ in studies(spec)):
+            return True
+        return spec.search.confirm is not None and bool(sweep.pending(confirm_plans(spec, sweep.tracker.uri)))
+
     def run(self, sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
         spec = sweep.spec
         sweep.echo(f"optuna study {spec.name}: {sweep.optuna_storage} (optuna-dashboard {sweep.optuna_storage})")
         outcome.optuna_storage = sweep.optuna_storage
-        cells = optuna_cells(spec)
-        for index, cell in enumerate(cells):
-            name, stage = (spec.name, "optuna") if len(cells) == 1 else (f"{spec.name}[{label_for(cell)}]",
-                                                                         f"optuna-cell{index}")
+        for name, cell, stage in studies(spec):
             sweep.run_search(name, cell, define_by_run(spec, cell), stage=stage)
         if spec.search.confirm is not None:
             confirm = sweep.pending(confirm_plans(spec, sweep.tracker.uri))
@@ -67,6 +73,14 @@ class OptunaSearch(Design):
             sweep.run_plans(confirm, name="confirm")
         if spec.search.multi_objective:
             outcome.pareto = pareto_front(spec, sweep.tracker)
+
+
+def studies(spec: SweepSpec) -> list[tuple[str, dict, str]]:
+    """(Optuna study name, grid cell, Tune stage name) of each grid cell: one study per cell."""
+    cells = optuna_cells(spec)
+    if len(cells) == 1:
+        return [(spec.name, cells[0], "optuna")]
+    return [(f"{spec.name}[{label_for(cell)}]", cell, f"optuna-cell{index}") for index, cell in enumerate(cells)]
 
 
 def confirm_plans(spec: SweepSpec, uri: str) -> list[TrialPlan]:

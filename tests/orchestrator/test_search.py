@@ -70,6 +70,13 @@ def test_tpe_with_asha_prunes_tags_and_keeps_every_trial_in_the_study(ray_local,
         assert trial.user_attrs["run_key"] == run["tags.orchestrate.run_key"]
         assert sorted(trial.intermediate_values) == list(range(1, int(run["metrics.summary/epochs"]) + 1))
 
+    # Run again: every proposal already ran, so nothing trains and no new, empty parent run opens.
+    lines: list[str] = []
+    again = run_sweep(parse_spec(raw), echo=lines.append)
+    assert again.parent_run_id == "" and "nothing to do" in lines[-1]
+    parents = mlflow.search_runs(experiment_names=["search"]).query("`tags.orchestrate.kind` == 'sweep'")
+    assert len(parents) == 1 and len(trial_runs(store_uri)) == 6
+
 
 def test_nsga2_reports_a_non_dominated_pareto_front(ray_local, store_uri) -> None:
     raw = spec(store_uri, 1, {
