@@ -6,10 +6,13 @@ there, so one process writes the store however many trials run.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -121,6 +124,14 @@ def _restore(trainer: Trainer, checkpoint_root: str, run_key: str, logged: Optio
     return state.get(MEMBER_KEY, run_key)
 
 
+def release_freed_memory() -> None:
+    """Return what the previous trial in this (reused) worker freed to the system. glibc keeps
+    freed batch buffers in its heaps, so each trial would otherwise start above the last."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
               resume_epochs: Optional[dict[str, int]] = None, deadline: Optional[float] = None,
               kill_after_epoch: Optional[int] = None) -> None:
@@ -144,6 +155,7 @@ def run_trial(config: dict[str, Any], *, spec: SweepSpec, checkpoint_root: str,
     """
     if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
         return
+    release_freed_memory()
     plan = plan_for(spec, config)
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
