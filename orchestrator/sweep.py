@@ -31,10 +31,10 @@ from .labels import recipe_suffix
 from .study_guard import check_base, relabel
 from .tracking import reader
 from .tracking.names import ADDED_TO_STUDY, TAG
-from .tracking.store import (check_reachable, open_client, redact, redact_spec, resolve_uri, spec_differences,
-                             sqlite_path)
+from .tracking.store import (absent_sqlite_file, check_reachable, open_client, redact, redact_spec, resolve_uri,
+                             spec_differences)
 from .tracking.writer import StudyTracker
-from .trial import run_trial, trained_out, trial_dirname
+from .trial import run_trial, stop_when_trained_out, trial_dirname
 
 Echo = Callable[[str], None]
 
@@ -167,7 +167,7 @@ class Sweep:
                 name=name,
                 storage_path=self.storage,
                 callbacks=self.callbacks,
-                stop=trained_out,
+                stop=stop_when_trained_out,
                 verbose=0,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=checkpoints_to_keep(spec)),
                 failure_config=tune.FailureConfig(max_failures=resources.max_failures,
@@ -186,8 +186,7 @@ class Sweep:
 
 def new_store(spec: SweepSpec) -> bool:
     """Whether the study's store is a SQLite file that does not exist yet."""
-    path = sqlite_path(resolve_uri(spec.tracking.uri))
-    return path is not None and not path.exists()
+    return absent_sqlite_file(resolve_uri(spec.tracking.uri)) is not None
 
 
 def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add_to_study: bool = False,
@@ -204,25 +203,31 @@ def prepare(spec: SweepSpec, *, resume: bool, address: Optional[str] = None, add
     if new_store(spec):  # nothing to resume or compare with; created while Ray starts (run_sweep)
         if resume:
             raise ResumeError(f"study {spec.name!r} has no sweep to resume in {redact(resolve_uri(spec.tracking.uri))}")
-        preflight_data(spec, plans)
-        return plans, {}, {}
+        resumable, changes = {}, {}
+    else:
+        resumable, changes = recorded_state(spec, resume=resume, add_to_study=add_to_study)
+    preflight_data(spec, plans)
+    return plans, resumable, changes
+
+
+def recorded_state(spec: SweepSpec, *, resume: bool, add_to_study: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the study's store holds for this sweep: its interrupted runs, and the base keys in
+    which this sweep differs from the study's recorded recipe; refuses what cannot go on."""
     tracker = StudyTracker(spec.name, spec.tracking.uri)
     resumable = reader.unfinished_trials(tracker.client, spec.name)
+    recorded = reader.recorded_spec(tracker.client, spec.name)
     if resume:
-        recorded = reader.recorded_spec(tracker.client, spec.name)
         if recorded is None:
             raise ResumeError(f"study {spec.name!r} has no sweep to resume in {redact(tracker.uri)}")
         differences = spec_differences(recorded, redact_spec(spec.model_dump(mode="json")))
         if differences:
             raise ResumeError(f"the spec differs from the one that started {spec.name!r}: "
                               f"{'; '.join(differences[:5])}; resume with that spec or use a new name")
-    elif resumable:
+        return resumable, {}
+    if resumable:
         raise ResumeError(f"study {spec.name!r} has {len(resumable)} interrupted runs; continue them "
                           f"with `orchestrate sweep ... --resume` (or give the study a new name)")
-    changes = {} if resume else check_base(spec.name, reader.recorded_spec(tracker.client, spec.name),
-                                           spec.model_dump(mode="json"), add_to_study=add_to_study)
-    preflight_data(spec, plans)
-    return plans, resumable, changes
+    return resumable, check_base(spec.name, recorded, spec.model_dump(mode="json"), add_to_study=add_to_study)
 
 
 def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = print,
@@ -260,7 +265,8 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
         if skipped:
             echo(f"{skipped} trials already finished in {redact(sweep.tracker.uri)}; running the other {len(pending)}")
         plans = pending
-    if not resume and not (plans if plans is not None else design.has_work(sweep)):
+    nothing_left = not plans if plans is not None else not design.has_work(sweep)
+    if nothing_left and not resume:
         if plans is None:
             echo(f"study {spec.name}: every trial of its search already ran; nothing to do")
         return SweepOutcome(spec.name, sweep.tracker.uri, "", sweep.tally, skipped)  # no new, empty parent run

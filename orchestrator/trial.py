@@ -43,20 +43,23 @@ FAILURE_KEY = "failure"  # reported once before a trial raises: why it failed (o
 TRACEBACK_KEY = "failure/traceback"  # with it: the plain-text traceback
 
 
-def trained_out(trial_id: str, result: dict[str, Any]) -> bool:
-    """Tune's stop rule for every sweep: a trial that has trained its last epoch (or stopped
-    early by its recipe) ends there. Without it a scheduler may pause a trial on its final
-    report (HyperBand does, to wait for its bracket) and, once the function returned, nothing
-    resumes or stops it: the sweep waits forever."""
+def trained_out(result: dict[str, Any]) -> bool:
+    """Whether a report is its trial's last: the last epoch trained, or the recipe's early stop."""
     return result.get("epoch", 0) >= result.get("total_epochs", float("inf")) or bool(result.get("stopped_early"))
+
+
+def stop_when_trained_out(trial_id: str, result: dict[str, Any]) -> bool:
+    """Tune's stop rule for every sweep: a trial ends on its last report, before any scheduler
+    is asked about it. HyperBand pauses a trial there to wait for its bracket; when the bracket
+    finishes while that pause is still saving, nobody resumes or stops it and the sweep waits
+    forever."""
+    return trained_out(result)
 
 
 def stopped_by_scheduler(result: dict[str, Any]) -> bool:
     """Whether a trial's last report is short of its epochs for a reason other than the
     recipe's early stopping: a Tune scheduler (ASHA, HyperBand, median) stopped it."""
-    if "epoch" not in result or result.get("stopped_early"):
-        return False
-    return int(result["epoch"]) < result.get("total_epochs", float("inf"))
+    return "epoch" in result and not trained_out(result)
 
 
 def plan_for(spec: SweepSpec, config: dict[str, Any]) -> TrialPlan:

@@ -62,7 +62,7 @@ class PopulationTraining(PopulationBasedTraining):
         self._random_state = random.Random(seed).getstate()
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
-        self._hold_departed()  # a member's final epoch never gets here: Tune stops it (trial.trained_out)
+        self._hold_departed()  # a member's final epoch never gets here: Tune stops it (trial.stop_when_trained_out)
         return super().on_trial_result(tune_controller, trial, result)
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:

@@ -19,7 +19,7 @@ from ..errors import OrchestrateError, StudyNotFoundError
 from . import sqlite_reader
 from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
                     UI_TRAINING_VIEW)
-from .store import redact, resolve_uri, sqlite_path
+from .store import absent_sqlite_file, redact, resolve_uri
 
 if TYPE_CHECKING:  # MLflow loads when a client is made (see mlflow_client): SQL reads of a SQLite store skip it
     from mlflow.tracking import MlflowClient
@@ -42,8 +42,8 @@ def existing_store(uri: Optional[str] = None) -> str:
     """The resolved URI of a store that exists. MLflow creates (and migrates) a SQLite file on
     first contact, so a report asked of a store that is not there would leave an empty one behind."""
     resolved = resolve_uri(uri)
-    path = sqlite_path(resolved)
-    if path is not None and not path.is_file():
+    path = absent_sqlite_file(resolved)
+    if path is not None:
         raise StudyNotFoundError(f"no MLflow store at {path}: no study has run there")
     return resolved
 

@@ -21,6 +21,13 @@ def sqlite_path(uri: str) -> Optional[Path]:
     return Path(uri[len(SQLITE_PREFIX):]) if uri.startswith(SQLITE_PREFIX) else None
 
 
+def absent_sqlite_file(uri: str) -> Optional[Path]:
+    """The database file of a SQLite store URI when that file does not exist yet, else None
+    (the file exists, or the store is a server)."""
+    path = sqlite_path(uri)
+    return path if path is not None and not path.is_file() else None
+
+
 def resolve_uri(configured: Optional[str] = None) -> str:
     """The spec's URI, else ``$MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working directory.
 
