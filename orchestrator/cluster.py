@@ -24,6 +24,17 @@ def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
                                f"start one with `ray start --head` or drop --address") from None
 
 
+def quiet_tune_defaults() -> None:
+    """Tune's defaults a sweep does without (a user's own setting of either variable wins)."""
+    # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
+    # ProgressPrinter callback is the display.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune's default CSV and TensorBoard loggers write every result again for nobody (MLflow holds
+    # the metrics), with a TensorBoard writer thread per trial: driver CPU taken from the trials.
+    # The JSON results file stays (Sweep.callbacks): each attempt's record beside its checkpoints.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+
 def connect_ray(address: Optional[str]) -> None:
     """Join ``address`` (or ``$RAY_ADDRESS``), else start Ray on this machine's CPUs and GPUs."""
     if ray.is_initialized():

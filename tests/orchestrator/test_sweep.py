@@ -67,6 +67,13 @@ def test_sweep_records_a_parent_and_one_child_per_configuration_and_seed(finishe
     assert outcome.tally.finished == 6 and not outcome.tally.failed
 
 
+def test_tune_keeps_each_trials_results_file_and_writes_no_logs_nobody_reads(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    trials = Path(store_uri.removeprefix("sqlite:///")).parent / "ray"
+    assert len({path.parent for path in trials.rglob("result.json")}) == 6
+    assert not [*trials.rglob("progress.csv"), *trials.rglob("events.out.tfevents*")]
+
+
 def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> None:
     store_uri, _ = finished_sweep
     client = mlflow.MlflowClient(tracking_uri=store_uri)
