@@ -79,16 +79,43 @@ def bare_tune(plans: list[dict[str, Any]], slots: int, folder: Path) -> dict[str
     return {}
 
 
+def report_once(config: dict[str, Any]) -> None:
+    """A trial that trains nothing: one report, as a trial's last epoch would."""
+    from ray import tune
+
+    tune.report({"epoch": 1, "trial": config["trial"]})
+
+
+def tune_floor(trials: int, slots: int, folder: Path) -> dict[str, Any]:
+    """Ray Tune alone running ``trials`` trials that do nothing, with what a sweep asks of it
+    (reused workers, ``slots`` at a time, one CPU each, no CSV or TensorBoard files): the start-up
+    and per-trial cost below which no Tune-based sweep can go on this machine."""
+    import os
+
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # the results files stay: the bench reads them
+    tune.Tuner(
+        tune.with_resources(report_once, {"cpu": 1}),
+        param_space={"trial": tune.grid_search(list(range(trials)))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=slots, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(folder / "tune"), callbacks=[JsonLoggerCallback()], verbose=0),
+    ).fit()
+    return {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("side", choices=["alone", "ideal", "tune"])
+    parser.add_argument("side", choices=["alone", "ideal", "tune", "floor"])
     parser.add_argument("spec", type=Path, help="the study as JSON")
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--folder", type=Path, default=Path.cwd())
     args = parser.parse_args()
     plans = trial_plans(args.spec)
     sides = {"alone": lambda: alone(plans), "ideal": lambda: ideal(plans, args.slots),
-             "tune": lambda: bare_tune(plans, args.slots, args.folder)}
+             "tune": lambda: bare_tune(plans, args.slots, args.folder),
+             "floor": lambda: tune_floor(len(plans), args.slots, args.folder)}
     print(json.dumps(sides[args.side]()))  # the one line the bench reads back
 
 

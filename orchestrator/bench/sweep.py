@@ -15,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import process
 
@@ -36,6 +36,7 @@ def study(trials: int, epochs: int, *, train_size: int, slots: int, folder: Path
 
 
 BASELINE, OURS = "bare Ray Tune + MLflowLoggerCallback", "orchestrate sweep"
+FLOOR = "Ray Tune alone, trials doing nothing"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Side:
     wall: float  # seconds, command start to exit
     startup: float  # seconds, command start to the first trial's start
     peak_mb: float  # the command's own process (the sweep driver), peak RSS
+    trains: bool = True  # False: its trials do nothing, so it has no efficiency
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ class SweepBench:
     def side(self, name: str) -> Side | None:
         return next((side for side in self.sides if side.name == name), None)
 
-    def efficiency(self, side: Side) -> float:
-        return self.trials * self.fit_seconds / (self.slots * side.wall)
+    def efficiency(self, side: Side) -> Optional[float]:
+        return self.trials * self.fit_seconds / (self.slots * side.wall) if side.trains else None
 
     def overhead(self, side: Side) -> float:
         """Seconds per trial, per slot, beyond its compute and the fixed start-up."""
-        return (self.slots * (side.wall - side.startup) - self.trials * self.fit_seconds) / self.trials
+        compute = self.trials * self.fit_seconds if side.trains else 0.0
+        return (self.slots * (side.wall - side.startup) - compute) / self.trials
 
 
 def first_trial_start(storage: Path) -> float:
@@ -77,20 +80,20 @@ def first_trial_start(storage: Path) -> float:
     return min(starts)
 
 
-def _side(name: str, argv: list[str], folder: Path) -> Side:
+def _side(name: str, argv: list[str], folder: Path, *, trains: bool = True) -> Side:
     """Run one side in its own ``folder``; its first trial's start comes from Tune's results
     there, or (plain processes have no Tune) from the line the side prints."""
     folder.mkdir()
     done = process.run(argv, folder)
     printed = json.loads(done.stdout.splitlines()[-1]) if done.stdout.strip().startswith("{") else {}
     first = printed.get("first_step") or first_trial_start(folder)
-    return Side(name, done.wall, first - done.start, done.peak_mb)
+    return Side(name, done.wall, first - done.start, done.peak_mb, trains)
 
 
 def bench_sweep(trials: int, epochs: int, *, slots: int = 2, train_size: int = 1024,
                 baseline: bool = True) -> SweepBench:
     """Measure every side in turn, in scratch folders (nothing is left behind); without
-    ``baseline`` the bare Tune side is skipped (long sweeps, where only the ideal matters)."""
+    ``baseline`` the bare Tune side is skipped (long sweeps, where the ideal and the floor matter)."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         spec_path = root / "study.json"
@@ -100,7 +103,9 @@ def bench_sweep(trials: int, epochs: int, *, slots: int = 2, train_size: int = 1
         (root / "alone").mkdir()
         alone = process.run([*sides, "alone", str(spec_path)], root / "alone")
         fit_seconds = json.loads(alone.stdout.splitlines()[-1])["fit_seconds"]
-        measured = [_side("pure compute", [*sides, "ideal", str(spec_path), "--slots", str(slots)], root / "ideal")]
+        measured = [_side("pure compute", [*sides, "ideal", str(spec_path), "--slots", str(slots)], root / "ideal"),
+                    _side(FLOOR, [*sides, "floor", str(spec_path), "--slots", str(slots), "--folder", str(root / "floor")],
+                          root / "floor", trains=False)]
         if baseline:
             measured.append(_side(BASELINE, [*sides, "tune", str(spec_path), "--slots", str(slots),
                                              "--folder", str(root / "tune")], root / "tune"))

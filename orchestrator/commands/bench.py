@@ -80,7 +80,8 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
               help="Also run bare Ray Tune + MLflowLoggerCallback (skip it for long sweeps).")
 @friendly_errors
 def bench_sweep(trials: int, epochs: int, slots: int, train_size: int, baseline: bool) -> None:
-    """Efficiency of plain processes, bare Ray Tune + MLflowLoggerCallback and `orchestrate sweep`."""
+    """Efficiency of plain processes, bare Ray Tune + MLflowLoggerCallback and `orchestrate sweep`,
+    beside Ray Tune alone running trials that do nothing (the floor of any Tune-based sweep)."""
     from ..bench.sweep import BASELINE, OURS, bench_sweep as run
 
     result = run(trials, epochs, slots=slots, train_size=train_size, baseline=baseline)
@@ -89,7 +90,8 @@ def bench_sweep(trials: int, epochs: int, slots: int, train_size: int, baseline:
     click.echo(f"{'side':<38} {'wall s':>8} {'efficiency':>10} {'start-up s':>10} {'overhead s/trial':>16} "
                f"{'driver MB':>9}")
     for side in result.sides:
-        click.echo(f"{side.name:<38} {side.wall:8.1f} {result.efficiency(side):10.2f} "
+        efficiency = result.efficiency(side)
+        click.echo(f"{side.name:<38} {side.wall:8.1f} {'-' if efficiency is None else f'{efficiency:.2f}':>10} "
                    f"{side.startup:10.1f} {result.overhead(side):16.2f} {side.peak_mb:9.0f}")
     ours, bare = result.side(OURS), result.side(BASELINE)
     if bare is not None:
