@@ -3,10 +3,6 @@
 One experiment per study, one parent run per sweep, one child run per (configuration, seed),
 found again by its ``orchestrate.run_key`` tag. Only the sweep driver writes, so a SQLite store
 has exactly one writer however many trials run.
-
-MLflow (seconds of imports) is imported where a store is first opened (``store.open_client``),
-not with this module: a sweep on a new store opens it on a thread while Ray starts, so the
-import leaves the path to the first trial.
 """
 
 from __future__ import annotations
@@ -15,6 +11,9 @@ import json
 import time
 from pathlib import Path
 from typing import Any, Optional
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError
 from . import reader
@@ -73,8 +72,6 @@ class StudyTracker:
         params = {k: v if isinstance(v, (str, int)) else json.dumps(v) for k, v in params.items()}
         if trial_count is not None:
             params["trials"] = trial_count
-        from mlflow.entities import Param
-
         self.client.log_batch(self.parent_run_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.client.log_dict(self.parent_run_id, spec, "spec.json")
         return self.parent_run_id
@@ -123,8 +120,6 @@ class StudyTracker:
             self.experiment_id, run_name=f"{plan['label']} s{plan['seed']}", tags=tags
         )
         run_id = run.info.run_id
-        from mlflow.entities import Param
-
         params = flatten(plan["config"]) | {"seed": plan["seed"]}
         self.client.log_batch(
             run_id, params=[Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
@@ -145,14 +140,10 @@ class StudyTracker:
         self.client.set_tag(run_id, NOTE_TAG, markdown)
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        from mlflow.entities import RunTag
-
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int) -> None:
         """One batched write per epoch: every metric at ``step``."""
-        from mlflow.entities import Metric
-
         stamp = _now_ms()
         batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
@@ -179,4 +170,4 @@ class StudyTracker:
 def log_directory(run_id: str, directory: str | Path, *, uri: Optional[str] = None,
                   artifact_path: str = "report") -> None:
     """Attach every file under ``directory`` to a run (a sweep's parent run, for reports)."""
-    open_client(resolve_uri(uri)).log_artifacts(run_id, str(directory), artifact_path)
+    MlflowClient(tracking_uri=resolve_uri(uri)).log_artifacts(run_id, str(directory), artifact_path)
