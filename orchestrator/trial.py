@@ -134,10 +134,9 @@ def release_freed_memory() -> None:
     The first call freezes what the worker's imports made (half a million objects with torch,
     timm, pandas and Ray: a full collection over them costs 0.3 s, as much as a short trial
     trains), so each later collection scans only what trials have made since."""
-    if not gc.get_freeze_count():
-        gc.collect()
-        gc.freeze()
     gc.collect()
+    if not gc.get_freeze_count():
+        gc.freeze()
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -90,8 +91,6 @@ def tune_floor(trials: int, slots: int, folder: Path) -> dict[str, Any]:
     """Ray Tune alone running ``trials`` trials that do nothing, with what a sweep asks of it
     (reused workers, ``slots`` at a time, one CPU each, no CSV or TensorBoard files): the start-up
     and per-trial cost below which no Tune-based sweep can go on this machine."""
-    import os
-
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
