@@ -38,7 +38,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
-    from .spec import load_spec
+    from .study import load_spec
 
     spec = load_spec(spec_path, list(overrides))
     design = get_design(spec.search.kind)
@@ -51,9 +51,9 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
         return
-    count = f"{len(plans)} trials" if plans is not None else f"an Optuna search of {spec.search.num_samples} proposals"
+    count = f"{len(plans)} trials" if plans is not None else f"a search of up to {design.trial_count(spec, plans)} trials"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
-    from .sweep import run_sweep
+    from .run.sweep import run_sweep
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:

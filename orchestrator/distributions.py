@@ -1,11 +1,15 @@
 """``{loguniform: [a, b]}`` and friends: the spec's syntax for a sampled value, checked in one
-place for both readers (Optuna's search space and PBT's mutations)."""
+place for its readers (Optuna's search space, PBT's mutations, the report's importances)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
+CONDITION_KEY = "when"  # beside a search axis's distribution: the earlier axes' values it needs
 
 
 def parse_distribution(entry: Any, *, kinds: tuple[str, ...] = DISTRIBUTIONS,
@@ -40,3 +44,16 @@ def parse_distribution(entry: Any, *, kinds: tuple[str, ...] = DISTRIBUTIONS,
 
 def _allowed(kinds: tuple[str, ...]) -> str:
     return ", ".join(f"{{{kind}: ...}}" for kind in kinds)
+
+
+def optuna_distribution(entry: Any) -> optuna.distributions.BaseDistribution:
+    """A search axis's entry as Optuna's distribution; a ValueError says what is wrong."""
+    import optuna  # here: PBT's readers of this module never need it
+
+    kind, args = parse_distribution(entry, ignore=(CONDITION_KEY,))
+    if kind == "choice":
+        return optuna.distributions.CategoricalDistribution(args)
+    low, high = args
+    if kind == "int":
+        return optuna.distributions.IntDistribution(int(low), int(high))
+    return optuna.distributions.FloatDistribution(float(low), float(high), log=kind == "loguniform")

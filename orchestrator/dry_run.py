@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .designs.optuna_space import optuna_cells
-from .plans import TrialPlan
-from .spec import SweepSpec
+from .designs import get_design
+from .spec.plans import TrialPlan
+from .study import SweepSpec
 
 TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "tiny_imagenet": 100_000, "digits": 1_437}
 # Sustained multiply-accumulates per second of a small CNN's training step (forward + backward =
@@ -24,25 +24,22 @@ def spec_warnings(spec: SweepSpec) -> list[str]:
     found = []
     epochs, search = spec.train.epochs, spec.search
     scheduler = search.scheduler
-    if scheduler is not None and scheduler.name in ("asha", "median") and scheduler.grace_period >= epochs:
+    if scheduler is not None and getattr(scheduler, "grace_period", 0) >= epochs:
         found.append(f"search.scheduler.grace_period ({scheduler.grace_period}) >= train.epochs ({epochs}): "
                      f"{scheduler.name} never stops a trial")
     if spec.train.scheduler.warmup_epochs >= epochs:
         found.append(f"train.scheduler.warmup_epochs ({spec.train.scheduler.warmup_epochs}) >= train.epochs "
                      f"({epochs}): training never leaves the warm-up")
-    if search.confirm is not None and search.confirm.top_k > search.num_samples:
-        found.append(f"search.confirm.top_k ({search.confirm.top_k}) > search.num_samples "
+    confirm = getattr(search, "confirm", None)
+    if confirm is not None and confirm.top_k > search.num_samples:
+        found.append(f"search.confirm.top_k ({confirm.top_k}) > search.num_samples "
                      f"({search.num_samples}): at most {search.num_samples} configurations can be confirmed")
     return found
 
 
 def trial_epochs(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> int:
     """Epochs the study trains at most (schedulers that prune make it fewer)."""
-    epochs, search = spec.train.epochs, spec.search
-    if plans is not None:
-        return len(plans) * epochs
-    confirm = search.confirm.top_k * search.repeats if search.confirm else 0
-    return (search.num_samples * len(optuna_cells(spec)) + confirm) * epochs
+    return get_design(spec.search.kind).trial_count(spec, plans) * spec.train.epochs
 
 
 def epoch_seconds(spec: SweepSpec) -> Optional[float]:

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 
-@pytest.mark.parametrize("module", ["orchestrator.sweep", "models.resnet"])
+@pytest.mark.parametrize("module", ["orchestrator.run.sweep", "models.resnet"])
 def test_a_deprecation_in_our_code_fails_the_test(module: str) -> None:
     with pytest.raises(DeprecationWarning, match="going away"):
         warnings.warn_explicit("going away", DeprecationWarning, "x.py", 1, module=module)

@@ -12,9 +12,9 @@ from . import process
 
 PLAIN = """
 import resource, sys, torch
-from orchestrator.config import TrialConfig
+from orchestrator.train.config import TrialConfig
 from orchestrator.designs import get_design
-from orchestrator.spec import load_spec
+from orchestrator.study import load_spec
 from orchestrator.train import Trainer
 torch.set_num_threads(1)
 spec = load_spec(sys.argv[1], sys.argv[2:])

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from ..config import TrialConfig
+from ..train.config import TrialConfig
 from ..designs import get_design
-from ..spec import parse_spec
+from ..study import parse_spec
 from ..train import Trainer
 
 

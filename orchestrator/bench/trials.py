@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spec import parse_spec
-from ..cluster import connect_ray
-from ..sweep import run_sweep
+from ..study import parse_spec
+from ..run.cluster import connect_ray
+from ..run.sweep import run_sweep
 
 STUDY = {
     "data": {"dataset": "synthetic", "batch_size": 64,

@@ -47,7 +47,7 @@ def data_prepare(name: str, root: Optional[str], options: tuple[str, ...], verif
     """Download (or find) dataset NAME, verify its archive and write its decoded cache."""
     from pathlib import Path
 
-    from ..data.archive import prepare_dataset
+    from ..data.prepare import prepare_dataset
 
     tensors = prepare_dataset(name, Path(root) if root else None, check=verify, **_parse_options(options))
     click.echo(_summary(name, tensors))
@@ -64,7 +64,7 @@ def data_import(name: str, archive: str, root: Optional[str], verify: bool) -> N
     """Decode ARCHIVE, a copy of dataset NAME's official archive you already have, into the cache."""
     from pathlib import Path
 
-    from ..data.archive import import_dataset
+    from ..data.prepare import import_dataset
 
     tensors = import_dataset(name, Path(archive), Path(root) if root else None, check=verify)
     click.echo(_summary(name, tensors))

@@ -10,16 +10,17 @@ Factor levels always patch the spec's base config. The baseline is the base conf
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import model_validator
 
 from ..errors import OptionError
-from ..plans import Cell, factorial, label_for
+from ..spec.plans import Cell, factorial, label_for
+from ..spec.study import StudySpec
 from ..tracking.names import BASELINE_LABEL
 from .base import Design, register_design
-
-if TYPE_CHECKING:
-    from ..search_spec import SearchSpec
-    from ..spec import SweepSpec
+from .grid import FactorOptions
+from .settle import SettleSpec, check_settle
 
 Factors = dict[str, list[Any]]
 
@@ -45,24 +46,33 @@ ARMS: dict[str, Callable[[Factors], list[tuple[str, dict[str, Any]]]]] = {
 }
 
 
-@register_design
-class Ablation(Design):
-    name = "ablation"
-    keys = ("factors", "baseline", "design")
-    compares = True
+class AblationOptions(FactorOptions):
+    kind: Literal["ablation"] = "ablation"
+    design: Literal["one_at_a_time", "cumulative", "factorial"] = "one_at_a_time"
+    baseline: Optional[dict[str, Any]] = None
+    settle: Optional[SettleSpec] = None
 
-    def reference(self, spec: SweepSpec) -> str:
-        return BASELINE_LABEL
-
-    def validate(self, search: SearchSpec) -> None:
-        super().validate(search)
-        if search.design == "cumulative":
-            multi = [name for name, levels in search.factors.items() if len(levels) != 1]
+    @model_validator(mode="after")
+    def _steps(self) -> AblationOptions:
+        if self.design == "cumulative":
+            multi = [name for name, levels in self.factors.items() if len(levels) != 1]
             if multi:
                 raise OptionError("factors", f"a cumulative ablation adds one change per step; "
                                              f"give {multi[0]!r} exactly one level")
+        check_settle(self)
+        return self
 
-    def cells(self, spec: SweepSpec) -> list[Cell]:
+
+@register_design
+class Ablation(Design):
+    name = "ablation"
+    options = AblationOptions
+    compares = True
+
+    def reference(self, spec: StudySpec) -> str:
+        return BASELINE_LABEL
+
+    def cells(self, spec: StudySpec) -> list[Cell]:
         search = spec.search
         baseline = Cell(BASELINE_LABEL, dict(search.baseline or {}), "search.baseline")
         arms = ARMS[search.design](search.factors)

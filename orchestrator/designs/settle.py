@@ -13,18 +13,51 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Iterator, Optional, Protocol
 
 import pandas as pd
+from pydantic import Field
 
-from ..plans import Cell, TrialPlan, plans_for
+from ..errors import OptionError
+from ..schema import StrictModel
+from ..spec.plans import Cell, TrialPlan, plans_for
+from ..spec.study import SearchOptions, StudySpec
 from ..tracking.names import SETTLE_FILE, rank_column
+from .stages import PlanStage, StudyState
 
-if TYPE_CHECKING:
-    from ..search_spec import SettleSpec
-    from ..spec import SweepSpec
-    from ..sweep import Sweep
-    from .base import Design
+
+class SettleSpec(StrictModel):
+    """Seeds until settled: after ``repeats`` seeds, add ``batch`` more at a time to each arm whose
+    difference from the reference is undecided (its interval holds 0 and is wider than
+    ``width``), until every comparison is decided or the arm has ``max_repeats`` seeds."""
+
+    max_repeats: int = Field(10, ge=3, description="seeds an arm may reach")
+    batch: int = Field(2, ge=1, description="seeds added to an undecided arm per round")
+    width: float = Field(1.0, gt=0, description="an interval this narrow (in the metric's units, e.g. "
+                                                "points of top-1) that holds 0 decides: no difference")
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+def check_settle(search: SearchOptions) -> None:
+    """What seeds until settled asks of the search that has it: seeds to start from, room to
+    add more, and no scheduler stopping them early."""
+    rule: Optional[SettleSpec] = getattr(search, "settle", None)
+    if rule is None:
+        return
+    if search.repeats < 2 or rule.max_repeats <= search.repeats:
+        raise OptionError("settle.max_repeats", f"start from at least 2 seeds (repeats: {search.repeats}) "
+                                                "and allow more than that")
+    if search.scheduler is not None:
+        raise OptionError("settle", "a scheduler stops trials early; their seeds would never settle")
+
+
+class Compared(Protocol):
+    """A design whose rows are compared with a reference row."""
+
+    def reference(self, spec: StudySpec) -> str: ...
+
+    def cells(self, spec: StudySpec) -> list[Cell]: ...
+
 
 DIFFERS, EQUIVALENT, BUDGET, UNDECIDED = "differs", "within width", "max repeats", "undecided"
 
@@ -44,7 +77,7 @@ class Decision:
 def decide(values: pd.DataFrame, reference: str, rule: SettleSpec) -> list[Decision]:
     """Each non-reference row of ``values`` (columns ``row``, ``seed``, ``value``) against the
     reference row, paired by seed."""
-    from ..report.stats import compare  # the report's interval, so the table and the rule agree
+    from ..report.stats import compare  # the report's interval, so the table and the rule agree; SciPy: here
 
     by_row = {row: group.set_index("seed")["value"] for row, group in values.groupby("row", sort=False)}
     base = by_row.get(reference, pd.Series(dtype=float))
@@ -78,29 +111,28 @@ def seeds_wanted(decisions: list[Decision], reference: str, rule: SettleSpec) ->
     return wanted
 
 
-def settle(design: Design, sweep: Sweep) -> None:
+def settle_stages(design: Compared, state: StudyState, rule: SettleSpec) -> Iterator[PlanStage]:
     """Rounds of seeds until every comparison is decided; the decisions go on the parent run."""
-    spec, rule = sweep.spec, sweep.spec.search.settle
+    spec = state.spec
     reference, cells = design.reference(spec), design.cells(spec)
     attempted: set[str] = set()
     for round_number in range(1, rule.max_repeats + 1):
-        decisions = decide(_values(sweep, cells), reference, rule)
+        decisions = decide(_values(spec, state.uri, cells), reference, rule)
         wanted = seeds_wanted(decisions, reference, rule)
-        plans = sweep.pending(_plans(spec, cells, wanted))
+        plans = state.pending(_plans(spec, cells, wanted))
         if not plans or {p.run_key for p in plans} <= attempted:  # nothing new (or only failed seeds)
             break
         attempted |= {p.run_key for p in plans}
-        sweep.echo(f"settle round {round_number}: {len(plans)} more seeds for "
+        state.echo(f"settle round {round_number}: {len(plans)} more seeds for "
                    f"{', '.join(row for row in wanted if row != reference)}")
-        sweep.run_plans(plans, name=f"settle-{round_number}")
-    record = {"reference": reference, "rows": [asdict(decision) for decision in decisions]}
-    sweep.tracker.log_dict(sweep.tracker.parent_run_id, record, SETTLE_FILE)
+        yield PlanStage(f"settle-{round_number}", plans)
+    state.record({"reference": reference, "rows": [asdict(decision) for decision in decisions]}, SETTLE_FILE)
     for decision in decisions:
-        sweep.echo(f"settled {decision.row}: {decision.verdict} after {decision.seeds} seeds "
+        state.echo(f"settled {decision.row}: {decision.verdict} after {decision.seeds} seeds "
                    f"(Δ {decision.delta:+.3g}, interval [{decision.ci_low:.3g}, {decision.ci_high:.3g}])")
 
 
-def _plans(spec: SweepSpec, cells: list[Cell], wanted: dict[str, int]) -> list[TrialPlan]:
+def _plans(spec: StudySpec, cells: list[Cell], wanted: dict[str, int]) -> list[TrialPlan]:
     plans: list[TrialPlan] = []
     for cell in cells:
         if cell.label in wanted:
@@ -108,14 +140,13 @@ def _plans(spec: SweepSpec, cells: list[Cell], wanted: dict[str, int]) -> list[T
     return plans
 
 
-def _values(sweep: Sweep, cells: list[Cell]) -> pd.DataFrame:
+def _values(spec: StudySpec, uri: str, cells: list[Cell]) -> pd.DataFrame:
     """This study's finished runs of these rows: ``row``, ``seed`` and the objective's value."""
-    from ..tracking.reader import finished_runs
+    from ..tracking.reader import finished_runs  # MLflow: only when a sweep settles
 
-    spec = sweep.spec
     keys = {plan.config_key: plan.label for plan in plans_for(spec, cells, seeds=1)}
     metric = rank_column(spec.search.metrics[0])
-    runs = finished_runs(spec.name, sweep.tracker.uri, [metric])
+    runs = finished_runs(spec.name, uri, [metric])
     runs = runs[runs["config_key"].isin(keys)]
     return pd.DataFrame({"row": runs["config_key"].map(keys), "seed": runs["seed"].astype(int),
                          "value": runs[metric]}).drop_duplicates(["row", "seed"], keep="last")

@@ -10,15 +10,15 @@ compared with. Labels in MLflow, the leaderboard and the report are the variant 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
 
 from ..errors import OptionError, SpecError
-from ..plans import Cell, TrialPlan
-from .base import Design, register_design
-
-if TYPE_CHECKING:
-    from ..search_spec import SearchSpec
-    from ..spec import SweepSpec
+from ..spec.plans import Cell, TrialPlan
+from ..spec.study import StudySpec
+from .base import Design, DesignOptions, register_design
+from .settle import SettleSpec, check_settle
 
 
 def recipe_line(config: dict[str, Any]) -> str:
@@ -38,30 +38,40 @@ def _options(section: dict[str, Any]) -> str:
     return f" {json.dumps(options, sort_keys=True)}" if options else ""
 
 
+class VariantsOptions(DesignOptions):
+    kind: Literal["variants"] = "variants"
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict, description="name -> {dotted.key: value} "
+                                                "overrides of data, model and train")
+    reference: Optional[str] = Field(None, description="the row the others are compared with")
+    settle: Optional[SettleSpec] = None
+
+    @model_validator(mode="after")
+    def _rows(self) -> VariantsOptions:
+        if not self.variants:
+            raise OptionError("variants", "name at least one variant: {name: {dotted.key: value, ...}}")
+        if self.reference is not None and self.reference not in self.variants:
+            raise OptionError("reference", f"{self.reference!r} is not a variant "
+                                           f"(variants: {', '.join(self.variants)})")
+        check_settle(self)
+        return self
+
+
 @register_design
 class Variants(Design):
     name = "variants"
-    keys = ("variants", "reference")
+    options = VariantsOptions
     compares = True
 
-    def reference(self, spec: SweepSpec) -> str:
+    def reference(self, spec: StudySpec) -> str:
         return spec.search.reference or next(iter(spec.search.variants))
 
-    def validate(self, search: SearchSpec) -> None:
-        super().validate(search)
-        if not search.variants:
-            raise OptionError("variants", "name at least one variant: {name: {dotted.key: value, ...}}")
-        if search.reference is not None and search.reference not in search.variants:
-            raise OptionError("reference", f"{search.reference!r} is not a variant "
-                                           f"(variants: {', '.join(search.variants)})")
-
-    def cells(self, spec: SweepSpec) -> list[Cell]:
+    def cells(self, spec: StudySpec) -> list[Cell]:
         variants = spec.search.variants
         reference = spec.search.reference
         order = [reference, *(name for name in variants if name != reference)] if reference else list(variants)
         return [Cell(name, dict(variants[name]), f"search.variants.{name}") for name in order]
 
-    def expand(self, spec: SweepSpec) -> list[TrialPlan]:
+    def expand(self, spec: StudySpec) -> list[TrialPlan]:
         plans = super().expand(spec)
         kept = {plan.label for plan in plans}
         for name in spec.search.variants:
@@ -70,7 +80,7 @@ class Variants(Design):
                                 f"give it a change of its own or drop it")
         return plans
 
-    def describe(self, spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
+    def describe(self, spec: StudySpec, plans: Optional[list[TrialPlan]]) -> list[str]:
         rows = {plan.label: plan for plan in plans or []}
         seeds = spec.search.repeats
         lines = [f"{len(rows)} variants x {seeds} seeds = {len(plans or [])} trials"

@@ -29,19 +29,19 @@ from ..tracking.names import OUTCOMES, PERCENT_METRICS
 from ..tracking.reader import latest_sweep
 from .basis import BASIS_COLUMN, headline_of
 from .power import seeds_needed
-from .rows import Design, Row, table_rows
+from .rows import LoggedDesign, Row, table_rows
 from .runs import StudyRuns, load_runs
 from .stats import NAN, PERCENT, Comparison, compare, holm, summarize
 
 NO_COMPARISON = Comparison("", NAN, NAN, NAN, NAN)
 
 
-def study_design(study: str, *, uri: Optional[str] = None) -> Design:
+def study_design(study: str, *, uri: Optional[str] = None) -> LoggedDesign:
     """The design of the study's latest sweep; an error for studies with no fixed factors."""
     sweep = latest_sweep(study, uri=uri)
     if sweep is None or not sweep[1]:
         raise OrchestrateError(f"study {study!r} has no sweep run with a spec.json to read its design from")
-    design = Design.from_spec(sweep[1])
+    design = LoggedDesign.from_spec(sweep[1])
     if design.kind == "optuna":
         raise OrchestrateError(f"study {study!r} is an optuna search: no ablation tables, see its leaderboard")
     return design
@@ -102,7 +102,7 @@ class Options:
         return PERCENT if self.metric in PERCENT_METRICS else None
 
 
-def _build(design: Design, name: str, runs: StudyRuns, options: Options) -> pd.DataFrame:
+def _build(design: LoggedDesign, name: str, runs: StudyRuns, options: Options) -> pd.DataFrame:
     frame = runs.frame.assign(_factors=runs.frame["factors"].map(lambda text: json.loads(text or "{}")))
     rows = table_rows(design, name, frame)
     basis = headline_of(runs.frame)

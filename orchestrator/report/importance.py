@@ -21,7 +21,7 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.importance import BaseImportanceEvaluator, FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
 
-from ..designs.optuna_space import optuna_distribution
+from ..distributions import optuna_distribution
 from .runs import StudyRuns
 
 # Fewer configurations than this and a random forest or a top-10% quantile has nothing to say.
@@ -39,7 +39,7 @@ def searched_axes(spec: dict[str, Any]) -> dict[str, BaseDistribution]:
     search = spec.get("search") or {}
     grid = {path: CategoricalDistribution(values) for path, values in (search.get("grid") or {}).items()
             if isinstance(values, list) and len(values) > 1}
-    space = {path: optuna_distribution(path, entry) for path, entry in (search.get("space") or {}).items()}
+    space = {path: optuna_distribution(entry) for path, entry in (search.get("space") or {}).items()}
     return grid | space
 
 

@@ -16,7 +16,7 @@ MISSING = object()
 
 
 @dataclass(frozen=True)
-class Design:
+class LoggedDesign:
     """What an ablation, grid or variants study varied, read back from its logged spec."""
 
     kind: str
@@ -28,7 +28,7 @@ class Design:
     reference: Optional[str] = None  # the variant the others are compared with
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> Design:
+    def from_spec(cls, spec: dict[str, Any]) -> LoggedDesign:
         search = spec.get("search") or {}
         kind = search.get("kind", "grid")
         design = "variants" if kind == "variants" else (
@@ -82,7 +82,7 @@ def _baseline_row(frame: pd.DataFrame) -> Row:
     return Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True)
 
 
-def _mark_reference(design: Design, factor: str, rows: list[Row]) -> list[Row]:
+def _mark_reference(design: LoggedDesign, factor: str, rows: list[Row]) -> list[Row]:
     """With no baseline cell, the level the base config has is the reference, else the first."""
     default = design.default_level(factor)
     levels = [_canon(level) for level in design.factors[factor]]
@@ -92,7 +92,7 @@ def _mark_reference(design: Design, factor: str, rows: list[Row]) -> list[Row]:
     return rows
 
 
-def one_at_a_time_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row]:
+def one_at_a_time_rows(design: LoggedDesign, factor: str, frame: pd.DataFrame) -> list[Row]:
     cells = frame["_factors"].map(_canon)
     rows = [Row(_show(level), _by_seed(frame[cells == _canon({factor: level})])) for level in design.factors[factor]]
     if design.baseline is None:
@@ -100,7 +100,7 @@ def one_at_a_time_rows(design: Design, factor: str, frame: pd.DataFrame) -> list
     return [_baseline_row(frame), *rows]
 
 
-def factorial_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row]:
+def factorial_rows(design: LoggedDesign, factor: str, frame: pd.DataFrame) -> list[Row]:
     cells = frame[(frame["label"] != BASELINE_LABEL) & frame["_factors"].map(lambda f: factor in f)]
     level = cells["_factors"].map(lambda f: _canon(f[factor]))
     others = cells["_factors"].map(lambda f: _canon({k: v for k, v in f.items() if k != factor}))
@@ -110,7 +110,7 @@ def factorial_rows(design: Design, factor: str, frame: pd.DataFrame) -> list[Row
     return _mark_reference(design, factor, rows)
 
 
-def cumulative_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
+def cumulative_rows(design: LoggedDesign, frame: pd.DataFrame) -> list[Row]:
     """Baseline, then each configuration whose varied factors are exactly the first k in spec order.
 
     Without a baseline cell the first step is the reference and has no previous step.
@@ -135,17 +135,17 @@ def cumulative_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
     return rows
 
 
-def _planned(design: Design, cell: dict[str, Any]) -> bool:
+def _planned(design: LoggedDesign, cell: dict[str, Any]) -> bool:
     """Every value is one of its factor's levels in this spec (not left over from an older one)."""
     return all(_canon(value) in {_canon(v) for v in design.factors[p]} for p, value in cell.items())
 
 
-def _level_order(design: Design, cell: dict[str, Any]) -> tuple[int, list[int]]:
+def _level_order(design: LoggedDesign, cell: dict[str, Any]) -> tuple[int, list[int]]:
     """Step, then each value's index among its factor's levels: rows follow the spec's order."""
     return len(cell), [[_canon(v) for v in design.factors[p]].index(_canon(value)) for p, value in cell.items()]
 
 
-def table_rows(design: Design, name: str, frame: pd.DataFrame) -> list[Row]:
+def table_rows(design: LoggedDesign, name: str, frame: pd.DataFrame) -> list[Row]:
     """The rows of the table ``name`` (one of ``design.tables``); ``frame`` has parsed ``_factors``."""
     if design.design == "variants":
         return variant_rows(design, frame)
@@ -156,7 +156,7 @@ def table_rows(design: Design, name: str, frame: pd.DataFrame) -> list[Row]:
     return one_at_a_time_rows(design, name, frame)
 
 
-def variant_rows(design: Design, frame: pd.DataFrame) -> list[Row]:
+def variant_rows(design: LoggedDesign, frame: pd.DataFrame) -> list[Row]:
     """Each variant by its name, the reference first (the spec's, else the first variant), then
     the spec's order. Every row is one configuration over seeds, so arms pair by seed."""
     reference = design.reference or design.variants[0]

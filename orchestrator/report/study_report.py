@@ -19,7 +19,7 @@ from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, SETTLE_FILE, TOP1
 from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, read_json_artifact, sweep_runs
 from ..tracking.writer import log_directory
 from . import plots
-from .ablation import Design, ablation_tables
+from .ablation import LoggedDesign, ablation_tables
 from .formats import display_ablation, display_groups, display_importances, display_leaderboard, write_table
 from .groups import group_summary
 from .importance import study_importances
@@ -74,7 +74,7 @@ def write_report(
     sweep = latest_sweep(study, uri=uri)
     same_recipe, notes = latest_recipe(report.runs, sweeps)
     report.notes += notes
-    _ablations(report, study, Design.from_spec(sweep[1]) if sweep else None, same_recipe, uri=uri,
+    _ablations(report, study, LoggedDesign.from_spec(sweep[1]) if sweep else None, same_recipe, uri=uri,
                min_effect=min_effect)
     if sweep:
         _settled(report, study, sweep[0], uri=uri)
@@ -94,7 +94,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
 
 
-def _ablations(report: Report, study: str, design: Optional[Design], runs: StudyRuns, *,
+def _ablations(report: Report, study: str, design: Optional[LoggedDesign], runs: StudyRuns, *,
                uri: Optional[str], min_effect: Optional[float]) -> None:
     if design is not None and design.kind == "optuna":
         report.notes.append("no ablation tables: an optuna study has no fixed factors")
@@ -132,7 +132,7 @@ def _settled(report: Report, study: str, sweep_run: str, *, uri: Optional[str]) 
                                 title=f"{study}: seeds until settled, each row against {record['reference']}")
 
 
-def _importances(report: Report, study: str, design: Design, *, uri: Optional[str]) -> None:
+def _importances(report: Report, study: str, design: LoggedDesign, *, uri: Optional[str]) -> None:
     """Which searched axes mattered (two evaluators) and the parallel-coordinates figure."""
     metric, mode = objective(study, uri=uri)
     rank_by = ranking(metric, headline_of(report.runs.frame))

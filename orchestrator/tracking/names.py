@@ -1,4 +1,5 @@
-"""The tracking vocabulary: tags, run kinds, outcomes, summary metrics and the ranking rule.
+"""The tracking vocabulary: tags, run kinds, outcomes, summary metrics, the keys of a trial's
+epoch report, the ranking rule and the rule for a trial's last report.
 
 One module owns these names so the writer, the reader, the sweep and the reports agree on them.
 Nothing here imports anything, so the trainer reports under these names without loading MLflow.
@@ -61,3 +62,27 @@ PROVENANCE = TAG + "provenance."  # prefix of the parent run's provenance tags
 COMMAND_TAG = PROVENANCE + "command"  # the exact command line
 ADDED_TO_STUDY = TAG + "added_to_study"  # a sweep whose base config differs from the study's
 SYSTEM_METRICS = ("sys/rss_mb", "sys/gpu_util", "sys/gpu_mem_mb")  # per epoch, with the others
+# The optimizer values an epoch trained with: the scheduled LR, the base LR the schedule scales
+# (which PBT mutates) and the weight decay (which PBT mutates too).
+LR, BASE_LR, WEIGHT_DECAY = "opt/lr", "opt/base_lr", "opt/weight_decay"
+
+# Keys of a trial's epoch report beside its metrics (Tune results, read by the driver).
+NODE_KEY = "node_id"  # which Ray node trained the epoch (its IP is Tune's node_ip)
+COPIED_FROM_KEY = "pbt/copied_from"  # reported once after a PBT exploit: the run whose weights were taken
+RESUMED_FROM_KEY = "attempt/resumed_from"  # the epoch this attempt restored (0: none)
+FAILURE_KEY = "failure"  # reported once before a trial raises: why it failed (one line)
+TRACEBACK_KEY = "failure/traceback"  # with it: the plain-text traceback
+TOTAL_EPOCHS_KEY = "total_epochs"  # the epochs the trial's recipe trains
+STOPPED_EARLY_KEY = "stopped_early"  # 1.0 once the recipe's early stopping ended the trial
+DEVICE_KEY = "device"  # the device type the trial trained on
+
+
+def trained_out(result: dict) -> bool:
+    """Whether a report is its trial's last: the last epoch trained, or the recipe's early stop."""
+    return result.get("epoch", 0) >= result.get(TOTAL_EPOCHS_KEY, float("inf")) or bool(result.get(STOPPED_EARLY_KEY))
+
+
+def stopped_by_scheduler(result: dict) -> bool:
+    """Whether a trial's last report is short of its epochs for a reason other than the
+    recipe's early stopping: a Tune scheduler (ASHA, HyperBand, median) stopped it."""
+    return "epoch" in result and not trained_out(result)

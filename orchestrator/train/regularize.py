@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import torch.nn as nn
 
-from ..recipe_spec import EarlyStoppingSpec, EmaSpec, MixupSpec
+from .recipe import EarlyStoppingSpec, EmaSpec, MixupSpec
 from .metrics import default_mode
 
 

@@ -19,15 +19,16 @@ import torch.nn as nn
 from ..data import DatasetTensors, InMemoryLoader
 from ..data.augment import Cutout
 from ..profile import profile_model
-from ..recipe_spec import OptimizerSpec, SchedulerSpec, TrainSpec
-from ..config import TrialConfig
+from .recipe import OptimizerSpec, LrScheduleSpec, TrainSpec
+from .config import TrialConfig
 from .loop import (DeviceMemoryError, Predictions, StepOptions, evaluate, joined, predicted_classes,
                    reconstruction_epoch, train_one_epoch)
+from ..tracking.names import BASE_LR, LR, WEIGHT_DECAY
 from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
-from .schedules import LRSchedule, build_schedule, scale_learning_rate
+from .lr_schedules import LRSchedule, build_schedule, scale_learning_rate
 from .setup import (build_loaders, build_model, check_pretraining, count_params, resolve_amp, resolve_device,
                     seed_everything, select_data)
 
@@ -93,7 +94,7 @@ class Trainer:
         known = getattr(head, "out_features", None)
         return known or int(torch.cat([self.train_loader.labels, self.val_loader.labels]).max()) + 1
 
-    def _recipe(self, optimizer: OptimizerSpec, scheduler: SchedulerSpec, epochs: int,
+    def _recipe(self, optimizer: OptimizerSpec, scheduler: LrScheduleSpec, epochs: int,
                 loader: InMemoryLoader) -> tuple[torch.optim.Optimizer, LRSchedule]:
         built = build_optimizer(
             optimizer.name, self.model, lr=optimizer.lr, weight_decay=optimizer.weight_decay,
@@ -199,9 +200,9 @@ class Trainer:
                          **({TEST_AT_BEST: val[TEST_TOP1]} if TEST_TOP1 in val else {})}
         metrics = {
             "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
-            "opt/lr": lr,
-            "opt/base_lr": self.hyperparameters["lr"],
-            "opt/weight_decay": self.hyperparameters["weight_decay"],
+            LR: lr,
+            BASE_LR: self.hyperparameters["lr"],
+            WEIGHT_DECAY: self.hyperparameters["weight_decay"],
             "time/epoch_seconds": stage["seconds"],
             "time/images_per_second": stage["images"] / max(stage["seconds"], 1e-9),
             "time/train_seconds": self.train_seconds,

@@ -65,8 +65,8 @@ def test_no_secret_in_params_tags_artifacts_or_output(server_study: FinishedStud
 def test_a_password_in_the_uri_is_redacted_in_spec_json_and_output(mlflow_server, client) -> None:
     """Credentials in ``tracking.uri`` instead of the environment: the sweep logs in with them,
     and neither its spec.json, its params and tags nor its output hold the password."""
-    from orchestrator.spec import parse_spec
-    from orchestrator.sweep import Sweep
+    from orchestrator.study import parse_spec
+    from orchestrator.run.sweep import Sweep
 
     host = mlflow_server.uri.removeprefix("http://")
     spec = parse_spec({"name": "scaleout_uri", "tracking": {"uri": f"http://{ADMIN}:{ADMIN_PASSWORD}@{host}"}})

@@ -17,7 +17,7 @@ import torch
 
 import models
 from orchestrator.designs import get_design
-from orchestrator.spec import load_spec
+from orchestrator.study import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "seeds.md"

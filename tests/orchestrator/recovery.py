@@ -15,7 +15,7 @@ import mlflow
 import torch
 
 from orchestrator.designs import get_design
-from orchestrator.plans import TrialPlan
+from orchestrator.spec.plans import TrialPlan
 from orchestrator.train import Trainer
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout these tests belong to

@@ -9,11 +9,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from orchestrator import capacity
+from orchestrator.run import capacity
 from orchestrator.cli import main
 from orchestrator.errors import SpecError
-from orchestrator.spec import ResourcesSpec, parse_spec
-from orchestrator.sweep import run_sweep
+from orchestrator.spec.resources import ResourcesSpec
+from orchestrator.study import parse_spec
+from orchestrator.run.sweep import run_sweep
 from orchestrator.tracking.reader import read_trials
 
 QUICKSTART = Path(__file__).parents[2] / "search_spaces" / "quickstart.yaml"

@@ -17,11 +17,11 @@ import pytest
 from ray.tune.schedulers import FIFOScheduler
 from recovery import DATA, expand, histories, trial_runs, uninterrupted
 
-from orchestrator import sweep as sweep_module
-from orchestrator.search import journal_storage
-from orchestrator.spec import parse_spec
-from orchestrator.sweep import SweepOutcome, run_sweep
-from orchestrator.trial import RESUMED_FROM_KEY
+from orchestrator.run import sweep as sweep_module
+from orchestrator.designs.optuna.journal import journal_storage
+from orchestrator.study import parse_spec
+from orchestrator.run.sweep import SweepOutcome, run_sweep
+from orchestrator.tracking.names import RESUMED_FROM_KEY
 
 LR, WD = "train.optimizer.lr", "train.optimizer.weight_decay"
 SPACE = {LR: {"loguniform": [1e-3, 0.1]}, WD: {"loguniform": [1e-5, 1e-3]}}

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from recovery import Driver, expand, histories, orchestrate, study, trial_runs, uninterrupted, wait_for
 
-from orchestrator.search import journal_storage, optuna_storage_path
+from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
 from orchestrator.designs.optuna_space import plan_from_suggestion
-from orchestrator.spec import parse_spec
-from orchestrator.trial import RESUMED_FROM_KEY
+from orchestrator.study import parse_spec
+from orchestrator.tracking.names import RESUMED_FROM_KEY
 
 LR = "train.optimizer.lr"
 

@@ -8,9 +8,9 @@ import copy
 from ray.tune.search.variant_generator import generate_variants
 from recovery import expand, study
 
-from orchestrator.plan_grid import PLAN_INDEX_KEY, PlanLookup, plan_grid
-from orchestrator.spec import parse_spec
-from orchestrator.trial import PLAN_KEY
+from orchestrator.run.plan_grid import PLAN_INDEX_KEY, PlanLookup, plan_grid
+from orchestrator.study import parse_spec
+from orchestrator.spec.plans import PLAN_KEY
 
 
 def test_each_plan_is_one_trial_in_order_and_the_lookup_finds_it_before_tune_resolves_it() -> None:

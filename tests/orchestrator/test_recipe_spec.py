@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import SpecError
-from orchestrator.spec import parse_spec
+from orchestrator.study import parse_spec
 
 
 @pytest.mark.parametrize("section, message", [

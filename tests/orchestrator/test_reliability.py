@@ -11,11 +11,12 @@ from recovery import Driver, expand, histories, study, trial_runs, uninterrupted
 
 from orchestrator.errors import ResumeError
 from orchestrator.faults import FAULT_ENV
-from orchestrator.spec import parse_spec
-from orchestrator.sweep import prepare, run_sweep
+from orchestrator.study import parse_spec
+from orchestrator.run.prepare import prepare
+from orchestrator.run.sweep import run_sweep
 from orchestrator.tracking import reader
 from orchestrator.tracking.writer import StudyTracker
-from orchestrator.trial import RESUMED_FROM_KEY
+from orchestrator.tracking.names import RESUMED_FROM_KEY
 
 def attempts(storage: Path) -> list[list[dict]]:
     """Each worker process's results, in order: Tune appends every attempt to result.json and

@@ -11,10 +11,10 @@ import numpy as np
 import optuna
 import pytest
 
-from orchestrator.designs.optuna import non_dominated
-from orchestrator.search import journal_storage
-from orchestrator.spec import parse_spec
-from orchestrator.sweep import run_sweep
+from orchestrator.designs.optuna.design import non_dominated
+from orchestrator.designs.optuna.journal import journal_storage
+from orchestrator.study import parse_spec
+from orchestrator.run.sweep import run_sweep
 
 DATA = {"dataset": "synthetic", "batch_size": 32,
         "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
@@ -188,7 +188,7 @@ class Member:
 def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_identity() -> None:
     from ray.tune.schedulers.pbt import _PBTTrialState
 
-    from orchestrator.schedulers.population import PopulationTraining
+    from orchestrator.trial_schedulers.population import PopulationTraining
     from orchestrator.search_spec import TrialSchedulerSpec
 
     choice = TrialSchedulerSpec(name="pbt", resample_probability=0,

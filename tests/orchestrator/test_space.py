@@ -4,8 +4,8 @@ import pytest
 
 from orchestrator.designs import get_design
 from orchestrator.errors import SpecError
-from orchestrator.designs.optuna_space import optuna_space, plan_from_suggestion
-from orchestrator.spec import parse_spec
+from orchestrator.designs.optuna.space import optuna_space, plan_from_suggestion
+from orchestrator.study import parse_spec
 
 
 def expand(spec):
@@ -125,7 +125,7 @@ def test_cumulative_ablation_takes_one_level_per_factor() -> None:
 @pytest.mark.parametrize(
     ("search", "message"),
     [
-        ({"kind": "grid", "design": "cumulative"}, "only for kind: ablation"),
+        ({"kind": "grid", "design": "cumulative"}, "an option of kind: ablation"),
         ({"kind": "grid", "metric": ["val/top1", "model/params"], "mode": ["max", "min"]}, "need kind: optuna"),
         ({"kind": "optuna", "space": {"train.epochs": {"int": [1, 2]}}, "metric": ["val/top1", "model/params"],
           "mode": ["max"]}, "one mode per metric"),

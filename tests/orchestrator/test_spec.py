@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import SpecError
-from orchestrator.spec import SEARCH_SPACES_DIR, apply_override, load_spec, parse_spec
+from orchestrator.spec.loading import SEARCH_SPACES_DIR, apply_override
+from orchestrator.study import load_spec, parse_spec
 
 SPEC_FILES = sorted(SEARCH_SPACES_DIR.rglob("*.yaml"))
 
@@ -43,7 +44,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\ndata: {dataset: cifar1000}\n", "data.dataset: unknown dataset 'cifar1000'"),
         ("name: x\nsearch: {kind: random}\n", "search.kind: unknown kind 'random' (allowed: ablation, grid, optuna, variants)"),
         ("name: x\nsearch: {metric: val/acc}\n", "search.metric: unknown metric 'val/acc'"),
-        ("name: x\nsearch: {factors: {model.name: []}}\n", "search: factor 'model.name' has no levels"),
+        ("name: x\nsearch: {factors: {model.name: []}}\n", "search.factors: factor 'model.name' has no levels"),
         ("name: x\nmodel: {name: resnet20, attention: eca, attention_kwargs: {k_size: 4}}\n",
          "model: resnet20 cannot be built with these options: eca k_size must be a positive odd integer"),
         ("name: x\nresources: {gpus_per_trial: -1}\n", "resources.gpus_per_trial: Input should be greater than or equal to 0"),
@@ -133,7 +134,7 @@ def test_a_pbt_population_validates() -> None:
     ({"search__scheduler__mutations": {"train.optimizer.weight_decay": {"loguniform": [1e-5, 1e-3]}},
       "train": {"epochs": 6, "optimizer": {"name": "sgd", "lr": 0.1, "weight_decay": 0}}},
      "train.optimizer.weight_decay: pbt rescales this value, so it must start above 0"),
-    ({"search__scheduler__name": "asha"}, "search.scheduler.mutations: only the pbt scheduler mutates"),
+    ({"search__scheduler__name": "asha"}, "search.scheduler.mutations: not an option of scheduler asha (an option of scheduler: pbt; allowed: name, "),
 ])
 def test_pbt_errors_name_the_key(changes: dict, expected: str) -> None:
     with pytest.raises(SpecError) as info:

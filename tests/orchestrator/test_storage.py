@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from orchestrator import storage
-from orchestrator.trial import CHECKPOINT_FILE, resumable_state
+from orchestrator.run.trial import CHECKPOINT_FILE, resumable_state
 
 
 def test_join_keeps_a_uri_scheme_and_query_and_makes_local_paths_absolute() -> None:

@@ -11,10 +11,10 @@ from orchestrator.cli import main
 from orchestrator.errors import SpecError
 from orchestrator.labels import recipe_suffix
 from orchestrator.report.formats import display_leaderboard
-from orchestrator.plans import TrialPlan, label_for
-from orchestrator.spec import load_spec
-from orchestrator.study_guard import check_base, relabel
-from orchestrator.sweep import prepare
+from orchestrator.spec.plans import TrialPlan, label_for
+from orchestrator.study import load_spec
+from orchestrator.run.study_guard import check_base, relabel
+from orchestrator.run.prepare import prepare
 from orchestrator.tracking.store import redact_spec
 from orchestrator.tracking.writer import StudyTracker
 

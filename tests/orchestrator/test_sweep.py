@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from orchestrator.report import leaderboard
-from orchestrator.spec import parse_spec
-from orchestrator.sweep import run_sweep
+from orchestrator.study import parse_spec
+from orchestrator.run.sweep import run_sweep
 
 SMALL_DATA = {"dataset": "synthetic", "batch_size": 32,
               "options": {"num_classes": 4, "train_size": 256, "val_size": 64, "image_size": 16}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import trial
+from orchestrator.run import trial
 
 DATA = {"dataset": "synthetic", "root": None, "download": False,
         "options": {"num_classes": 4, "train_size": 64, "val_size": 16, "image_size": 8}}

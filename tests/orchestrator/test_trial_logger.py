@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator.callbacks import MlflowTrialLogger, TrialPlans
-from orchestrator.plans import TrialPlan
+from orchestrator.run.callbacks import MlflowTrialLogger, TrialPlans
+from orchestrator.spec.plans import TrialPlan
 
 
 class SlowStore:

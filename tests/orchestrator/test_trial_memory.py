@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from orchestrator import trial
+from orchestrator.run import trial
 
 
 @pytest.fixture

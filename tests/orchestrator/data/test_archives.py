@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from orchestrator.data import load_dataset
-from orchestrator.data.archive import ChecksumError, import_dataset
+from orchestrator.data.archive import ChecksumError
+from orchestrator.data.prepare import import_dataset
 
 
 

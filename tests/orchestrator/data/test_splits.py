@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from orchestrator.data import load_dataset, stratified_split
-from orchestrator.recipe_spec import DataSpec
+from orchestrator.train.recipe import DataSpec
 from orchestrator.train.setup import select_data
 
 

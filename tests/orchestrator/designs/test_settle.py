@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from orchestrator.designs import get_design
+from orchestrator.designs import PlanStage, get_design
 from orchestrator.designs.settle import BUDGET, DIFFERS, EQUIVALENT, decide
 from orchestrator.errors import SpecError
-from orchestrator.plans import TrialPlan
+from orchestrator.spec.plans import TrialPlan
 from orchestrator.report.study_report import write_report
-from orchestrator.spec import parse_spec
+from orchestrator.study import parse_spec
 from orchestrator.tracking import reader
 from orchestrator.tracking.names import SETTLE_FILE
 from orchestrator.tracking.writer import StudyTracker
@@ -39,12 +39,16 @@ def settle_spec(**settle) -> dict:
 
 
 class KnownResults:
-    """The parts of a sweep the settle rounds use, with training replaced by ``TRUTH``."""
+    """A study state (what a design plans against) whose stages train nothing: each run's result
+    is ``TRUTH``."""
+
+    deadline, identities, resumed_factors = None, {}, []
 
     def __init__(self, spec, uri: str) -> None:
-        self.spec, self.echo, self.lines = spec, None, []
+        self.spec, self.lines = spec, []
         self.echo = self.lines.append
         self.tracker = StudyTracker(spec.name, uri)
+        self.uri = self.tracker.uri
         self.tracker.start_sweep(spec.model_dump(mode="json"), trial_count=None)
         self.rounds: list[dict[str, list[int]]] = []
 
@@ -52,9 +56,15 @@ class KnownResults:
         done = reader.finished_run_keys(self.tracker.client, self.spec.name)
         return [plan for plan in plans if plan.run_key not in done]
 
-    def run_plans(self, plans: list[TrialPlan], *, name: str) -> None:
+    def record(self, data: dict, file: str) -> None:
+        self.tracker.log_dict(self.tracker.parent_run_id, data, file)
+
+    def tag(self, run_id: str, tags: dict[str, str]) -> None:
+        self.tracker.set_tags(run_id, tags)
+
+    def run_stage(self, stage: PlanStage) -> None:
         self.rounds.append({})
-        for plan in plans:
+        for plan in stage.plans:
             self.rounds[-1].setdefault(plan.label, []).append(plan.seed)
             run_id = self.tracker.start_trial(plan.to_dict())
             self.tracker.finish_trial(run_id, status="FINISHED",
@@ -65,7 +75,8 @@ def test_seeds_go_to_the_undecided_row_only_and_the_sweep_stops(tmp_path: Path) 
     spec = parse_spec(settle_spec())
     design = get_design("variants")
     sweep = KnownResults(spec, f"sqlite:///{tmp_path / 'mlflow.db'}")
-    design.run(sweep, design.expand(spec), outcome=None)
+    for stage in design.stages(sweep, design.expand(spec)):
+        sweep.run_stage(stage)
     first, *later = sweep.rounds
     assert first == {"baseline": [0, 1, 2], "better": [0, 1, 2], "same": [0, 1, 2]}
     assert later == [{"baseline": [3, 4], "same": [3, 4]}, {"baseline": [5, 6], "same": [5, 6]},
@@ -95,7 +106,7 @@ def test_a_narrow_interval_around_zero_decides_no_difference() -> None:
 
 
 @pytest.mark.parametrize(("search", "message"), [
-    ({"kind": "grid", "factors": {"train.epochs": [1, 2]}}, "search.settle: seeds until settled compares rows"),
+    ({"kind": "grid", "factors": {"train.epochs": [1, 2]}}, "search.settle: not an option of kind grid"),
     ({"repeats": 1}, "search.settle.max_repeats: start from at least 2 seeds"),
     ({"settle": {"max_repeats": 3}}, "search.settle.max_repeats: start from at least 2 seeds"),
 ])

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from orchestrator.cli import main
 from orchestrator.designs import get_design
 from orchestrator.errors import SpecError
-from orchestrator.spec import SEARCH_SPACES_DIR, load_yaml, parse_spec
+from orchestrator.spec.loading import SEARCH_SPACES_DIR, load_yaml
+from orchestrator.study import parse_spec
 
 VARIANTS = {"sgd": {}, "adamw": {"train.optimizer": {"name": "adamw", "lr": 1e-3}},
             "deeper": {"model.name": "resnet32", "train.epochs": 3}}
@@ -43,8 +44,8 @@ def test_without_a_reference_the_rows_keep_the_spec_order() -> None:
     [
         ({"reference": "adam"}, r"^search\.reference: 'adam' is not a variant \(variants: sgd, adamw, deeper\)"),
         ({"variants": {}}, r"^search\.variants: name at least one variant"),
-        ({"factors": {"train.epochs": [1, 2]}}, r"search\.factors is only for kind: ablation, grid "
-                                                r"\(this study is kind: variants\)"),
+        ({"factors": {"train.epochs": [1, 2]}}, r"^search\.factors: not an option of kind variants "
+                                                r"\(an option of kind: ablation, grid; allowed: kind, "),
         ({"variants": {"a": {"resources.cpus_per_trial": 2}}}, r"search\.variants\.a\.resources\.cpus_per_trial: "
                                                                 r"search keys are paths into the trial config"),
     ],

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from orchestrator.plans import config_key, set_path
+from orchestrator.spec.plans import config_key, set_path
 from orchestrator.tracking.names import TAG
 from orchestrator.tracking.writer import StudyTracker
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import BASE, K_SIZE, make_spec
 
 from orchestrator.report.study_report import write_report
-from orchestrator.plans import config_key
+from orchestrator.spec.plans import config_key
 from orchestrator.tracking.names import ADDED_TO_STUDY, TAG
 from orchestrator.tracking.writer import StudyTracker
 

@@ -39,7 +39,7 @@ class OutOfMemoryOnForward(nn.Module):
 
 
 def test_out_of_memory_in_a_step_is_the_reason_the_trial_layer_records(dataset) -> None:
-    from orchestrator.callbacks import first_line  # imports Ray: here, not where `-m gpu` runs bare
+    from orchestrator.run.callbacks import first_line  # imports Ray: here, not where `-m gpu` runs bare
 
     trainer = Trainer.from_config({**config(), "train": {**config()["train"], "device": "cpu"}}, seed=0,
                                   dataset=dataset)

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import ValidationError
 
-from orchestrator.recipe_spec import EarlyStoppingSpec, EmaSpec, MixupSpec, OptimizerSpec
+from orchestrator.train.recipe import EarlyStoppingSpec, EmaSpec, MixupSpec, OptimizerSpec
 from orchestrator.train.recipes import build_criterion, build_optimizer
 from orchestrator.train.regularize import EarlyStopping, build_ema, build_mixup
 
@@ -104,7 +104,7 @@ def test_cutmix_label_weight_is_the_pasted_area() -> None:
 
 
 def test_odd_batch_with_mixup_is_refused_in_the_spec() -> None:
-    from orchestrator.config import TrialConfig
+    from orchestrator.train.config import TrialConfig
 
     with pytest.raises(ValidationError, match="even batch size"):
         TrialConfig(data={"batch_size": 33}, train={"mixup": {}})

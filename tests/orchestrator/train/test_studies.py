@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 import models
-from orchestrator.config import TrialConfig
+from orchestrator.train.config import TrialConfig
 from orchestrator.designs import get_design
-from orchestrator.plans import TrialPlan, config_key, resolve_config
-from orchestrator.spec import SEARCH_SPACES_DIR, SweepSpec, load_yaml, parse_spec
+from orchestrator.spec.plans import TrialPlan, config_key, resolve_config
+from orchestrator.spec.loading import SEARCH_SPACES_DIR, load_yaml
+from orchestrator.study import SweepSpec, parse_spec
 from orchestrator.train import Trainer
 
 SPECS = sorted(SEARCH_SPACES_DIR.rglob("*.yaml"))

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from orchestrator.data import load_dataset
-from orchestrator.config import TrialConfig
+from orchestrator.train.config import TrialConfig
 from orchestrator.train import Trainer
 from orchestrator.train.setup import build_loaders, input_geometry, select_data
 

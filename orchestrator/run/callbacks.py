@@ -1,0 +1,297 @@
+"""Ray Tune callbacks that run in the sweep driver: MLflow logging and the progress display.
+
+Ray ships ``MLflowLoggerCallback``, but it creates one run per Tune trial with no parent, no
+stable (configuration, seed) identity and one write per metric; ours keys runs by plan, batches
+each epoch into one write, and records pruned and failed trials as such.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from ..spec.plans import TrialPlan
+from ..tracking.names import (BASE_LR, COPIED_FROM_KEY, FAILURE_KEY, NODE_KEY, RUNNING_BEST, SUMMARY_FROM,
+                              SYSTEM_METRICS, TAG, TOTAL_EPOCHS_KEY, TRACEBACK_KEY, WEIGHT_DECAY,
+                              stopped_by_scheduler)
+from ..tracking.write_queue import WriteQueue
+from ..tracking.writer import StudyTracker
+from ..train.metrics import EPOCH_METRICS
+from .trial import REPORT_FOLDER
+
+PlanLookup = Callable[[dict[str, Any]], TrialPlan]
+PBT_LINEAGE_FILE = "pbt_lineage.json"
+
+
+class TrialPlans:
+    """The plan of each Tune trial, built once per trial and shared by the callbacks: an Optuna
+    trial's plan is resolved (and validated) from its suggestion, which per epoch would cost more
+    than the epoch's logging. A PBT exploit changes a trial's values, never its identity."""
+
+    def __init__(self, plan_for: PlanLookup) -> None:
+        self.plan_for = plan_for
+        self.plans: dict[str, TrialPlan] = {}
+
+    def __call__(self, trial: Trial) -> TrialPlan:
+        if trial.trial_id not in self.plans:
+            self.plans[trial.trial_id] = self.plan_for(trial.config)
+        return self.plans[trial.trial_id]
+
+
+def error_text(trial: Trial) -> str:
+    """The trial's traceback text. Tune writes it locally first (``error_file``) and syncs it to
+    storage later, so ``Trial.get_error`` can still be empty when ``on_trial_error`` runs. A
+    trial a scheduler stopped right after it reported its failure has only that report."""
+    if trial.error_file and Path(trial.error_file).is_file():
+        text = Path(trial.error_file).read_text()
+    elif FAILURE_KEY in (trial.last_result or {}):
+        text = trial.last_result.get(TRACEBACK_KEY) or trial.last_result[FAILURE_KEY]
+    else:
+        text = str(trial.get_error() or "unknown error")
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)  # Ray colours the worker's name for terminals
+
+
+def first_line(error: Optional[BaseException | str]) -> str:
+    """The most specific line of an error, for a tag and a one-line summary."""
+    text = str(error or "unknown error").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else text)[:500]
+
+
+@dataclass
+class SweepTally:
+    """What happened to the trials of one sweep, shared by the callbacks."""
+
+    total: Optional[int]
+    finished: int = 0
+    pruned: int = 0
+    unstarted: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    running: set[str] = field(default_factory=set)
+    best: Optional[tuple[float, str]] = None
+
+    @property
+    def ended(self) -> int:
+        """Trials that ended one way or another (a retried trial has not)."""
+        return self.finished + self.pruned + self.unstarted + len(self.failed)
+
+
+def outcome_of(trial: Trial, epochs: int) -> str:
+    """``finished`` (all epochs, or the recipe's early stopping), ``pruned`` (stopped by a
+    scheduler), ``failed`` (stopped by a scheduler on the report of its failure) or
+    ``unstarted`` (no epoch ran: the time budget was spent before it began)."""
+    last = trial.last_result or {}
+    if FAILURE_KEY in last:
+        return "failed"
+    if "epoch" not in last:
+        return "unstarted"
+    return "pruned" if stopped_by_scheduler({TOTAL_EPOCHS_KEY: epochs} | last) else "finished"
+
+
+def final_report_folder(trial: Trial) -> Optional[Path]:
+    """The final report the trial left in its last checkpoint, when that is on this machine."""
+    checkpoint = trial.checkpoint
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint.path) / REPORT_FOLDER
+    return folder if folder.is_dir() else None
+
+
+class FailuresAreFinal(Callback):
+    """A trial that reported a failure of its own (an exception in building or training) is
+    not retried: the error that follows its report would come back from the same checkpoint.
+    Tune has no per-error retry policy; it reads ``Trial.max_failures`` when the error
+    arrives, which is after this callback saw the report."""
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        if FAILURE_KEY in result:
+            trial.max_failures = 0
+
+
+class MlflowTrialLogger(Callback):
+    """Opens each trial's run at its first epoch, logs every epoch in one batch, closes it with
+    its outcome. A trial that never trained (time budget spent) leaves no run behind.
+
+    Writes are queued to one writer thread, so Tune's loop does not wait on the store; opening a
+    run is waited for, as its id is needed at once (Optuna's identities, ``close_open_runs``).
+    Each stage ends with every write done (a later stage reads them) and raises one that failed.
+    """
+
+    def __init__(self, tracker: StudyTracker, plan_for: TrialPlans, *, epochs: int,
+                 resumable: Optional[dict[str, str]] = None) -> None:
+        self.tracker = tracker
+        self.plan_for = plan_for
+        self.epochs = epochs
+        self.resumable = dict(resumable or {})  # run key -> run id of interrupted runs
+        self.run_ids: dict[str, str] = {}
+        self.logged_steps: dict[str, int] = {}
+        self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
+        self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
+        self.open: set[str] = set()
+        self.identities: dict[str, dict[str, str]] = {}  # trial id -> its run key and run id, for Optuna
+        self.writes = WriteQueue()
+
+    def _run_id(self, trial: Trial) -> str:
+        if trial.trial_id not in self.run_ids:
+            plan = self.plan_for(trial)
+            run_id = self.resumable.pop(plan.run_key, None)
+            if run_id is not None:
+                self.logged_steps[trial.trial_id] = self.writes.now(self.tracker.reopen_trial, run_id)
+            else:
+                run_id = self.writes.now(self.tracker.start_trial, plan.to_dict())
+            self.run_ids[trial.trial_id] = run_id
+            self.identities[trial.trial_id] = {"run_key": plan.run_key, "mlflow_run_id": run_id}
+            self.open.add(run_id)
+        return self.run_ids[trial.trial_id]
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        run_id, step = self._run_id(trial), int(result["epoch"])
+        node = result.get(NODE_KEY)
+        if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
+            self.nodes[trial.trial_id] = node
+            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")),
+                    f"{TAG}device": str(result.get("device", "cpu"))}
+            self.writes.put(self.tracker.set_tags, run_id, tags)
+        if COPIED_FROM_KEY in result:
+            self._record_copy(run_id, trial, result)
+        if step <= self.logged_steps.get(trial.trial_id, 0):
+            return  # re-reported after a restore from an earlier checkpoint: already logged
+        self.logged_steps[trial.trial_id] = step
+        metrics = {k: result[k] for k in (*EPOCH_METRICS, *SYSTEM_METRICS) if k in result and k != "epoch"}
+        self.writes.put(self.tracker.log_metrics, run_id, metrics, step=step)
+
+    def _record_copy(self, run_id: str, trial: Trial, result: dict) -> None:
+        """A PBT exploit: the member went on from another run's weights with new LR/WD. The whole
+        lineage is rewritten as ``pbt_lineage.json`` each time, so an interrupted run keeps it."""
+        copies = self.lineage.setdefault(trial.trial_id, [])
+        copies.append({"after_epoch": int(result["epoch"]) - 1, "copied_from": result[COPIED_FROM_KEY],
+                       "lr": result.get(BASE_LR), "weight_decay": result.get(WEIGHT_DECAY)})
+        lineage = {"copies": list(copies)}  # as of now: a later exploit may append before this is written
+        self.writes.put(self.tracker.log_dict, run_id, lineage, PBT_LINEAGE_FILE)
+        self.writes.put(self.tracker.set_tags, run_id, {f"{TAG}pbt_copies": str(len(copies))})
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.writes.flush()
+
+    def close_open_runs(self) -> int:
+        """Mark the runs of trials that never completed as interrupted (KILLED); returns how many.
+        Called when the sweep stops early (Ctrl-C), so no run is left RUNNING. The queued writes
+        land first (a run's last epochs, before it is closed); one that failed is not raised here,
+        as it must not hide why the sweep stopped."""
+        self.writes.drain()
+        for run_id in self.open:
+            self.tracker.mark_interrupted(run_id)
+        count, self.open = len(self.open), set()
+        return count
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        outcome = outcome_of(trial, self.epochs)
+        if outcome == "failed":
+            self.on_trial_error(iteration, trials, trial)
+            return
+        if outcome == "unstarted":
+            return
+        last = trial.last_result
+        summary = {name: last[key] for name, key in SUMMARY_FROM.items() if key in last}
+        run_id = self._run_id(trial)
+        self.open.discard(run_id)
+        report = final_report_folder(trial) if outcome == "finished" else None
+        if report is not None:
+            self.writes.put(self.tracker.log_folder, run_id, report)
+        tags = {f"{TAG}outcome": outcome, f"{TAG}device": str(last.get("device", "cpu"))}
+        self.writes.put(self.tracker.finish_trial, run_id, status="KILLED" if outcome == "pruned" else "FINISHED",
+                        summary=summary, tags=tags)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        error = error_text(trial)
+        run_id = self._run_id(trial)
+        self.open.discard(run_id)
+        tags = {f"{TAG}outcome": "failed", f"{TAG}failure": first_line(error)}
+        self.writes.put(self.tracker.finish_trial, run_id, status="FAILED", summary={}, tags=tags, error=error)
+
+
+class ProgressPrinter(Callback):
+    """One line per epoch and per trial outcome, with a running tally and the best so far."""
+
+    def __init__(self, tally: SweepTally, plan_for: TrialPlans, *, epochs: int, metric: str,
+                 mode: str, echo: Callable[[str], None] = print) -> None:
+        self.tally = tally
+        self.plan_for = plan_for
+        self.epochs = epochs
+        self.metric = metric
+        self.sign = 1 if mode == "max" else -1
+        self.echo = echo
+        self.start = time.monotonic()
+        self.names: dict[str, str] = {}  # run key -> the name progress lines use
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks with its experiment state; the output function may be bound
+        # to a terminal or a test's capture, so a restored printer prints to stdout.
+        return {k: v for k, v in self.__dict__.items() if k != "echo"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.echo = print
+
+    def _name(self, trial: Trial) -> str:
+        plan = self.plan_for(trial)
+        name = self.names[plan.run_key] = f"{plan.label} s{plan.seed}"
+        return name
+
+    def _emit(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.start)
+        tally = self.tally
+        total = f"/{tally.total}" if tally.total else ""
+        best = f" | best {self.metric} {tally.best[0]:.2f} ({tally.best[1]})" if tally.best else ""
+        status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
+        self.echo(f"{status} {text}")
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        if trial.last_result.get("epoch"):
+            return  # a paused trial going on (PBT pauses every member at each perturbation)
+        self.tally.running.add(trial.trial_id)
+        self._emit(f"started {self._name(trial)}")
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
+        if FAILURE_KEY in result:
+            return  # the error follows, or the scheduler's stop does
+        if COPIED_FROM_KEY in result:
+            source = self.names.get(result[COPIED_FROM_KEY], result[COPIED_FROM_KEY])
+            self._emit(f"{self._name(trial)} goes on from the weights of {source} "
+                       f"(pbt: lr {result.get('opt/base_lr', float('nan')):.4g}, "
+                       f"weight decay {result.get('opt/weight_decay', float('nan')):.4g})")
+        value = result.get(self.metric)
+        total = result.get(TOTAL_EPOCHS_KEY, self.epochs)
+        shown = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+        self._emit(f"{self._name(trial)} epoch {int(result['epoch'])}/{total} {self.metric} {shown}")
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        outcome = outcome_of(trial, self.epochs)
+        if outcome == "failed":
+            self.on_trial_error(iteration, trials, trial)
+            return
+        self.tally.running.discard(trial.trial_id)
+        if outcome == "unstarted":
+            self.tally.unstarted += 1
+            self._emit(f"not started (time budget spent): {self._name(trial)}")
+            return
+        if outcome == "pruned":
+            self.tally.pruned += 1
+        else:
+            self.tally.finished += 1
+        best_value = trial.last_result.get(RUNNING_BEST.get(self.metric, self.metric))
+        if best_value is not None and (self.tally.best is None or self.sign * best_value > self.sign * self.tally.best[0]):
+            self.tally.best = (best_value, self._name(trial))
+        self._emit(f"{outcome} {self._name(trial)}")
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self.tally.running.discard(trial.trial_id)
+        reason = first_line(error_text(trial))
+        self.tally.failed.append((self._name(trial), reason))
+        self._emit(f"FAILED {self._name(trial)}: {reason}")

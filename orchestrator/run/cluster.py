@@ -1,0 +1,51 @@
+"""Reaching Ray: join a cluster by address, or start Ray on this machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Optional
+
+import ray
+
+from ..errors import OrchestrateError
+
+
+def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
+    """Fail in seconds on an address nothing listens on: ``ray.init`` retries for minutes."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise OrchestrateError(f"cannot reach a Ray cluster at {address} ({exc}); "
+                               f"start one with `ray start --head` or drop --address") from None
+
+
+def quiet_tune_defaults() -> None:
+    """Tune's defaults a sweep does without (a user's own setting of either variable wins)."""
+    # Tune's newer console output ignores verbose=0; the legacy one honours it, and the
+    # ProgressPrinter callback is the display.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # Tune's default CSV and TensorBoard loggers write every result again for nobody (MLflow holds
+    # the metrics), with a TensorBoard writer thread per trial: driver CPU taken from the trials.
+    # The JSON results file stays (Sweep.callbacks): each attempt's record beside its checkpoints.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+
+def connect_ray(address: Optional[str]) -> None:
+    """Join ``address`` (or ``$RAY_ADDRESS``), else start Ray on this machine's CPUs and GPUs."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,  # trial output goes to Ray's logs; the driver prints progress
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise OrchestrateError(f"cannot connect to Ray at {address}: {exc}") from None

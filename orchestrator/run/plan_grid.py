@@ -1,0 +1,55 @@
+"""Tune's param space for a stage of whole plans, one trial each, and the lookup from a trial's
+config back to its plan.
+
+Tune's grid generator deep-copies the whole unresolved param space for every trial it makes:
+with the plans themselves as grid values, N trials cost N^2 plan copies (a minute of the
+driver's time before the first of 1,000 trials started, hours at 10,000). The grid here runs
+over plan indices; each trial's plan enters its config through ``tune.sample_from``, copied
+once, where PBT can mutate it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ray import tune
+
+from ..spec.plans import PLAN_KEY, TrialPlan
+from .study_guard import relabel
+
+PLAN_INDEX_KEY = "plan_index"
+
+
+class PlanByIndex:
+    """A trial's plan from its grid index (``tune.sample_from`` calls it with the trial's config)."""
+
+    def __init__(self, plans: list[dict[str, Any]]) -> None:
+        self.plans = plans
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self.plans[config[PLAN_INDEX_KEY]])  # PBT mutates its copy
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PlanByIndex:
+        return self  # never changed: every copy of the param space may share it
+
+
+def plan_grid(plans: list[TrialPlan]) -> dict[str, Any]:
+    """One trial per plan, in order."""
+    return {PLAN_INDEX_KEY: tune.grid_search(list(range(len(plans)))),
+            PLAN_KEY: tune.sample_from(PlanByIndex([plan.to_dict() for plan in plans]))}
+
+
+class PlanLookup:
+    """The plan of a Tune trial from its config: by its index into the current grid stage's
+    ``plans`` (Tune names a trial before it resolves the plan into its config), else the plan a
+    searcher proposed. ``label_suffix`` sets apart runs added to a study of another recipe."""
+
+    def __init__(self, label_suffix: str) -> None:
+        self.label_suffix = label_suffix
+        self.plans: list[TrialPlan] = []
+
+    def __call__(self, config: dict[str, Any]) -> TrialPlan:
+        if PLAN_INDEX_KEY in config:
+            return self.plans[config[PLAN_INDEX_KEY]]
+        return relabel(TrialPlan.from_dict(config[PLAN_KEY]), self.label_suffix)

@@ -1,0 +1,244 @@
+"""Run a study: the design plans its stages (fixed plans, or a searcher), each runs as one Ray
+Tune stage, and driver-side callbacks record every trial in MLflow."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ray import tune
+from ray.tune.logger import JsonLoggerCallback
+
+from .. import faults, storage
+from ..designs import PlanStage, Stage, get_design
+from ..labels import recipe_suffix
+from ..provenance import provenance
+from ..report.note import study_note
+from ..spec.plans import TrialPlan
+from ..spec.study import StudySpec
+from ..tracking import reader
+from ..tracking.names import ADDED_TO_STUDY, TAG
+from ..tracking.store import open_client, redact, redact_spec, resolve_uri
+from ..tracking.writer import StudyTracker
+from . import capacity
+from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
+from .cluster import connect_ray, quiet_tune_defaults
+from .plan_grid import PlanLookup, plan_grid
+from .prepare import new_store, prepare
+from .study_guard import relabel
+from .trial import run_trial, stop_when_trained_out, trial_dirname
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class SweepOutcome:
+    study: str
+    tracking_uri: str
+    parent_run_id: str
+    tally: SweepTally
+    skipped: int
+    pareto: list[str] = field(default_factory=list)  # a multi-objective search's front, by run name
+    interrupted: int = 0  # runs marked KILLED because their trial was stopped
+    stopped: bool = False  # Ctrl-C (or SIGTERM) ended the sweep before every trial did
+
+
+class SweepInterrupted(Exception):
+    """Tune stopped before every trial completed (Ctrl-C or SIGTERM)."""
+
+
+class Sweep:
+    """One invocation of ``orchestrate sweep``: its tracker, callbacks and Tune stages. It is the
+    :class:`~orchestrator.designs.StudyState` its design plans against."""
+
+    def __init__(self, spec: StudySpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "") -> None:
+        self.spec = spec
+        self.echo = echo
+        self.spec_data = redact_spec(spec.model_dump(mode="json"))
+        self.tracker = StudyTracker(spec.name, spec.tracking.uri)
+        self.uri = self.tracker.uri
+        self.tally = SweepTally(total=0)
+        self.deadline = time.time() + spec.search.time_budget if spec.search.time_budget else None
+        self.checkpoint_root = storage.join(spec.resources.storage or "ray_results", spec.name)
+        self.storage = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S"))
+        self.resumable = resumable
+        self.resumed_factors = [json.loads(run.data.tags[f"{TAG}factors"]) for run in resumable.values()]
+        self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
+                              for key, run in resumable.items()}
+        self.label_suffix = label_suffix  # sets runs added to a study of another recipe apart
+        self.lookup = PlanLookup(label_suffix)
+        plans = TrialPlans(self.lookup)
+        self.logger = MlflowTrialLogger(self.tracker, plans, epochs=spec.train.epochs,
+                                        resumable={k: run.info.run_id for k, run in resumable.items()})
+        self.identities = self.logger.identities
+        search = spec.search
+        self.callbacks = [
+            JsonLoggerCallback(),
+            FailuresAreFinal(),
+            self.logger,
+            ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
+                            mode=search.modes[0], echo=echo),
+            capacity.PendingReporter(capacity.per_trial(spec.resources), echo),
+        ]
+
+    def pending(self, plans: list[TrialPlan]) -> list[TrialPlan]:
+        """``plans`` minus the (configuration, seed) runs the store already holds as FINISHED."""
+        done = reader.finished_run_keys(self.tracker.client, self.spec.name)
+        return [p for p in plans if p.run_key not in done]
+
+    def record(self, data: dict[str, Any], file: str) -> None:
+        self.tracker.log_dict(self.tracker.parent_run_id, data, file)
+
+    def tag(self, run_id: str, tags: dict[str, str]) -> None:
+        self.tracker.set_tags(run_id, tags)
+
+    def run_stage(self, stage: Stage) -> None:
+        """One Tune stage: every plan exactly once (a grid over the plans, so no sampler can
+        repeat a cell), or the searcher's proposals."""
+        if isinstance(stage, PlanStage):
+            if not stage.plans:
+                return
+            self.tally.total = (self.tally.total or 0) + len(stage.plans)
+            self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
+            self.fit(plan_grid(self.lookup.plans), name=stage.name, num_samples=1, trials=len(stage.plans))
+        else:
+            self.tally.total = (self.tally.total or 0) + stage.samples
+            self.fit({}, name=stage.name, num_samples=stage.samples, trials=stage.samples,
+                     search_alg=stage.searcher)
+
+    def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int, trials: int,
+            search_alg: Optional[tune.search.Searcher] = None) -> None:
+        """Run one Tune stage of ``trials`` trials; raise :class:`SweepInterrupted` when Tune
+        returned before each ended (Ctrl-C), unless the time budget or ``fail_fast`` ended it."""
+        ended = self.tally.ended
+        self.tuner(param_space, name=name, num_samples=num_samples, search_alg=search_alg).fit()
+        # Tune returns normally on Ctrl-C, leaving trials uncompleted or never started: stop
+        # here, not in a later stage, and let run_sweep mark the open runs interrupted.
+        budget_spent = self.deadline is not None and time.time() >= self.deadline
+        failed_fast = self.spec.search.fail_fast and bool(self.tally.failed)
+        if self.logger.open or (self.tally.ended - ended < trials and not budget_spent and not failed_fast):
+            raise SweepInterrupted(f"{trials - (self.tally.ended - ended)} trials did not end")
+
+    def tuner(self, param_space: dict[str, Any], *, name: str, num_samples: int,
+              search_alg: Optional[tune.search.Searcher]) -> tune.Tuner:
+        spec, resources = self.spec, self.spec.resources
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, objectives=spec.search.metrics, deadline=self.deadline,
+                                 checkpoint_root=self.checkpoint_root, checkpoint_every=resources.checkpoint_every,
+                                 resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env()),
+            {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
+        )
+        scheduler = spec.search.scheduler
+        lookup = self.lookup
+        return tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                search_alg=search_alg,
+                scheduler=scheduler.build(epochs=spec.train.epochs, metric=spec.search.metrics[0],
+                                          mode=spec.search.modes[0], seed=spec.train.seed) if scheduler else None,
+                num_samples=num_samples,
+                max_concurrent_trials=resources.max_concurrent,
+                # A finished trial's worker runs the next one: torch, timm and the CUDA context are
+                # loaded once per slot instead of once per trial (seconds each), which adds up
+                # over short or pruned trials and PBT's pauses. Each trial reseeds everything.
+                reuse_actors=resources.reuse_workers,
+                trial_name_creator=lambda trial: trial_dirname(lookup(trial.config)),
+                trial_dirname_creator=lambda trial: trial_dirname(lookup(trial.config)),
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=self.storage,
+                callbacks=self.callbacks,
+                stop=stop_when_trained_out,
+                verbose=0,
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=scheduler.checkpoints_to_keep(spec) if scheduler else 2),
+                failure_config=tune.FailureConfig(max_failures=resources.max_failures,
+                                                  fail_fast=spec.search.fail_fast),
+            ),
+        )
+
+
+def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = print,
+              resume: bool = False, add_to_study: bool = False,
+              argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None) -> SweepOutcome:
+    """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
+
+    With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
+    and the Optuna study goes on; without it, a study with interrupted runs is refused, and so
+    is one whose base configuration differs from the study's unless ``add_to_study``.
+    ``argv`` is the command line the parent run records (default: this process's); ``plans``
+    the design's expansion of ``spec`` when the caller has already made it.
+    """
+    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study,
+                                        plans=plans)
+    if changes:
+        echo(f"adding to study {spec.name} with a different base configuration: "
+             f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
+    quiet_tune_defaults()
+    if new_store(spec):
+        # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
+        # mostly waits on Ray's own processes: side by side. The tracker then opens a ready store.
+        with ThreadPoolExecutor(1) as pool:
+            created = pool.submit(open_client, resolve_uri(spec.tracking.uri))
+            connect_ray(address)
+            created.result()
+    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes))
+    design = get_design(spec.search.kind)
+    skipped = 0
+    if plans is not None:
+        pending = sweep.pending(plans)
+        skipped = len(plans) - len(pending)
+        if skipped:
+            echo(f"{skipped} trials already finished in {redact(sweep.uri)}; running the other {len(pending)}")
+        plans = pending
+    if (not plans if plans is not None else not design.has_work(sweep)) and not resume:
+        if plans is None:
+            echo(f"study {spec.name}: every trial of its search already ran; nothing to do")
+        return SweepOutcome(spec.name, sweep.uri, "", sweep.tally, skipped)  # no new, empty parent run
+    connect_ray(address)  # joined above for a new store
+    _open_parent(sweep, resume=resume, plans=plans, changes=changes, argv=argv)
+    outcome = SweepOutcome(spec.name, sweep.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
+    _drive(sweep, plans, outcome)
+    return outcome
+
+
+def _open_parent(sweep: Sweep, *, resume: bool, plans: Optional[list[TrialPlan]], changes: dict[str, Any],
+                 argv: Optional[list[str]]) -> None:
+    """The study's parent run: reopened by a resume, else a new one with the sweep's provenance."""
+    if resume:
+        sweep.tracker.resume_sweep()
+    else:
+        sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None,
+                                  provenance=provenance(Path.cwd(), sys.argv if argv is None else argv),
+                                  extra_tags={ADDED_TO_STUDY: json.dumps(changes)} if changes else None)
+    sweep.echo(f"study {sweep.spec.name}: tracking {redact(sweep.uri)} (parent run {sweep.tracker.parent_run_id})")
+
+
+def _drive(sweep: Sweep, plans: Optional[list[TrialPlan]], outcome: SweepOutcome) -> None:
+    """Run the design's stages; whatever ends them, close every open run and the parent run."""
+    design = get_design(sweep.spec.search.kind)
+    status = "FAILED"
+    try:
+        for stage in design.stages(sweep, plans):
+            sweep.run_stage(stage)
+        outcome.pareto = design.pareto_front(sweep)
+        status = "FAILED" if sweep.tally.failed else "FINISHED"
+    except (SweepInterrupted, KeyboardInterrupt) as stop:
+        status, outcome.stopped = "KILLED", True
+        if isinstance(stop, KeyboardInterrupt):
+            raise
+    finally:
+        outcome.interrupted = sweep.logger.close_open_runs()
+        for run_id in sweep.logger.resumable.values():  # interrupted earlier, not continued now
+            sweep.tracker.mark_interrupted(run_id)
+        if outcome.interrupted:
+            status = "KILLED"
+        sweep.tracker.set_note(sweep.tracker.parent_run_id, study_note(sweep.spec.name, uri=sweep.uri))
+        sweep.tracker.end_sweep(status)

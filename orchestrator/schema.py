@@ -1,0 +1,112 @@
+"""Base classes of every spec section."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Optional, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import OptionError
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptionsModel(BaseModel):
+    """A named builder plus free keyword options, checked against the builder's signature."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
+    """One line for the first error: ``key.path: what is wrong (what is allowed)``.
+
+    Plugins' options are discriminated unions (``search`` by ``kind``, a scheduler or sampler by
+    ``name``): pydantic puts the chosen member's tag in the error's location, which the key path
+    leaves out; an option of another member says which members take it."""
+    error = exc.errors()[0]
+    located = _locate(root, [str(part) for part in error["loc"]])
+    loc = located.path
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, OptionError) and cause.subpath:
+        loc += cause.subpath.split(".")
+    path = prefix + ".".join(loc) if loc else prefix.rstrip(".") or "spec"
+    if error["type"] == "extra_forbidden":
+        return f"{path}: {_unknown_key(located, loc)}"
+    if error["type"] == "union_tag_invalid":
+        tag, tags = error["ctx"]["tag"], sorted(t.strip("' ") for t in error["ctx"]["expected_tags"].split(","))
+        close = difflib.get_close_matches(str(tag), tags, n=2)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        key = error["ctx"]["discriminator"].strip("'")
+        return f"{path}.{key}: unknown {key} {tag!r}{hint} (allowed: {', '.join(tags)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{path}: required key is missing"
+    if error["type"] in ("value_error", "assertion_error"):
+        return f"{path}: {message}"
+    return f"{path}: {message} (got {error.get('input')!r})"
+
+
+@dataclass
+class _Located:
+    """An error's key path without union tags; the model holding its last key (None inside a
+    plain mapping), the union it was chosen from and its tag."""
+
+    path: list[str]
+    model: Optional[type[BaseModel]]
+    members: list[type[BaseModel]] = field(default_factory=list)
+    tag: Optional[tuple[str, str]] = None  # (discriminator, value) of the chosen member
+
+
+def _locate(root: type[BaseModel], raw: list[str]) -> _Located:
+    path: list[str] = []
+    model: Optional[type[BaseModel]] = root
+    members: list[type[BaseModel]] = []
+    tag: Optional[tuple[str, str]] = None
+    index = 0
+    while index < len(raw):
+        part = raw[index]
+        path.append(part)
+        index += 1
+        if index == len(raw):
+            break  # the last key: ``model`` stays the model that holds it
+        if model is None or part not in model.model_fields:
+            model, members, tag = None, [], None  # inside a plain mapping (factors, options)
+            continue
+        found = _models_in(model.model_fields[part].annotation)
+        members, tag = [], None
+        if len(found) > 1:  # a discriminated union: the chosen member's tag comes next
+            chosen = raw[index]
+            index += 1
+            match = [(m, key) for m in found for key, f in m.model_fields.items() if f.default == chosen]
+            model = match[0][0] if match else None
+            members, tag = (found, (match[0][1], chosen)) if match else ([], None)
+        else:
+            model = found[0] if found else None
+    return _Located(path, model, members, tag)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation may hold, through Optional, Union and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _unknown_key(located: _Located, loc: list[str]) -> str:
+    """``unknown key (allowed: ...)``; inside a union member, which members take the key."""
+    allowed = list(located.model.model_fields) if located.model is not None else []
+    if located.tag is None:
+        return f"unknown key (allowed: {', '.join(allowed)})"
+    discriminator, value = located.tag
+    noun = discriminator if discriminator == "kind" or len(loc) < 2 else loc[-2]  # kind ablation, scheduler asha
+    takers = sorted(str(m.model_fields[discriminator].default) for m in located.members if loc[-1] in m.model_fields)
+    elsewhere = f"an option of {noun}: {', '.join(takers)}; " if takers else ""
+    return f"not an option of {noun} {value} ({elsewhere}allowed: {', '.join(allowed)})"

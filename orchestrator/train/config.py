@@ -1,0 +1,78 @@
+"""The trial config: what one trial trains (data, model and train sections).
+
+Below ``train/`` and above the leaf registries only (models, data ops, optimizers, schedules):
+the trainer validates what it is given without loading the sweep's search schema, and ``spec``
+adds search, resources and tracking on top.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from ..errors import OptionError
+from ..options import check_options
+from .recipe import DataSpec, TrainSpec
+from ..schema import OptionsModel, StrictModel
+
+TRIAL_SECTIONS = ("data", "model", "train")
+# Validation context of a config the driver already validated: the trial skips the model
+# build on the meta device, the one costly check, instead of repeating it for every trial.
+VALIDATED = {"validated": True}
+
+
+class ModelSpec(OptionsModel):
+    name: str = "resnet20"
+
+    @model_validator(mode="after")
+    def _known_model(self, info: ValidationInfo) -> ModelSpec:
+        if not (info.context or {}).get("validated"):
+            check_options("model", self.name, _model_options, self.options)
+            _build_on_meta_device(self.name, self.options)
+        return self
+
+
+# The trainer passes these from the dataset; a spec cannot set them.
+DATASET_SUPPLIED_OPTIONS = ("num_classes", "in_chans")
+
+
+def _model_options(name: str) -> dict[str, Any] | None:
+    import models
+
+    params = models.model_options(name)
+    return None if params is None else {k: v for k, v in params.items() if k not in DATASET_SUPPLIED_OPTIONS}
+
+
+def _build_on_meta_device(name: str, options: dict[str, Any]) -> None:
+    """Build the model without allocating memory, so an ill-typed option fails here, not in a trial."""
+    import torch
+
+    import models
+
+    if options.get("pretrained"):
+        return  # building would fetch weights; the trial reports a download failure itself
+    try:
+        with torch.device("meta"):
+            models.create_model(name, **options)
+    except (TypeError, ValueError, AssertionError, KeyError) as exc:
+        raise OptionError("", f"{name} cannot be built with these options: {exc}") from None
+
+
+class TrialConfig(StrictModel):
+    """What one trial trains: the part of a spec that search keys may vary."""
+
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TrialConfig:
+        if self.train.mixup is not None and self.data.batch_size % 2:
+            raise OptionError("data.batch_size", "mixup/cutmix mixes pairs of images: use an even batch size")
+        return self
+
+    @classmethod
+    def of_plan(cls, config: TrialConfig | dict[str, Any]) -> TrialConfig:
+        """A config the driver validated when it planned the trial, read without building its model."""
+        return config if isinstance(config, cls) else cls.model_validate(config, context=VALIDATED)

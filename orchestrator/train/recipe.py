@@ -1,0 +1,163 @@
+"""The ``data`` and ``train`` sections of a spec: the dataset pipeline and the training recipe.
+
+Every option is checked here, before anything runs: augmentation lists are built, optimizer and
+scheduler options are matched against their builders, metric names against the trainer's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from ..errors import OptionError
+from ..options import check_options
+from ..schema import OptionsModel, StrictModel
+from ..tracking.names import TOP1
+
+AugmentList = list[Union[str, dict[str, Any]]]
+
+
+def _check_metric(metric: str, key: str) -> None:
+    from .metrics import EPOCH_METRICS
+
+    if metric not in EPOCH_METRICS:
+        raise OptionError(key, f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
+
+
+class DataSpec(StrictModel):
+    dataset: str = "digits"
+    root: Optional[str] = Field(None, description="dataset cache; default $ORCHESTRATE_DATA")
+    download: bool = True
+    augment: Union[str, AugmentList] = Field("standard", description="a preset name or a list of ops")
+    augment_mode: Literal["always", "alternate", "concat"] = Field(
+        "always", description="alternate: augmented and original epochs in turn; concat: both each epoch")
+    image_size: Optional[int] = Field(
+        None, ge=8, description="resize to this square size; default: the pretrained weights' size, else none")
+    normalize: Literal["auto", "dataset", "imagenet"] = Field(
+        "auto", description="auto: the pretrained weights' statistics for a pretrained model, else the dataset's")
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(512, ge=1)
+    subset: Optional[int] = Field(None, ge=1, description="train on a seeded random subset")
+    label_fraction: Optional[float] = Field(
+        None, gt=0, le=1, description="train the classifier on this stratified fraction of the labels")
+    val_split: Optional[float] = Field(
+        None, gt=0, lt=1, description="validate on this stratified fraction of the training set (the best "
+                                      "epoch is chosen there) and report the validation split as test")
+    split_seed: int = Field(0, ge=0, description="seeds the held-out and labelled-fraction splits "
+                                                 "(fixed across repeats)")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_dataset_and_augmentation(self) -> DataSpec:
+        from ..data import build_augmentation, dataset_options
+
+        check_options("dataset", self.dataset, dataset_options, self.options, key="options", name_key="dataset")
+        try:
+            build_augmentation(self.augment)
+        except OptionError as exc:
+            raise OptionError(".".join(p for p in ("augment", exc.subpath) if p), str(exc)) from None
+        return self
+
+
+class OptimizerSpec(OptionsModel):
+    name: str = "sgd"
+    lr: float = Field(0.1, gt=0)
+    weight_decay: float = Field(5e-4, ge=0)
+    no_decay_norm_bias: bool = Field(False, description="no weight decay on norm weights and biases")
+    backbone_lr_scale: float = Field(
+        1.0, ge=0, le=1, description="backbone LR = lr * scale (head: get_classifier()); 0 freezes it")
+
+    @model_validator(mode="after")
+    def _known_optimizer(self) -> OptimizerSpec:
+        from .recipes import optimizer_options
+
+        check_options("optimizer", self.name, optimizer_options, self.options)
+        return self
+
+
+class LrScheduleSpec(OptionsModel):
+    name: str = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+    interval: Optional[Literal["epoch", "step"]] = Field(
+        None, description="step per epoch or per batch; default: what the schedule is defined by")
+
+    @model_validator(mode="after")
+    def _known_scheduler(self) -> LrScheduleSpec:
+        from .lr_schedules import LR_SCHEDULES, scheduler_options
+
+        check_options("scheduler", self.name, scheduler_options, self.options)
+        kind = LR_SCHEDULES[self.name]
+        if self.warmup_epochs and not kind.warmup:
+            raise OptionError("warmup_epochs", f"scheduler {self.name} does not take a separate warm-up")
+        if self.interval and self.interval not in kind.intervals:
+            raise OptionError("interval", f"scheduler {self.name} steps per {' or '.join(kind.intervals)}")
+        if "metric" in self.options:
+            _check_metric(self.options["metric"], "metric")
+        return self
+
+
+class MixupSpec(StrictModel):
+    """timm's Mixup/CutMix: per batch, mixup with probability ``prob``, cutmix instead with
+    ``switch_prob`` when both alphas are set. Defaults are DeiT's (Touvron et al. 2021)."""
+
+    mixup_alpha: float = Field(0.8, ge=0)
+    cutmix_alpha: float = Field(1.0, ge=0)
+    cutmix_minmax: Optional[tuple[float, float]] = None
+    prob: float = Field(1.0, ge=0, le=1)
+    switch_prob: float = Field(0.5, ge=0, le=1)
+    mode: Literal["batch", "pair", "elem"] = "batch"
+
+    @model_validator(mode="after")
+    def _mixes(self) -> MixupSpec:
+        if not (self.mixup_alpha or self.cutmix_alpha or self.cutmix_minmax):
+            raise ValueError("set mixup_alpha or cutmix_alpha above 0 (or leave out mixup)")
+        return self
+
+
+class EmaSpec(StrictModel):
+    """An exponential moving average of the weights (timm's ModelEmaV3), evaluated as val/ema_*."""
+
+    decay: float = Field(0.9998, gt=0, lt=1)
+    warmup: bool = Field(False, description="ramp the decay up over the first steps (timm's warmup)")
+
+
+class EarlyStoppingSpec(StrictModel):
+    patience: int = Field(10, ge=1, description="epochs without improvement before stopping")
+    metric: str = TOP1
+    mode: Optional[Literal["max", "min"]] = Field(None, description="default: min for losses, else max")
+    min_delta: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _known_metric(self) -> EarlyStoppingSpec:
+        _check_metric(self.metric, "metric")
+        return self
+
+
+class PretrainSpec(StrictModel):
+    """Reconstruction pre-training of an autoencoder (a model with ``reconstruct(x)``) on every
+    training image, labelled or not, before the classification epochs (seed 004, task 2)."""
+
+    epochs: int = Field(..., ge=1)
+    optimizer: OptimizerSpec = Field(default_factory=lambda: OptimizerSpec(name="adam", lr=1e-3, weight_decay=0))
+    scheduler: LrScheduleSpec = Field(default_factory=lambda: LrScheduleSpec(name="constant"))
+    loss: Literal["mse", "l1"] = "mse"
+    mask_holes: int = Field(0, ge=0, description="squares cut out of the input only; the target stays whole")
+    mask_size: int = Field(16, ge=1)
+
+
+class TrainSpec(StrictModel):
+    epochs: int = Field(10, ge=1, description="classification epochs (after any pre-training)")
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    scheduler: LrScheduleSpec = Field(default_factory=LrScheduleSpec)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    mixup: Optional[MixupSpec] = None
+    grad_clip: Optional[float] = Field(None, gt=0, description="max gradient L2 norm")
+    ema: Optional[EmaSpec] = None
+    early_stopping: Optional[EarlyStoppingSpec] = None
+    pretrain: Optional[PretrainSpec] = None
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    channels_last: bool = False
+    compile: bool = Field(False, description="torch.compile the model")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, ge=0, description="seed of the first repeat; repeat r uses seed + r")
