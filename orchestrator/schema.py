@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Optional, get_args
+from typing import Annotated, Any, Optional, TypeVar, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .errors import OptionError
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
@@ -23,6 +26,53 @@ class OptionsModel(BaseModel):
     @property
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class PluginRegistry(dict):
+    """Plugins that are their own options models (a trial scheduler, a sampler), keyed by the
+    literal default of their ``key`` field, and the discriminated union a spec section takes."""
+
+    def __init__(self, plugin: str, *, key: str = "name") -> None:
+        super().__init__()
+        self.plugin, self.key = plugin, key
+
+    def register(self, cls: type[ModelT]) -> type[ModelT]:
+        """Class decorator; a second plugin of a name is a bug."""
+        name = cls.model_fields[self.key].default
+        if name in self:
+            raise ValueError(f"{self.plugin} {name!r} is registered twice")
+        self[name] = cls
+        return cls
+
+    def choice(self, default: str) -> Any:
+        """The discriminated union of the registered models (see :func:`tagged_union`)."""
+        return tagged_union(list(self.values()), key=self.key, default=default)
+
+
+def tagged_union(members: list[type[BaseModel]], *, key: str, default: str) -> Any:
+    """The union of ``members`` told apart by their literal ``key``: a bare name means that
+    member with its defaults, a mapping without the key the ``default`` member."""
+
+    def named(value: Any) -> Any:
+        if isinstance(value, str):
+            return {key: value}
+        if isinstance(value, dict) and key not in value:
+            return {key: default, **value}
+        return value
+
+    return Annotated[Union[tuple(members)], Field(discriminator=key), BeforeValidator(named)]  # type: ignore[valid-type]
+
+
+def construct(model: type[ModelT], data: dict[str, Any]) -> ModelT:
+    """``model`` from data a validation already produced (the dump of a validated model), without
+    validating it again. pydantic's ``model_construct`` builds one level only; nested sections
+    are constructed here the same way."""
+    values = {}
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        nested = _models_in(field.annotation) if field is not None else []
+        values[name] = construct(nested[0], value) if len(nested) == 1 and isinstance(value, dict) else value
+    return model.model_construct(**values)
 
 
 def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:

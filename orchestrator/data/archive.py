@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 from ..errors import OrchestrateError
 from .tensors import DatasetTensors

@@ -9,26 +9,13 @@ plus its import below.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
-
-from pydantic import BeforeValidator, Field
-
+from ..schema import tagged_union
 from . import ablation, grid, optuna, variants  # noqa: F401  (register the designs)
 from .base import DESIGNS, Design, DesignOptions, get_design, register_design
 from .stages import PlanStage, SearchStage, Stage, StudyState
 
-DEFAULT_KIND = "grid"
-
-
-def _kind(value: Any) -> Any:
-    """A search section without ``kind`` is a grid, as it always has been."""
-    if isinstance(value, dict) and "kind" not in value:
-        return {"kind": DEFAULT_KIND, **value}
-    return value
-
-
-SearchChoice = Annotated[Union[tuple(design.options for design in DESIGNS.values())],  # type: ignore[valid-type]
-                         Field(discriminator="kind"), BeforeValidator(_kind)]
+DEFAULT_KIND = "grid"  # a search section without ``kind``
+SearchChoice = tagged_union([design.options for design in DESIGNS.values()], key="kind", default=DEFAULT_KIND)
 
 __all__ = ["DESIGNS", "DEFAULT_KIND", "Design", "DesignOptions", "PlanStage", "SearchChoice", "SearchStage",
            "Stage", "StudyState", "get_design", "register_design"]

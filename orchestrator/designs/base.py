@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Iterator, Optional
+from typing import Annotated, Any, ClassVar, Iterator, Optional
+
+from pydantic import AfterValidator
 
 from ..spec.plans import Cell, TrialPlan, describe_plans, plans_for
 from ..spec.study import SearchOptions, StudySpec
 from ..trial_schedulers import SchedulerChoice
 from .settle import settle_stages
 from .stages import PlanStage, Stage, StudyState
+
+
+def _levels_listed(factors: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """An empty list of levels would silently drop every cell."""
+    for name, levels in factors.items():
+        if not levels:
+            raise ValueError(f"factor {name!r} has no levels; list at least one value")
+    return factors
+
+
+# ``{dotted.key: [levels]}``: a design's factors, or an Optuna study's fixed grid axes.
+Levels = Annotated[dict[str, list[Any]], AfterValidator(_levels_listed)]
 
 
 class DesignOptions(SearchOptions):

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..spec.plans import Cell, factorial, label_for
 from ..spec.study import StudySpec
-from .base import Design, DesignOptions, register_design
+from .base import Design, DesignOptions, Levels, register_design
 
 
 class FactorOptions(DesignOptions):
     """Options of the designs that vary factors: ``{dotted.key: [levels]}``."""
 
-    factors: dict[str, list[Any]] = Field(default_factory=dict, description="{dotted.key: [levels]}")
-
-    @field_validator("factors")
-    @classmethod
-    def _levels_listed(cls, factors: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        """An empty list of levels would silently drop every cell."""
-        for name, levels in factors.items():
-            if not levels:
-                raise ValueError(f"factor {name!r} has no levels; list at least one value")
-        return factors
+    factors: Levels = Field(default_factory=dict, description="{dotted.key: [levels]}")
 
 
 class GridOptions(FactorOptions):

@@ -48,6 +48,15 @@ class SweepOutcome:
     stopped: bool = False  # Ctrl-C (or SIGTERM) ended the sweep before every trial did
 
 
+def build_scheduler(spec: StudySpec) -> Optional[Any]:
+    """The study's Tune trial scheduler (None without one), on its first objective."""
+    scheduler, search = spec.search.scheduler, spec.search
+    if scheduler is None:
+        return None
+    return scheduler.build(epochs=spec.train.epochs, metric=search.metrics[0], mode=search.modes[0],
+                           seed=spec.train.seed)
+
+
 class SweepInterrupted(Exception):
     """Tune stopped before every trial completed (Ctrl-C or SIGTERM)."""
 
@@ -140,8 +149,7 @@ class Sweep:
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg,
-                scheduler=scheduler.build(epochs=spec.train.epochs, metric=spec.search.metrics[0],
-                                          mode=spec.search.modes[0], seed=spec.train.seed) if scheduler else None,
+                scheduler=build_scheduler(spec),
                 num_samples=num_samples,
                 max_concurrent_trials=resources.max_concurrent,
                 # A finished trial's worker runs the next one: torch, timm and the CUDA context are

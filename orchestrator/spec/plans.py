@@ -85,8 +85,11 @@ def label_for(factors: dict[str, Any]) -> str:
 
 
 def resolve_config(spec: StudySpec, factors: dict[str, Any], *, where: str) -> dict[str, Any]:
-    """The base trial config patched with ``factors``, validated; errors name ``where``."""
+    """The base trial config patched with ``factors``, validated; errors name ``where``. The
+    base config alone was validated with the spec and is taken as it is."""
     config = copy.deepcopy(spec.trial_config())
+    if not factors:
+        return config
     for path, value in factors.items():
         if path.split(".", 1)[0] not in TRIAL_SECTIONS:
             allowed = ", ".join(f"{s}.*" for s in TRIAL_SECTIONS)

@@ -1,35 +1,31 @@
 """The trial config: what one trial trains (data, model and train sections).
 
-Below ``train/`` and above the leaf registries only (models, data ops, optimizers, schedules):
-the trainer validates what it is given without loading the sweep's search schema, and ``spec``
-adds search, resources and tracking on top.
+The trainer's own input, above the leaf registries only (models, data ops, optimizers, LR
+schedules): a config is validated once, where it is planned, and the trainer takes it without
+loading the study schema, which adds search, resources and tracking on top (``spec/``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, model_validator
 
 from ..errors import OptionError
 from ..options import check_options
 from .recipe import DataSpec, TrainSpec
-from ..schema import OptionsModel, StrictModel
+from ..schema import OptionsModel, StrictModel, construct
 
 TRIAL_SECTIONS = ("data", "model", "train")
-# Validation context of a config the driver already validated: the trial skips the model
-# build on the meta device, the one costly check, instead of repeating it for every trial.
-VALIDATED = {"validated": True}
 
 
 class ModelSpec(OptionsModel):
     name: str = "resnet20"
 
     @model_validator(mode="after")
-    def _known_model(self, info: ValidationInfo) -> ModelSpec:
-        if not (info.context or {}).get("validated"):
-            check_options("model", self.name, _model_options, self.options)
-            _build_on_meta_device(self.name, self.options)
+    def _known_model(self) -> ModelSpec:
+        check_options("model", self.name, _model_options, self.options)
+        _build_on_meta_device(self.name, self.options)
         return self
 
 
@@ -74,5 +70,6 @@ class TrialConfig(StrictModel):
 
     @classmethod
     def of_plan(cls, config: TrialConfig | dict[str, Any]) -> TrialConfig:
-        """A config the driver validated when it planned the trial, read without building its model."""
-        return config if isinstance(config, cls) else cls.model_validate(config, context=VALIDATED)
+        """A config the driver validated when it planned the trial, read without validating it
+        again (every value is checked once, on the driver)."""
+        return config if isinstance(config, cls) else construct(cls, config)

@@ -10,22 +10,9 @@ validating a spec stays light.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
-
-from pydantic import BeforeValidator, Field
-
 from . import asha, hyperband, median, pbt  # noqa: F401  (register the schedulers)
 from .base import DEFAULT_SCHEDULER, SCHEDULERS, register_scheduler
 
-
-def _named(value: Any) -> Any:
-    """``{grace_period: 2}`` means the default scheduler, as it always has."""
-    if isinstance(value, dict) and "name" not in value:
-        return {"name": DEFAULT_SCHEDULER, **value}
-    return value
-
-
-SchedulerChoice = Annotated[Union[tuple(SCHEDULERS.values())], Field(discriminator="name"),  # type: ignore[valid-type]
-                            BeforeValidator(_named)]
+SchedulerChoice = SCHEDULERS.choice(DEFAULT_SCHEDULER)
 
 __all__ = ["SCHEDULERS", "SchedulerChoice", "register_scheduler"]

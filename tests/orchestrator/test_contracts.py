@@ -18,7 +18,7 @@ from ray.tune.schedulers import FIFOScheduler
 from recovery import DATA, expand, histories, trial_runs, uninterrupted
 
 from orchestrator.run import sweep as sweep_module
-from orchestrator.designs.optuna.journal import journal_storage
+from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
 from orchestrator.study import parse_spec
 from orchestrator.run.sweep import SweepOutcome, run_sweep
 from orchestrator.tracking.names import RESUMED_FROM_KEY
@@ -47,7 +47,8 @@ def check_runs(store_uri: str, trials: int) -> pd.DataFrame:
 
 def check_study(runs: pd.DataFrame, outcome: SweepOutcome) -> None:
     """The Optuna study holds the same trials as MLflow, in the same states."""
-    study = optuna.load_study(study_name="contract", storage=journal_storage(outcome.optuna_storage))
+    journal = optuna_storage_path(outcome.tracking_uri, outcome.study)
+    study = optuna.load_study(study_name="contract", storage=journal_storage(journal))
     state = {"FINISHED": "COMPLETE", "KILLED": "PRUNED", "FAILED": "FAIL"}
     assert sorted((t.params[LR], t.state.name) for t in study.trials) == sorted(
         zip(runs[f"params.{LR}"].astype(float), runs["status"].map(state)))

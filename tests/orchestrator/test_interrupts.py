@@ -16,7 +16,7 @@ import yaml
 from recovery import Driver, expand, histories, orchestrate, study, trial_runs, uninterrupted, wait_for
 
 from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
-from orchestrator.designs.optuna_space import plan_from_suggestion
+from orchestrator.designs.optuna.space import plan_from_suggestion
 from orchestrator.study import parse_spec
 from orchestrator.tracking.names import RESUMED_FROM_KEY
 

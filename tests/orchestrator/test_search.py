@@ -12,9 +12,10 @@ import optuna
 import pytest
 
 from orchestrator.designs.optuna.design import non_dominated
-from orchestrator.designs.optuna.journal import journal_storage
+from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
 from orchestrator.study import parse_spec
 from orchestrator.run.sweep import run_sweep
+from orchestrator.tracking.names import BASE_LR
 
 DATA = {"dataset": "synthetic", "batch_size": 32,
         "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
@@ -53,7 +54,8 @@ def test_tpe_with_asha_prunes_tags_and_keeps_every_trial_in_the_study(ray_local,
             for line in path.read_text().splitlines()}
     assert 1 <= len(pids) < 6
 
-    study = optuna.load_study(study_name="search", storage=journal_storage(outcome.optuna_storage))
+    journal = optuna_storage_path(outcome.tracking_uri, outcome.study)
+    study = optuna.load_study(study_name="search", storage=journal_storage(journal))
     assert len(study.trials) == 6
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
@@ -168,8 +170,8 @@ def test_pbt_copies_the_better_member_mutates_its_lr_and_goes_on_without_a_faile
         lineage = mlflow.artifacts.load_dict(f"runs:/{run_id}/pbt_lineage.json")["copies"]
         (source,) = [other for other in keys if other != run_id]
         assert lineage and all(copy["copied_from"] == keys[source] for copy in lineage)
-        before = {m.step: m.value for m in client.get_metric_history(source, "opt/base_lr")}
-        after = {m.step: m.value for m in client.get_metric_history(run_id, "opt/base_lr")}
+        before = {m.step: m.value for m in client.get_metric_history(source, BASE_LR)}
+        after = {m.step: m.value for m in client.get_metric_history(run_id, BASE_LR)}
         for copy in lineage:
             ratio = after[copy["after_epoch"] + 1] / before[copy["after_epoch"]]
             assert ratio == pytest.approx(0.8) or ratio == pytest.approx(1.2)
@@ -188,16 +190,14 @@ class Member:
 def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_identity() -> None:
     from ray.tune.schedulers.pbt import _PBTTrialState
 
-    from orchestrator.trial_schedulers.population import PopulationTraining
-    from orchestrator.search_spec import TrialSchedulerSpec
+    from orchestrator.trial_schedulers.pbt import Pbt
 
-    choice = TrialSchedulerSpec(name="pbt", resample_probability=0,
-                                mutations={"train.optimizer.lr": {"loguniform": [1e-4, 1.0]}})
-    scheduler = PopulationTraining(choice, metric="val/top1", mode="max", seed=0)
+    choice = Pbt(resample_probability=0, mutations={"train.optimizer.lr": {"loguniform": [1e-4, 1.0]}})
+    scheduler = choice.build(epochs=4, metric="val/top1", mode="max", seed=0)
     member, source = Member("a-s0", 0.01), Member("b-s0", 0.1)
     scheduler._trial_state[source] = _PBTTrialState(source)
     # A resumed source trains with its checkpoint's LR, which its Tune config no longer shows.
-    scheduler._trial_state[source].last_result = {"opt/base_lr": 0.2}
+    scheduler._trial_state[source].last_result = {BASE_LR: 0.2}
     config, _ = scheduler._get_new_config(member, source)
     assert config["plan"]["run_key"] == "a-s0"
     optimizer = config["plan"]["config"]["train"]["optimizer"]

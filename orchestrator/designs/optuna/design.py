@@ -8,14 +8,14 @@ import json
 from typing import Any, ClassVar, Iterator, Literal, Optional
 
 import numpy as np
-from pydantic import Field, field_serializer, field_validator, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from ...errors import OptionError
 from ...schema import StrictModel
 from ...spec.plans import TrialPlan, config_key, label_for, resolve_config
 from ...spec.study import StudySpec
 from ...tracking.names import TAG, rank_column
-from ..base import Design, DesignOptions, register_design
+from ..base import Design, DesignOptions, Levels, register_design
 from ..stages import PlanStage, SearchStage, Stage, StudyState
 from .samplers import DEFAULT_SAMPLER, SamplerChoice, SamplerOptions
 from .journal import finished_trial_count, optuna_storage_path
@@ -32,7 +32,7 @@ class OptunaOptions(DesignOptions):
     kind: Literal["optuna"] = "optuna"
     multi_objective_allowed: ClassVar[bool] = True
     space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="{dotted.key: {loguniform: [a, b]}}")
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="fixed axes, one search per cell")
+    grid: Levels = Field(default_factory=dict, description="fixed axes, one search per cell")
     num_samples: int = Field(10, ge=1, description="configurations Optuna proposes (per grid cell)")
     sampler: SamplerChoice = Field(DEFAULT_SAMPLER, validate_default=True)  # type: ignore[valid-type]
     confirm: Optional[ConfirmSpec] = None
@@ -41,14 +41,6 @@ class OptunaOptions(DesignOptions):
     def _sampler_as_written(self, sampler: SamplerOptions) -> Any:
         """Recorded as written (``tpe``), so the parent run's spec reads like the file."""
         return sampler.as_written()
-
-    @field_validator("grid")
-    @classmethod
-    def _levels_listed(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        for name, levels in grid.items():
-            if not levels:
-                raise ValueError(f"factor {name!r} has no levels; list at least one value")
-        return grid
 
     @model_validator(mode="after")
     def _searchable(self) -> OptunaOptions:

@@ -7,11 +7,11 @@ option of another sampler is refused by name. Optuna is imported when a sampler 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from ...schema import StrictModel
+from ...schema import PluginRegistry, StrictModel
 
 DEFAULT_SAMPLER = "tpe"
 
@@ -30,15 +30,8 @@ class SamplerOptions(StrictModel):
         return self.name if self == type(self)(name=self.name) else self.model_dump(mode="json")
 
 
-SAMPLERS: dict[str, type[SamplerOptions]] = {}
-
-
-def register_sampler(cls: type[SamplerOptions]) -> type[SamplerOptions]:
-    name = cls.model_fields["name"].default
-    if name in SAMPLERS:
-        raise ValueError(f"sampler {name!r} is registered twice")
-    SAMPLERS[name] = cls
-    return cls
+SAMPLERS = PluginRegistry("sampler")
+register_sampler = SAMPLERS.register
 
 
 @register_sampler
@@ -110,10 +103,4 @@ class Nsga2(SamplerOptions):
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
 
 
-def _named(value: Any) -> Any:
-    """``sampler: tpe`` is the sampler of that name with its defaults."""
-    return {"name": value} if isinstance(value, str) else value
-
-
-SamplerChoice = Annotated[Union[tuple(SAMPLERS.values())], Field(discriminator="name"),  # type: ignore[valid-type]
-                          BeforeValidator(_named)]
+SamplerChoice = SAMPLERS.choice(DEFAULT_SAMPLER)
