@@ -18,7 +18,7 @@ def test_each_plan_is_one_trial_in_order_and_the_lookup_finds_it_before_tune_res
     plans = expand(spec)
     configs = [config for _, config in generate_variants(plan_grid(plans))]
     assert [config[PLAN_KEY] for config in configs] == [plan.to_dict() for plan in plans]
-    lookup = PlanLookup(spec, label_suffix="")
+    lookup = PlanLookup(label_suffix="")
     lookup.plans = plans
     # Tune names a trial while its plan is still a placeholder: only the index is there.
     assert [lookup({PLAN_INDEX_KEY: config[PLAN_INDEX_KEY]}) for config in configs] == plans

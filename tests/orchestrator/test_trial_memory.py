@@ -34,8 +34,10 @@ def test_the_first_trial_freezes_what_the_imports_made(fresh_worker) -> None:
 def test_a_later_trial_still_collects_the_cycles_trials_left(fresh_worker) -> None:
     trial.release_freed_memory()
     frozen = gc.get_freeze_count()
+    survivors = [Node.__new__(Node) for _ in range(1000)]  # made after the freeze, alive through the next call
     left = Node()
     alive = weakref.ref(left)
     del left
     trial.release_freed_memory()
-    assert alive() is None and gc.get_freeze_count() == frozen
+    # Not frozen a second time (that would add the survivors); frozen objects may only have died.
+    assert alive() is None and gc.get_freeze_count() < frozen + len(survivors)

@@ -2,12 +2,15 @@
 
 ``sampler: tpe`` names one with its defaults; ``sampler: {name: tpe, n_startup_trials: 5}`` sets
 its options. :data:`SamplerChoice` is the discriminated union of the registered samplers, so an
-option of another sampler is refused by name. Optuna is imported when a sampler is built.
+option of another sampler is refused by name.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar, Literal, Optional
+
+import optuna
 
 from pydantic import Field
 
@@ -41,8 +44,6 @@ class Tpe(SamplerOptions):
     multivariate: bool = Field(False, description="model the axes jointly instead of one by one")
 
     def build(self, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials,
                                           multivariate=self.multivariate)
 
@@ -52,8 +53,6 @@ class Random(SamplerOptions):
     name: Literal["random"] = "random"
 
     def build(self, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.RandomSampler(seed=seed)
 
 
@@ -65,8 +64,6 @@ class CmaEs(SamplerOptions):
     sigma0: Optional[float] = Field(None, gt=0, description="initial step size; default: a sixth of each range")
 
     def build(self, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=self.n_startup_trials, sigma0=self.sigma0)
 
 
@@ -76,8 +73,6 @@ class Gp(SamplerOptions):
     n_startup_trials: int = Field(10, ge=0, description="random proposals before the Gaussian process is fitted")
 
     def build(self, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
 
 
@@ -87,9 +82,22 @@ class Qmc(SamplerOptions):
     qmc_type: Literal["sobol", "halton"] = "sobol"
 
     def build(self, seed: int) -> Any:
-        import optuna
-
         return optuna.samplers.QMCSampler(seed=seed, qmc_type=self.qmc_type)
+
+
+class PicklableNSGAIISampler(optuna.samplers.NSGAIISampler):
+    """Optuna's NSGA-II sampler, picklable again: since Optuna 5.1 its genetic-algorithm base keeps
+    a ``threading.Lock``, and Ray Tune pickles the searcher (and with it the sampler) into the
+    experiment's state, which fails on a lock. The lock is left out and made anew when loaded."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_thread_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()
 
 
 @register_sampler
@@ -98,9 +106,7 @@ class Nsga2(SamplerOptions):
     population_size: int = Field(50, ge=2, description="proposals per generation")
 
     def build(self, seed: int) -> Any:
-        import optuna
-
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
+        return PicklableNSGAIISampler(seed=seed, population_size=self.population_size)
 
 
 SamplerChoice = SAMPLERS.choice(DEFAULT_SAMPLER)

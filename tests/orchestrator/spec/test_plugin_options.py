@@ -90,3 +90,18 @@ def test_every_sampler_builds_an_optuna_sampler(name: str) -> None:
 
     spec = parse_spec({"name": "s", "search": {**OPTUNA, "sampler": name}})
     assert isinstance(spec.search.sampler.build(seed=0), optuna.samplers.BaseSampler)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_sampler_survives_the_pickling_ray_tune_does_of_its_searcher(name: str) -> None:
+    """Tune pickles the searcher, sampler included, into the experiment's state (Optuna 5.1's
+    NSGA-II holds a lock that pickle refuses); the copy still samples."""
+    import pickle
+
+    import optuna
+
+    sampler = pickle.loads(pickle.dumps(parse_spec({"name": "s", "search": {**OPTUNA, "sampler": name}}).search
+                                        .sampler.build(seed=0)))
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert len(study.trials) == 2
