@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from orchestrator.report import leaderboard
+from orchestrator.report.basis import FINAL
 from orchestrator.spec import parse_spec
 from orchestrator.sweep import run_sweep
 
@@ -82,6 +83,7 @@ def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> 
         history = client.get_metric_history(run["run_id"], "val/top1")
         assert sorted(m.step for m in history) == [1, 2]
         assert run["metrics.summary/best_top1"] == max(m.value for m in history)
+        assert run["metrics.summary/final_top1"] == max(history, key=lambda m: m.step).value
         assert run["metrics.summary/params"] > 0 and run["metrics.summary/train_seconds"] > 0
         assert run["params.data.dataset"] == "synthetic" and run["params.seed"] == run["tags.orchestrate.seed"]
         config = json.loads(open(client.download_artifacts(run["run_id"], "trial_config.json")).read())
@@ -96,9 +98,10 @@ def test_leaderboard_matches_runs_recomputed_here(finished_sweep) -> None:
     table = leaderboard("tiny", uri=store_uri)
     assert len(table) == 3 and table["rank"].tolist() == [1, 2, 3]
     assert table["top1_mean"].is_monotonic_decreasing
+    assert table.attrs["basis"] is FINAL  # no held-out split: the headline is the final epoch's top-1
     for _, row in table.iterrows():
         mine = children[children["tags.orchestrate.config_key"] == row["config_key"]]
-        top1 = mine["metrics.summary/best_top1"]
+        top1 = mine["metrics.summary/final_top1"]
         assert row["n_seeds"] == 2
         assert row["top1_mean"] == pytest.approx(top1.mean())
         assert row["top1_std"] == pytest.approx(top1.std(ddof=1))

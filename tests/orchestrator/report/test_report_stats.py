@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import logit_interval
+from report_store import logit_interval
 from scipy import stats
 
 from orchestrator.report.formats import DASH, checked_interval
