@@ -4,8 +4,8 @@ CSV files keep every raw number (for notebooks and other tools); Markdown and La
 paper shows: mean ± std, the interval in brackets, signed differences, p-values to 3 figures.
 An interval from fewer than 3 seeds is not printed as if it meant something: its cell says it is
 not informative (``stats.informative`` decides, for every table and figure), and the CSV keeps
-the numbers with a ``*_informative`` flag. Every written table
-carries the caption of its ``basis`` (``raw.attrs``): which split and which epoch rule its numbers use.
+the numbers with a ``*_informative`` flag. Every written table carries the caption of its
+``basis`` (``raw.attrs``): which split and which epoch rule its numbers use.
 """
 
 from __future__ import annotations
