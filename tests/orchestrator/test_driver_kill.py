@@ -33,6 +33,7 @@ def test_a_sigkilled_driver_is_resumed_from_the_epoch_after_its_last_logged_one(
     finally:
         kill_driver(driver)
     monkeypatch.delenv("RAY_ADDRESS")
+    assert driver.count(f" epoch 2/{EPOCHS} ") >= 1, "\n".join(driver.lines)  # it ran until killed
     (run_id,) = trial_runs(store_uri, "killed_driver").query("status == 'RUNNING'")["run_id"]
     logged = last_logged_epoch(store_uri, "killed_driver")
     assert 1 <= logged < EPOCHS, "\n".join(driver.lines)  # precondition: killed mid-run
