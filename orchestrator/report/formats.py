@@ -3,8 +3,9 @@
 CSV files keep every raw number (for notebooks and other tools); Markdown and LaTeX show what a
 paper shows: mean ± std, the interval in brackets, signed differences, p-values to 3 figures.
 An interval from fewer than 3 seeds is not printed as if it meant something: its cell says it is
-not informative, and the CSV keeps the numbers with a ``*_informative`` flag. Every written table
-carries the caption of its ``basis`` (``raw.attrs``): which split and which epoch rule its numbers use.
+not informative (``stats.informative`` decides, for every table and figure), and the CSV keeps
+the numbers with a ``*_informative`` flag. Every written table carries the caption of its
+``basis`` (``raw.attrs``): which split and which epoch rule its numbers use.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from ..labels import recipe_of, short_value
 from .importance import EVALUATOR_NAMES
 from .power import MAX_SEEDS, POWER
+from .stats import informative
 
 DASH = "–"  # an empty cell: no value, not zero
 
@@ -38,9 +40,10 @@ def interval(low: Any, high: Any, *, signed: bool = False) -> str:
     return f"[{number(low, signed=signed)}, {number(high, signed=signed)}]"
 
 
-def checked_interval(low: Any, high: Any, n: Any, ok: Any, *, signed: bool = False) -> str:
-    """The interval when ``ok`` (enough seeds), else a cell that says why it is withheld."""
-    if ok or pd.isna(n) or int(n) == 0:
+def checked_interval(low: Any, high: Any, n: Any, *, signed: bool = False) -> str:
+    """The interval from ``n`` seeds (or pairs) when it is informative, else a cell that says why
+    it is withheld."""
+    if pd.isna(n) or int(n) == 0 or informative(int(n)):
         return interval(low, high, signed=signed)
     return f"not informative ({int(n)} seed{'s' if int(n) != 1 else ''})"
 
@@ -91,8 +94,7 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
         "n": lambda r: str(int(r["n_seeds"])),
         "excluded": excluded,
         "top-1 (%)": lambda r: mean_std(r["top1_mean"], r["top1_std"]),
-        "95% CI": lambda r: checked_interval(r["top1_ci_low"], r["top1_ci_high"], r["n_seeds"],
-                                             r["top1_ci_informative"]),
+        "95% CI": lambda r: checked_interval(r["top1_ci_low"], r["top1_ci_high"], r["n_seeds"]),
         "best-epoch top-1 (%, optimistic)": lambda r: number(r["top1_best_epoch_mean"]),
         "top-5 (%)": lambda r: number(r["top5_mean"]),
         "best epoch": lambda r: number(r["best_epoch"], 1),
@@ -113,7 +115,7 @@ def display_ablation(table: pd.DataFrame) -> pd.DataFrame:
         "n": lambda r: str(int(r["n"])),
         "excluded": excluded,
         "mean ± std": lambda r: mean_std(r["mean"], r["std"]),
-        "95% CI": lambda r: checked_interval(r["ci_low"], r["ci_high"], r["n"], r["ci_informative"]),
+        "95% CI": lambda r: checked_interval(r["ci_low"], r["ci_high"], r["n"]),
     }
     min_effect = table.attrs.get("min_effect")
     cells |= _comparison_cells("", "ref.", min_effect)
@@ -131,8 +133,7 @@ def _comparison_cells(suffix: str, against: str, min_effect: Any) -> dict[str, C
     cells = {
         f"Δ vs {against}": delta,
         f"Δ 95% CI ({against})": lambda r: checked_interval(
-            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], r[f"delta_n{suffix}"],
-            r[f"delta_ci_informative{suffix}"], signed=True),
+            r[f"delta_ci_low{suffix}"], r[f"delta_ci_high{suffix}"], r[f"delta_n{suffix}"], signed=True),
         f"test ({against})": lambda r: r[f"test{suffix}"] or DASH,
         f"p ({against})": lambda r: p_value(r[f"p_value{suffix}"]),
         f"p Holm ({against})": lambda r: p_value(r[f"p_holm{suffix}"]),
@@ -164,6 +165,18 @@ def display_groups(groups: pd.DataFrame) -> pd.DataFrame:
         "params (M)": lambda r: number(r["params_m"], 3),
         "train time (h)": lambda r: number(r["train_hours"], 3),
         "configurations": lambda r: r["members"],
+    })
+
+
+def display_settle(table: pd.DataFrame) -> pd.DataFrame:
+    """Seeds-until-settled decisions (``row``, ``seeds``, ``delta``, ``ci_low``, ``ci_high``,
+    ``verdict``) as text cells, the interval withheld below 3 seeds as in every other table."""
+    return render(table, {
+        "row": lambda r: r["row"],
+        "seeds": lambda r: str(int(r["seeds"])),
+        "delta": lambda r: number(r["delta"], signed=True),
+        "interval": lambda r: checked_interval(r["ci_low"], r["ci_high"], r["seeds"], signed=True),
+        "verdict": lambda r: r["verdict"],
     })
 
 

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .stats import MIN_INFORMATIVE_SEEDS, informative
+
 SIZE_INCHES, DPI = (9.6, 5.4), 100  # 960 x 540 pixels
 SIZE_PIXELS = (960, 540)
 SIGNIFICANT = 0.05  # Holm-adjusted level at which a forest-plot marker is filled
@@ -33,6 +35,7 @@ SIGNIFICANT = 0.05  # Holm-adjusted level at which a forest-plot marker is fille
 # 0.26972-0.26978 M, an attention kernel's few weights), and a params axis would plot noise.
 MIN_PARAMS_RATIO = 1.05
 TOP1_LABEL = "validation top-1 (%)"
+NO_INTERVAL = f"fewer than {MIN_INFORMATIVE_SEEDS} seeds: no interval"
 
 
 def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -59,6 +62,12 @@ def _error(frame: pd.DataFrame, value: str, low: str, high: str) -> np.ndarray:
     return np.maximum(np.nan_to_num(np.vstack([frame[value] - frame[low], frame[high] - frame[value]])), 0)
 
 
+def _informative(frame: pd.DataFrame, n: str) -> np.ndarray:
+    """Rows whose interval (from the seed or pair count in column ``n``) may be drawn: the tables'
+    rule (``stats.informative``), so a figure never shows an interval its table withholds."""
+    return np.asarray(informative(frame[n].fillna(0).to_numpy()), dtype=bool)
+
+
 def top1_intervals(board: pd.DataFrame, *, top: int = 20) -> Figure:
     """Dot-and-whisker: the top-1 mean of the best ``top`` configurations, best at the top, with
     their 95% intervals; a configuration with too few seeds for an informative interval is a
@@ -66,11 +75,11 @@ def top1_intervals(board: pd.DataFrame, *, top: int = 20) -> Figure:
     shown = board[board["n_seeds"] > 0].head(top).reset_index(drop=True)
     figure, (axes,) = _figure()
     y = np.arange(len(shown))[::-1]
-    ok = shown["top1_ci_informative"].to_numpy(bool)
+    ok = _informative(shown, "n_seeds")
     axes.errorbar(shown["top1_mean"][ok], y[ok], xerr=_error(shown[ok], "top1_mean", "top1_ci_low", "top1_ci_high"),
                   fmt="o", capsize=4, color="tab:blue", label="mean, 95% CI")
     axes.scatter(shown["top1_mean"][~ok], y[~ok], facecolors="white", edgecolors="tab:blue", zorder=3,
-                 label="mean, fewer than 3 seeds: no interval")
+                 label=f"mean, {NO_INTERVAL}")
     axes.set_yticks(y, names(shown))
     axes.set_xlabel(TOP1_LABEL)
     axes.set_ylabel("configuration")
@@ -104,8 +113,12 @@ def accuracy_vs_params(board: pd.DataFrame) -> Optional[Figure]:
     if shown.empty or not params_differ(shown):
         return None
     figure, (axes,) = _figure()
-    axes.errorbar(shown["params_m"], shown["top1_mean"], fmt="o", capsize=3, color="tab:gray",
-                  yerr=_error(shown, "top1_mean", "top1_ci_low", "top1_ci_high"), label="configuration")
+    ok = _informative(shown, "n_seeds")
+    axes.errorbar(shown["params_m"][ok], shown["top1_mean"][ok], fmt="o", capsize=3, color="tab:gray",
+                  yerr=_error(shown[ok], "top1_mean", "top1_ci_low", "top1_ci_high"), label="configuration, 95% CI")
+    if not ok.all():
+        axes.scatter(shown["params_m"][~ok], shown["top1_mean"][~ok], facecolors="white", edgecolors="tab:gray",
+                     zorder=3, label=f"configuration, {NO_INTERVAL}")
     front = pareto_front(shown)
     axes.step(front["params_m"], front["top1_mean"], where="post", color="tab:red",
               marker="D", label="Pareto front (fewer params, higher top-1)")
@@ -145,7 +158,8 @@ def val_curves(histories: pd.DataFrame, board: pd.DataFrame) -> Figure:
 
 
 def forest(table: pd.DataFrame, *, title: str) -> Figure:
-    """Each level's Δ and its 95% CI against the reference (and the previous step, if tabled)."""
+    """Each level's Δ and its 95% CI against the reference (and the previous step, if tabled);
+    a Δ from fewer than 3 pairs (or seeds on the smaller side) is drawn without its interval."""
     figure, (axes,) = _figure()
     shown = table[~table["reference"]].reset_index(drop=True)
     y = np.arange(len(shown))[::-1].astype(float)
@@ -155,14 +169,17 @@ def forest(table: pd.DataFrame, *, title: str) -> Figure:
     for suffix, color, label, offset in series:
         delta = shown[f"delta{suffix}"]
         filled = shown[f"p_holm{suffix}"] < SIGNIFICANT
-        err = _error(shown, f"delta{suffix}", f"delta_ci_low{suffix}", f"delta_ci_high{suffix}")
-        axes.errorbar(delta, y + offset, xerr=err, fmt="none", ecolor=color, capsize=4)
+        ok = _informative(shown, f"delta_n{suffix}")
+        err = _error(shown[ok], f"delta{suffix}", f"delta_ci_low{suffix}", f"delta_ci_high{suffix}")
+        axes.errorbar(delta[ok], (y + offset)[ok], xerr=err, fmt="none", ecolor=color, capsize=4)
         axes.scatter(delta[filled], (y + offset)[filled], color=color, zorder=3,
                      label=f"{label}, Holm p < {SIGNIFICANT}")
         axes.scatter(delta[~filled], (y + offset)[~filled], facecolors="white", edgecolors=color, zorder=3,
                      label=f"{label}, not significant")
     axes.axvline(0.0, color="black", linewidth=0.8)
-    axes.set_yticks(y, shown["level"])
+    withheld = ~_informative(shown, "delta_n")
+    axes.set_yticks(y, [f"{level} ({NO_INTERVAL})" if short else str(level)
+                        for level, short in zip(shown["level"], withheld)])
     axes.set_xlabel("Δ validation top-1 (percentage points), 95% CI")
     axes.set_ylabel(f"level of {table.attrs.get('factor', 'the factor')}")
     axes.set_title(title)

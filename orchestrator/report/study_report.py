@@ -20,7 +20,8 @@ from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, r
 from ..tracking.writer import log_directory
 from . import plots
 from .ablation import LoggedDesign, ablation_tables
-from .formats import display_ablation, display_groups, display_importances, display_leaderboard, write_table
+from .formats import (display_ablation, display_groups, display_importances, display_leaderboard, display_settle,
+                      write_table)
 from .groups import group_summary
 from .importance import study_importances
 from .basis import headline_of
@@ -126,9 +127,7 @@ def _settled(report: Report, study: str, sweep_run: str, *, uri: Optional[str]) 
     if record is None:
         return
     table = pd.DataFrame(record["rows"])
-    shown = table.assign(delta=table["delta"].map("{:+.2f}".format),
-                         interval=[f"[{low:.2f}, {high:.2f}]" for low, high in zip(table["ci_low"], table["ci_high"])])
-    report.files += write_table(report.out / "settle", table, shown[["row", "seeds", "delta", "interval", "verdict"]],
+    report.files += write_table(report.out / "settle", table, display_settle(table),
                                 title=f"{study}: seeds until settled, each row against {record['reference']}")
 
 

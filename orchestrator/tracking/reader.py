@@ -147,11 +147,11 @@ def unfinished_trials(client: MlflowClient, study: str, *, page_size: int = PAGE
     return unfinished
 
 
-def finished_run_keys(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE) -> set[str]:
+def finished_run_keys(client: MlflowClient, study: str, *, page_size: int = PAGE_SIZE, sql: bool = True) -> set[str]:
     """Run keys of the study's trial runs that already FINISHED (kept, not re-run). A SQLite
     store is read by SQL, the run key and status of each run only, so starting a sweep on a
-    big store stays quick; any other store page by page through the client."""
-    path = sqlite_reader.sqlite_file(resolve_uri(client.tracking_uri))
+    big store stays quick; any other store (or ``sql=False``) page by page through the client."""
+    path = sqlite_reader.sqlite_file(resolve_uri(client.tracking_uri)) if sql else None
     if path is not None:
         return {row["run_key"] for row in _sql_rows(path, study, [], []) or [] if row["status"] == "FINISHED"}
     experiment = client.get_experiment_by_name(study)

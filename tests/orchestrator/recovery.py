@@ -3,7 +3,9 @@ reference run each recovered run must equal."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import mlflow
+import psutil
 import torch
 
 from orchestrator.designs import get_design
@@ -106,3 +109,25 @@ class Driver:
         code = self.process.wait(timeout=timeout)
         self.reader.join(timeout=10)
         return code, "\n".join(self.lines)
+
+
+def kill_driver(driver: Driver) -> None:
+    """SIGKILL the driver and every process it started (its own Ray's too, when it started one)."""
+    for process in [*psutil.Process(driver.process.pid).children(recursive=True), driver.process]:
+        process.send_signal(signal.SIGKILL)
+    driver.finish()
+
+
+def last_logged_epoch(store_uri: str, name: str) -> int:
+    """The last epoch the study's RUNNING trial run has logged (0: none, or no such run)."""
+    runs = trial_runs(store_uri, name)
+    running = runs[runs["status"] == "RUNNING"] if len(runs) else runs
+    if running.empty or "metrics.val/top1" not in running or running["metrics.val/top1"].isna().all():
+        return 0
+    history = mlflow.MlflowClient(store_uri).get_metric_history(running["run_id"].iloc[0], "val/top1")
+    return max(m.step for m in history)
+
+
+def tune_results(storage: Path) -> list[list[dict]]:
+    """Every Tune trial's results under ``storage``, one list per trial folder and experiment."""
+    return [[json.loads(line) for line in path.read_text().splitlines()] for path in storage.rglob("result.json")]

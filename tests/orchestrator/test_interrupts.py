@@ -3,17 +3,16 @@ with the numbers an uninterrupted sweep gives. Each step runs the real command l
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 import mlflow
 import optuna
-import psutil
 import pytest
 import yaml
-from recovery import Driver, expand, histories, orchestrate, study, trial_runs, uninterrupted, wait_for
+from recovery import (Driver, expand, histories, kill_driver, last_logged_epoch, orchestrate, study, trial_runs,
+                      tune_results, uninterrupted, wait_for)
 
 from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
 from orchestrator.designs.optuna.space import plan_from_suggestion
@@ -39,14 +38,12 @@ def test_a_sigkilled_driver_resumes_to_the_numbers_of_an_uninterrupted_sweep(sto
         # Kill the driver and every process it started (Ray's too) once the second trial is
         # mid-way: one run FINISHED, one RUNNING with some epochs logged.
         wait_for(lambda: len(trial_runs(store_uri, "chaos_driver")) == 2
-                 and logged_epochs_of_the_running_run(store_uri) >= 1)
+                 and last_logged_epoch(store_uri, "chaos_driver") >= 1)
     finally:
-        for process in [*psutil.Process(driver.process.pid).children(recursive=True), driver.process]:
-            process.send_signal(signal.SIGKILL)
-        driver.finish()
+        kill_driver(driver)
     before = trial_runs(store_uri, "chaos_driver")
     assert sorted(before["status"]) == ["FINISHED", "RUNNING"]
-    logged = logged_epochs_of_the_running_run(store_uri)
+    logged = last_logged_epoch(store_uri, "chaos_driver")
 
     refused = orchestrate("sweep", str(spec_file))
     assert refused.returncode == 2 and "--resume" in refused.stderr
@@ -66,21 +63,6 @@ def test_a_sigkilled_driver_resumes_to_the_numbers_of_an_uninterrupted_sweep(sto
     # so only the resumed attempt's own results tell a restart from epoch 1 apart.
     (resumed_attempt,) = [r for r in tune_results(tmp_path / "ray") if r[0][RESUMED_FROM_KEY] > 0]
     assert [(r["epoch"], r[RESUMED_FROM_KEY]) for r in resumed_attempt][0] == (logged + 1, logged)
-
-
-def logged_epochs_of_the_running_run(store_uri: str) -> int:
-    """The last epoch the study's RUNNING trial run has logged (0: none, or no such run)."""
-    runs = trial_runs(store_uri, "chaos_driver")
-    running = runs[runs["status"] == "RUNNING"] if len(runs) else runs
-    if running.empty or "metrics.val/top1" not in running or running["metrics.val/top1"].isna().all():
-        return 0
-    history = mlflow.MlflowClient(store_uri).get_metric_history(running["run_id"].iloc[0], "val/top1")
-    return max(m.step for m in history)
-
-
-def tune_results(storage: Path) -> list[list[dict]]:
-    """Every Tune trial's results under ``storage``, one list per trial folder and experiment."""
-    return [[json.loads(line) for line in path.read_text().splitlines()] for path in storage.rglob("result.json")]
 
 
 def interrupt(driver: Driver) -> tuple[int, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 from recovery import Driver, expand, histories, study, trial_runs, uninterrupted
 
 from orchestrator.errors import ResumeError
@@ -98,7 +99,9 @@ def test_interrupted_runs_are_found_again_by_their_key(store_uri) -> None:
         prepare(spec, resume=False)
 
 
-def test_every_run_is_read_when_a_study_has_more_runs_than_a_page(store_uri) -> None:
+def test_every_run_is_read_when_a_study_has_more_runs_than_a_page(store_uri, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Through the client, as a server store is read (SQLite's SQL path has no pages at all), and
+    # with pages smaller than the study: each reader must ask for more than one.
     spec = parse_spec(study("paged", store_uri, lrs=[0.1, 0.09, 0.08, 0.07, 0.06]))
     tracker = StudyTracker("paged", store_uri)
     tracker.start_sweep(spec.model_dump(mode="json"), trial_count=5)
@@ -108,12 +111,31 @@ def test_every_run_is_read_when_a_study_has_more_runs_than_a_page(store_uri) -> 
         tracker.finish_trial(run_id, status="FINISHED", summary={}, tags={})
     for run_id in run_ids[2:]:
         tracker.mark_interrupted(run_id)
-    table = reader.read_trials("paged", uri=store_uri, metrics=[], page_size=2)
-    assert sorted(table["run_id"]) == sorted(run_ids)
+    pages = _count_pages(monkeypatch)
+    table = reader.read_trials("paged", uri=store_uri, metrics=[], page_size=2, sql=False)
+    assert sorted(table["run_id"]) == sorted(run_ids) and len(pages) == 3
+    pages.clear()
     unfinished = reader.unfinished_trials(tracker.client, "paged", page_size=2)
     assert {k: r.info.run_id for k, r in unfinished.items()} == {p.run_key: r for p, r in zip(plans[2:], run_ids[2:])}
-    finished = reader.finished_run_keys(tracker.client, "paged", page_size=1)
-    assert finished == {plan.run_key for plan in plans[:2]}
+    assert len(pages) == 2
+    pages.clear()
+    finished = reader.finished_run_keys(tracker.client, "paged", page_size=1, sql=False)
+    assert finished == {plan.run_key for plan in plans[:2]} and len(pages) >= 2
+    assert reader.finished_run_keys(tracker.client, "paged") == finished  # the SQL path agrees
+
+
+def _count_pages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each page MlflowClient.search_runs returns from now on."""
+    pages: list[int] = []
+    search = MlflowClient.search_runs
+
+    def counted(self, *args, **kwargs):
+        page = search(self, *args, **kwargs)
+        pages.append(len(page))
+        return page
+
+    monkeypatch.setattr(MlflowClient, "search_runs", counted)
+    return pages
 
 
 def test_two_sweeps_share_one_store_and_every_metric_of_every_step_lands(store_uri, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import (ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec,
+from report_store import (ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec,
                       make_variants_spec, oat_trial)
 from scipy import stats
 from statsmodels.stats.power import TTestPower

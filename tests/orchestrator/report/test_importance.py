@@ -8,13 +8,13 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BASE, Trial, log_study
+from report_store import BASE, Trial, log_study
 from PIL import Image
 
 from orchestrator.report.importance import EVALUATORS, rebuild_study, searched_axes, study_importances
 from orchestrator.report.plots import SIZE_PIXELS, parallel_coordinates
 from orchestrator.report.runs import load_runs
-from orchestrator.tracking.names import SUMMARY_TOP1
+from orchestrator.tracking.names import SUMMARY_FINAL_TOP1
 from orchestrator.report.study_report import write_report
 
 LR, WD, ATTENTION, K_SIZE = ("train.optimizer.lr", "train.optimizer.weight_decay", "model.attention",
@@ -61,14 +61,14 @@ def test_axes_come_from_the_logged_search_space():
 
 def test_one_trial_per_configuration_valued_by_its_mean_over_seeds(searched):
     study, outside = rebuild_study(load_runs("searched", uri=searched), searched_axes(optuna_spec("x")),
-                                   objective=SUMMARY_TOP1, mode="max")
+                                   objective=SUMMARY_FINAL_TOP1, mode="max")
     assert outside == 0 and len(study.trials) == CONFIGS
     first = next(t for t in study.trials if t.params[LR] == synthetic(0)[0][LR])
     assert first.value == pytest.approx(synthetic(0)[1] + (0.2 - 0.4) / 3)
 
 
 def test_both_evaluators_rank_the_known_important_parameter_first(searched):
-    table, _, notes = study_importances(load_runs("searched", uri=searched), optuna_spec("x"), objective=SUMMARY_TOP1,
+    table, _, notes = study_importances(load_runs("searched", uri=searched), optuna_spec("x"), objective=SUMMARY_FINAL_TOP1,
                                         mode="max")
     assert table["parameter"].iloc[0] == LR
     for name in EVALUATORS:
@@ -79,7 +79,7 @@ def test_both_evaluators_rank_the_known_important_parameter_first(searched):
 
 def test_too_few_configurations_give_a_note_not_a_table(store):
     log_study(store, optuna_spec("tiny"), [trial(c) for c in range(3)])
-    table, _, notes = study_importances(load_runs("tiny", uri=store), optuna_spec("tiny"), objective=SUMMARY_TOP1, mode="max")
+    table, _, notes = study_importances(load_runs("tiny", uri=store), optuna_spec("tiny"), objective=SUMMARY_FINAL_TOP1, mode="max")
     assert table.empty and notes == ["no importances: 3 finished configurations, fewer than the 8 they need"]
 
 
@@ -95,7 +95,7 @@ def test_report_of_an_optuna_study_has_importances_and_parallel_coordinates(sear
 
 def test_parallel_coordinates_puts_each_configuration_on_every_axis(searched):
     study, _ = rebuild_study(load_runs("searched", uri=searched), searched_axes(optuna_spec("x")),
-                             objective=SUMMARY_TOP1, mode="max")
+                             objective=SUMMARY_FINAL_TOP1, mode="max")
     figure = parallel_coordinates(study, [LR, WD, ATTENTION], objective_label="validation top-1 (%)")
     axes = figure.axes[0]
     assert len(axes.lines) - 3 == CONFIGS  # one line per configuration, plus one vertical per axis

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import ATTENTION, OAT_VALUES, Trial, log_oat, log_study, logit_interval, make_spec, oat_spec, oat_trial
+from report_store import ATTENTION, OAT_VALUES, Trial, log_oat, log_study, logit_interval, make_spec, oat_spec, oat_trial
 from scipy import stats
 
 from orchestrator.cli import main
@@ -131,8 +131,10 @@ def test_cli_takes_several_studies_and_fails_in_one_line_for_a_missing_one(oat_c
 def test_with_a_held_out_split_the_headline_is_test_and_the_ranking_validation(store) -> None:
     """Configurations are ranked on validation; the test number at the chosen epoch is shown,
     never used to rank (A validates better, B tests better: A stays first)."""
-    trials = [Trial("A", {ATTENTION: "eca"}, seed, top1=80.0 + seed, test_top1=70.0 + seed) for seed in range(3)]
-    trials += [Trial("B", {ATTENTION: None}, seed, top1=75.0 + seed, test_top1=72.0 + seed) for seed in range(3)]
+    trials = [Trial("A", {ATTENTION: "eca"}, seed, top1=60.0, best_top1=80.0 + seed, test_top1=70.0 + seed)
+              for seed in range(3)]
+    trials += [Trial("B", {ATTENTION: None}, seed, top1=65.0, best_top1=75.0 + seed, test_top1=72.0 + seed)
+               for seed in range(3)]
     log_study(store, make_spec("held_out", factors={ATTENTION: ["eca", None]}, kind="grid"), trials)
     board = leaderboard("held_out", uri=store)
     assert list(board["label"]) == ["A", "B"]

@@ -9,7 +9,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import BASE, K_SIZE, make_spec
+from report_store import BASE, K_SIZE, make_spec
 
 from orchestrator.report.study_report import write_report
 from orchestrator.spec.plans import config_key

@@ -27,7 +27,8 @@ def board(params: list[float], n_seeds: list[int]) -> pd.DataFrame:
 def forest_table() -> pd.DataFrame:
     table = pd.DataFrame({"level": ["base", "3", "5"], "reference": [True, False, False],
                           "delta": [float("nan"), 0.4, -0.2], "delta_ci_low": [float("nan"), 0.1, -0.6],
-                          "delta_ci_high": [float("nan"), 0.7, 0.2], "p_holm": [float("nan"), 0.03, 0.4]})
+                          "delta_ci_high": [float("nan"), 0.7, 0.2], "p_holm": [float("nan"), 0.03, 0.4],
+                          "delta_n": [0, 3, 3]})
     table.attrs["factor"] = "model.k_size"
     return table
 

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import STATUS, open_store
+from report_store import STATUS, open_store
 from scipy import stats
 
 from orchestrator.report import leaderboard

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import logit_interval
+from report_store import logit_interval
 from scipy import stats
 
 from orchestrator.report.formats import DASH, checked_interval
@@ -96,7 +96,7 @@ def test_sd_of_a_difference_is_paired_or_the_independent_sum():
 
 
 def test_table_cells_withhold_intervals_below_three_seeds():
-    assert checked_interval(60.0, 80.0, 2, False) == "not informative (2 seeds)"
-    assert checked_interval(60.0, 80.0, 1, False) == "not informative (1 seed)"
-    assert checked_interval(60.0, 80.0, 3, True) == "[60.00, 80.00]"
-    assert checked_interval(float("nan"), float("nan"), 0, False) == DASH
+    assert checked_interval(60.0, 80.0, 2) == "not informative (2 seeds)"
+    assert checked_interval(60.0, 80.0, 1) == "not informative (1 seed)"
+    assert checked_interval(60.0, 80.0, 3) == "[60.00, 80.00]"
+    assert checked_interval(float("nan"), float("nan"), 0) == DASH

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import Trial, log_oat, log_study, make_variants_spec, oat_spec, oat_trial
+from report_store import Trial, log_oat, log_study, make_variants_spec, oat_spec, oat_trial
 from PIL import Image
 
 from orchestrator.cli import main

@@ -65,11 +65,12 @@ def test_mixed_precision_epoch_trains(dataset, amp: str, dtype: torch.dtype, sca
 
 
 @pytest.mark.gpu
-def test_amp_auto_is_bf16_where_the_gpu_has_it(dataset) -> None:
+def test_amp_auto_is_bf16_where_the_gpu_has_it(dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)  # whatever an earlier test left
     trainer = Trainer.from_config(config(epochs=1), seed=0, dataset=dataset)
     expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     assert trainer.device.type == "cuda" and trainer.autocast_dtype == expected
-    assert torch.backends.cudnn.benchmark  # one batch shape per loader: autotuning pays
+    assert torch.backends.cudnn.benchmark  # set by this trainer: one batch shape per loader, autotuning pays
 
 
 @pytest.mark.gpu
@@ -84,7 +85,8 @@ def test_cuda_resume_continues_within_float_tolerance(dataset, untimed) -> None:
     resumed = Trainer.from_config(config(), seed=0, dataset=dataset)
     resumed.load_state_dict(state)
     history = untimed(resumed.fit())
-    for got, expected in zip(history, straight[1:]):
+    assert [m["epoch"] for m in history] == [m["epoch"] for m in straight[1:]]
+    for got, expected in zip(history, straight[1:], strict=True):
         assert got["train/loss"] == pytest.approx(expected["train/loss"], rel=1e-3, abs=1e-4)
         assert got["val/top1"] == pytest.approx(expected["val/top1"], abs=1.0)  # one image of 128 may flip
 
@@ -92,11 +94,19 @@ def test_cuda_resume_continues_within_float_tolerance(dataset, untimed) -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("augment", ["standard", "randaugment"])
 def test_batches_are_cut_and_augmented_on_the_device(dataset, augment: str) -> None:
-    loader = InMemoryLoader(dataset.train_images, dataset.train_labels, batch_size=64, mean=[0.5] * 3,
-                            std=[0.25] * 3, device="cuda", shuffle=True, augment=build_augmentation(augment))
-    assert loader.images.is_cuda and loader.generator.device.type == "cuda"
-    images, labels = next(iter(loader))
+    def first_batch(augmentation) -> tuple[torch.Tensor, torch.Tensor]:
+        loader = InMemoryLoader(dataset.train_images, dataset.train_labels, batch_size=64, mean=[0.5] * 3,
+                                std=[0.25] * 3, device="cuda", shuffle=True, augment=augmentation)
+        assert loader.images.is_cuda and loader.generator.device.type == "cuda"
+        return next(iter(loader))
+
+    images, labels = first_batch(build_augmentation(augment))
     assert images.is_cuda and labels.is_cuda and images.shape == (64, 3, 32, 32)
+    # The same seed draws the same order before any augmentation: the same images, unaugmented.
+    plain, plain_labels = first_batch(None)
+    assert torch.equal(labels, plain_labels)
+    changed = (images != plain).flatten(1).any(dim=1)
+    assert changed.float().mean() > 0.5, f"{augment}: {int(changed.sum())} of 64 images augmented"
 
 
 @pytest.mark.gpu
