@@ -21,7 +21,7 @@ from orchestrator.designs import get_design
 from orchestrator.spec.plans import TrialPlan
 from orchestrator.train import Trainer
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout these tests belong to
+REPO = Path(__file__).resolve().parents[3]  # the checkout these tests belong to
 DATA = {"dataset": "synthetic", "batch_size": 32,
         "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
 COMPARED = ("train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "opt/lr")

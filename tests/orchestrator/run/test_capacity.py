@@ -17,7 +17,7 @@ from orchestrator.study import parse_spec
 from orchestrator.run.sweep import run_sweep
 from orchestrator.tracking.reader import read_trials
 
-QUICKSTART = Path(__file__).parents[2] / "search_spaces" / "quickstart.yaml"
+QUICKSTART = Path(__file__).parents[3] / "search_spaces" / "quickstart.yaml"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without GPUs")
