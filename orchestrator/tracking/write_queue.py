@@ -7,6 +7,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
+from ..retry import GaveUp
+
 T = TypeVar("T")
 
 
@@ -25,7 +27,11 @@ class WriteQueue:
         return WriteQueue, ()
 
     def put(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Queue ``write(*args, **kwargs)`` behind every earlier write."""
+        """Queue ``write(*args, **kwargs)`` behind every earlier write. Once a write gave up on
+        an unreachable store, raise that instead: later writes could only be lost, and the
+        caller (the sweep) should stop, to be resumed when the store is back."""
+        if isinstance(self._failure, GaveUp):
+            raise self._failure
         self._thread.submit(write, *args, **kwargs).add_done_callback(self._keep_failure)
 
     def now(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
