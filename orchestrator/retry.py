@@ -59,12 +59,12 @@ def patience_from_env(name: str, default: float) -> float:
 
 
 def call_with_retry(call: Callable[[], T], *, backoff: Backoff, transient: Callable[[BaseException], bool],
-                    what: str, on_wait: Optional[Wait] = None,
+                    what: str, on_wait: Optional[Wait] = None, gives_up: type[GaveUp] = GaveUp,
                     clock: Callable[[], float] = time.monotonic,
                     sleep: Callable[[float], None] = time.sleep) -> T:
     """``call()``, retried while it raises an error ``transient`` accepts, until ``backoff``'s
-    patience is spent; then :class:`GaveUp` naming ``what``. Other errors are raised at once:
-    a bad request stays bad however long one waits."""
+    patience is spent; then ``gives_up`` (a :class:`GaveUp`) naming ``what``. Other errors are
+    raised at once: a bad request stays bad however long one waits."""
     start = clock()
     delays = backoff.delays()
     while True:
@@ -75,7 +75,7 @@ def call_with_retry(call: Callable[[], T], *, backoff: Backoff, transient: Calla
                 raise
             waited = clock() - start
             if waited >= backoff.patience:
-                raise GaveUp(f"{what} unreachable for {waited:.0f} s "
+                raise gives_up(f"{what} unreachable for {waited:.0f} s "
                              f"({type(error).__name__}: {one_line(error)})") from error
             delay = min(next(delays), backoff.patience - waited)
             if on_wait is not None:

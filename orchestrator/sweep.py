@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from . import capacity, faults, storage
+from . import capacity, checkpoint_retry, faults, storage
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
 from .data import load_dataset
@@ -146,7 +146,8 @@ class Sweep:
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, spec=self.trial_spec, deadline=self.deadline,
                                  checkpoint_root=self.checkpoint_root, resume_epochs=self.resume_epochs,
-                                 kill_after_epoch=faults.kill_after_epoch_from_env()),
+                                 kill_after_epoch=faults.kill_after_epoch_from_env(),
+                                 storage_patience=checkpoint_retry.patience()),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
         lookup = self.lookup

@@ -95,7 +95,7 @@ class RetryingClient:
             raise TrackingUnavailable(str(self._gave_up))
         try:
             return call_with_retry(lambda: method(*args, **kwargs), backoff=self._backoff, transient=transient,
-                                   what=self._what, on_wait=self._on_wait)
-        except GaveUp as error:
+                                   what=self._what, on_wait=self._on_wait, gives_up=TrackingUnavailable)
+        except TrackingUnavailable as error:
             self._gave_up = TrackingUnavailable(redact(str(error)))  # MLflow's errors hold the URL
             raise self._gave_up from error.__cause__

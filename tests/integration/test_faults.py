@@ -1,0 +1,165 @@
+"""The faults a cluster user meets, with real services: the MLflow server (Postgres) restarting
+during a sweep, a Ray worker node dying with trials on it, checkpoint storage away for a while."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from orchestrator import stack
+from orchestrator.spec import parse_spec
+from tests.orchestrator.recovery import command, expand, histories, uninterrupted, wait_for
+
+from .conftest import ADMIN, ADMIN_PASSWORD, Postgres, child_env, free_port, healthy, running, wait_until
+
+pytestmark = pytest.mark.slow  # each test runs real services and one or two sweeps: 1-3 minutes each
+
+DATA = {"dataset": "synthetic", "batch_size": 32,
+        "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
+OUTAGE_S = 30
+
+
+def grid(name: str, folder: Path, *, epochs: int, lrs: list[float], **resources: object) -> dict:
+    """A grid of one learning rate per trial, checkpointed every epoch into ``folder/ray``."""
+    return {"name": name, "data": DATA, "model": {"name": "resnet20"},
+            "train": {"epochs": epochs, "optimizer": {"name": "sgd", "lr": 0.05}},
+            "search": {"kind": "grid", "factors": {"train.optimizer.lr": lrs}},
+            "resources": {"cpus_per_trial": 1, "storage": str(folder / "ray"), **resources}}
+
+
+def write(folder: Path, raw: dict) -> Path:
+    path = folder / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@dataclass
+class Sweep:
+    """``orchestrate sweep`` running in its own session, its output kept line by line."""
+
+    args: list[str]
+    env: dict[str, str]
+    cwd: Path
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.process = subprocess.Popen(command("sweep", *self.args), stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, env=self.env | {"PYTHONUNBUFFERED": "1"},
+                                        cwd=self.cwd, start_new_session=True)
+        self.reader = threading.Thread(target=lambda: self.lines.extend(l.rstrip("\n") for l in self.process.stdout),
+                                       daemon=True)
+        self.reader.start()
+
+    def finish(self, timeout: float = 400) -> tuple[int, str]:
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.reader.join(timeout=10)
+        return code, "\n".join(self.lines)
+
+
+class RestartableServer:
+    """``mlflow server`` on Postgres as compose runs it, stopped and started again on one port."""
+
+    def __init__(self, postgres: Postgres, folder: Path) -> None:
+        (folder / "basic_auth.ini").write_text(stack.auth_config(database_uri=f"sqlite:///{folder / 'auth.db'}"))
+        self.port, self.folder = free_port(), folder
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.env = child_env(**stack.mlflow_server_env(
+            backend_store_uri=postgres.uri, auth_config_path=str(folder / "basic_auth.ini"),
+            admin_username=ADMIN, admin_password=ADMIN_PASSWORD, secret_key="csrf-key-for-tests"))
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.folder / "server.log"
+        command = stack.mlflow_server(artifacts_destination=str(self.folder / "artifacts"), host="127.0.0.1",
+                                      port=self.port)
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(command, env=self.env, cwd=self.folder, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        process = self.process
+        wait_until(lambda: running(process, log) and healthy(stack.mlflow_health(port=self.port))(),
+                   timeout=120, what=f"mlflow server (log: {log})")
+
+    def stop(self) -> None:
+        """Every process of the server (its workers too), as a container stop does."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+def server(postgres: Postgres, tmp_path: Path) -> Iterator[RestartableServer]:
+    folder = tmp_path / "server"
+    folder.mkdir()
+    server = RestartableServer(postgres, folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client_of(server: RestartableServer) -> MlflowClient:
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = ADMIN, ADMIN_PASSWORD
+    return MlflowClient(tracking_uri=server.uri)
+
+
+def logged_epochs(client: MlflowClient, study: str) -> int:
+    """How many epochs of ``study``'s trials the store holds so far (0 before it exists)."""
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return 0
+    runs = client.search_runs([experiment.experiment_id], "tags.`orchestrate.kind` = 'trial'")
+    return sum(len(client.get_metric_history(run.info.run_id, "val/top1")) for run in runs)
+
+
+def assert_every_epoch_logged_once(client: MlflowClient, raw: dict) -> None:
+    """Each (configuration, seed) one FINISHED run whose every metric holds each epoch exactly
+    once, with the values of the same configuration trained straight through."""
+    experiment = client.get_experiment_by_name(raw["name"])
+    runs = client.search_runs([experiment.experiment_id], "tags.`orchestrate.kind` = 'trial'")
+    plans = {plan.run_key: plan for plan in expand(parse_spec(raw))}
+    assert sorted(run.data.tags["orchestrate.run_key"] for run in runs) == sorted(plans)
+    epochs = list(range(1, raw["train"]["epochs"] + 1))
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        for key in run.data.metrics:
+            if not key.startswith("summary/"):
+                assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == epochs, key
+        plan = plans[run.data.tags["orchestrate.run_key"]]
+        assert histories(client.tracking_uri, run.info.run_id) == uninterrupted(plan)
+
+
+def tracking_env(server: RestartableServer, folder: Path, **extra: str) -> dict[str, str]:
+    return child_env(MLFLOW_TRACKING_URI=server.uri, MLFLOW_TRACKING_USERNAME=ADMIN,
+                     MLFLOW_TRACKING_PASSWORD=ADMIN_PASSWORD, ORCHESTRATE_DATA=str(folder / "data"), **extra)
+
+
+def test_a_tracking_server_restarted_mid_sweep_loses_and_repeats_no_epoch(server: RestartableServer,
+                                                                          tmp_path: Path) -> None:
+    raw = grid("fault_server_restart", tmp_path, epochs=5, lrs=[0.05, 0.02])
+    client = client_of(server)
+    sweep = Sweep([str(write(tmp_path, raw))], tracking_env(server, tmp_path), tmp_path)
+    wait_for(lambda: sweep.process.poll() is not None or logged_epochs(client, raw["name"]) > 0, timeout=300)
+    server.stop()
+    time.sleep(OUTAGE_S)
+    assert sweep.process.poll() is None, "the sweep ended while the server was down:\n" + "\n".join(sweep.lines)
+    server.start()
+    code, output = sweep.finish()
+    assert code == 0, output
+    assert "tracking store unreachable" in output  # it retried, and said so
+    assert_every_epoch_logged_once(client, raw)
