@@ -41,7 +41,7 @@ def send_with_checkpoint(send: Callable[[tune.Checkpoint], None], folder: str, *
     """``send(checkpoint of folder)`` once the trial's storage takes a write, waiting up to
     ``patience_s`` seconds for it (None: the default)."""
     storage = tune.get_context().get_storage()  # Tune's own paths and filesystem (pyarrow)
-    where = f"checkpoint storage {storage.storage_path}"
+    where = f"checkpoint storage {location(storage.storage_filesystem, storage.experiment_fs_path)}"
     backoff = Backoff(patience=DEFAULT_PATIENCE if patience_s is None else patience_s)
     call_with_retry(lambda: probe(storage.storage_filesystem, storage.experiment_fs_path, storage.trial_fs_path),
                     backoff=backoff, transient=lambda error: isinstance(error, OSError), what=where,
@@ -53,6 +53,11 @@ def send_with_checkpoint(send: Callable[[tune.Checkpoint], None], folder: str, *
     except OSError as error:  # away again between the probe and the checkpoint: nothing was sent
         raise StorageUnavailable(f"{where} failed writing a checkpoint ({type(error).__name__}: "
                                  f"{one_line(error)})") from error
+
+
+def location(filesystem, path: str) -> str:  # a pyarrow FileSystem
+    """A path as the user wrote it in ``resources.storage``: pyarrow keeps the scheme apart."""
+    return path if filesystem.type_name == "local" else f"{filesystem.type_name}://{path}"
 
 
 def probe(filesystem, experiment: str, trial: str) -> None:  # a pyarrow FileSystem

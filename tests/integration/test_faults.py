@@ -3,7 +3,9 @@ during a sweep, a Ray worker node dying with trials on it, checkpoint storage aw
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -12,15 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import psutil
 import pytest
 import yaml
 from mlflow import MlflowClient
 
 from orchestrator import stack
 from orchestrator.spec import parse_spec
+from orchestrator.trial import NODE_KEY, RESUMED_FROM_KEY
 from tests.orchestrator.recovery import command, expand, histories, uninterrupted, wait_for
 
 from .conftest import ADMIN, ADMIN_PASSWORD, Postgres, child_env, free_port, healthy, running, wait_until
+from .test_ray_cluster import stop_processes_naming
 
 pytestmark = pytest.mark.slow  # each test runs real services and one or two sweeps: 1-3 minutes each
 
@@ -163,3 +168,101 @@ def test_a_tracking_server_restarted_mid_sweep_loses_and_repeats_no_epoch(server
     assert code == 0, output
     assert "tracking store unreachable" in output  # it retried, and said so
     assert_every_epoch_logged_once(client, raw)
+
+
+def test_a_tracking_server_down_past_the_limit_stops_the_sweep_and_resume_finishes_it(
+        server: RestartableServer, tmp_path: Path) -> None:
+    raw = grid("fault_server_gone", tmp_path, epochs=5, lrs=[0.05, 0.02])
+    client = client_of(server)
+    spec = str(write(tmp_path, raw))
+    env = tracking_env(server, tmp_path, ORCHESTRATE_TRACKING_PATIENCE="10")
+    sweep = Sweep([spec], env, tmp_path)
+    wait_for(lambda: sweep.process.poll() is not None or logged_epochs(client, raw["name"]) > 0, timeout=300)
+    server.stop()
+    code, output = sweep.finish()
+    server.start()
+    assert code == 75, output
+    stop = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(stop) == 1, output  # one line: what is away, and how to go on
+    assert stop[0].startswith(f"error: tracking store {server.uri} unreachable for 1"), stop[0]
+    assert stop[0].endswith(f"once it is back, continue with: orchestrate sweep {spec} --resume"), stop[0]
+    done = Sweep([spec, "--resume"], env, tmp_path)
+    code, output = done.finish()
+    assert code == 0, output
+    assert_every_epoch_logged_once(client, raw)
+
+
+@pytest.fixture
+def two_nodes(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A head and a worker node on this machine, one CPU each, the worker marked ``node_b``."""
+    port = free_port()
+    address, temp = f"127.0.0.1:{port}", tmp_path / "ray-tmp"
+    temp.mkdir()
+    env = child_env(RAY_TMPDIR=str(temp), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    head = stack.ray_head(port=port, client_port=None, dashboard_port=None, num_cpus=1, block=False)
+    worker = stack.ray_worker(address=address, num_cpus=1, resources=json.dumps({"node_b": 1}), block=False)
+    try:
+        for line in (head, worker):
+            done = subprocess.run(line, env=env, capture_output=True, text=True, timeout=180)
+            assert done.returncode == 0, done.stdout + done.stderr
+        wait_until(healthy(stack.ray_health(address=address), env), timeout=60, what="ray head")
+        yield address, env
+    finally:
+        stop_processes_naming(str(temp))
+
+
+def kill_node(marker: str) -> None:
+    """SIGKILL the raylet whose command line names ``marker`` and every process under it (its
+    workers, the trial's among them): a node lost at once, as when its machine dies."""
+    raylets = [p for p in psutil.process_iter(["name", "cmdline"])
+               if "raylet" in (p.info["name"] or "") and marker in " ".join(p.info["cmdline"] or ())]
+    assert len(raylets) == 1, raylets
+    doomed = raylets[0].children(recursive=True) + raylets
+    for process in doomed:
+        process.kill()
+    psutil.wait_procs(doomed, timeout=30)
+
+
+def results_by_attempt(storage: Path, run_key: str) -> list[list[dict]]:
+    """Each process's results of one trial, in order (Tune appends every attempt to result.json)."""
+    (path,) = storage.rglob(f"{run_key}/result.json")
+    results = [json.loads(line) for line in path.read_text().splitlines()]
+    pids = list(dict.fromkeys(result["pid"] for result in results))
+    return [[result for result in results if result["pid"] == pid] for pid in pids]
+
+
+def test_a_worker_node_killed_under_its_trials_they_finish_on_the_other_node_with_unchanged_numbers(
+        two_nodes, tmp_path: Path) -> None:
+    address, env = two_nodes
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    raw = grid("fault_node_lost", tmp_path, epochs=8, lrs=[0.05, 0.02]) | {"tracking": {"uri": store}}
+    sweep = Sweep([str(write(tmp_path, raw)), "--address", address],
+                  env | {"ORCHESTRATE_DATA": str(tmp_path / "data")}, tmp_path)
+    # Two one-CPU trials on two one-CPU nodes: one on each. Kill the worker once both have
+    # checkpointed two epochs; its trial must go on from there on the head.
+    wait_for(lambda: sweep.process.poll() is not None or min_logged_epochs(store, raw["name"], trials=2) >= 2,
+             timeout=300)
+    kill_node("node_b")
+    code, output = sweep.finish()
+    assert code == 0, output
+    client = MlflowClient(tracking_uri=store)
+    assert_every_epoch_logged_once(client, raw)
+    moved = [attempts for plan in expand(parse_spec(raw))
+             if len(attempts := results_by_attempt(tmp_path / "ray", plan.run_key)) > 1]
+    assert len(moved) == 1, "exactly the worker node's trial was retried"
+    first, second = moved[0]
+    assert second[0][RESUMED_FROM_KEY] >= 2  # restored its checkpoint, not started over
+    assert second[0]["epoch"] == second[0][RESUMED_FROM_KEY] + 1
+    assert {r[NODE_KEY] for r in second} != {r[NODE_KEY] for r in first}  # on the remaining node
+
+
+def min_logged_epochs(store: str, study: str, *, trials: int) -> int:
+    """The fewest epochs any of the study's ``trials`` runs has logged (0 until all exist)."""
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return 0
+    runs = client.search_runs([experiment.experiment_id], "tags.`orchestrate.kind` = 'trial'")
+    if len(runs) < trials:
+        return 0
+    return min(len(client.get_metric_history(run.info.run_id, "val/top1")) for run in runs)

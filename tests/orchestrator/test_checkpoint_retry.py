@@ -6,23 +6,21 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-import pyarrow.fs
 import pytest
 from ray import tune
+from ray.train._internal.storage import StorageContext
 
 from orchestrator import checkpoint_retry
 from orchestrator.checkpoint_retry import RAY_STORAGE_MARKER, StorageUnavailable, send_with_checkpoint
 
 
 @pytest.fixture
-def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StorageContext:
     """Tune's storage context of a trial, on a local folder, as ``tune.get_context`` gives it."""
-    experiment = tmp_path / "storage" / "sweep" / "stage"
-    experiment.mkdir(parents=True)
-    (experiment / RAY_STORAGE_MARKER).touch()
-    context = SimpleNamespace(storage_path=str(tmp_path / "storage" / "sweep"),
-                              storage_filesystem=pyarrow.fs.LocalFileSystem(),
-                              experiment_fs_path=str(experiment), trial_fs_path=str(experiment / "trial"))
+    context = StorageContext(storage_path=str(tmp_path / "storage"), experiment_dir_name="sweep",
+                             trial_dir_name="trial")
+    Path(context.experiment_fs_path).mkdir(parents=True, exist_ok=True)
+    Path(context.experiment_fs_path, RAY_STORAGE_MARKER).touch()
     monkeypatch.setattr(tune, "get_context", lambda: SimpleNamespace(get_storage=lambda: context))
     return context
 
@@ -34,7 +32,7 @@ def checkpoint_folder(tmp_path: Path) -> str:
     return str(folder)
 
 
-def break_trial_folder(storage: SimpleNamespace) -> Path:
+def break_trial_folder(storage: StorageContext) -> Path:
     """The trial's folder replaced by a file: every write into it fails with an OSError."""
     trial = Path(storage.trial_fs_path)
     trial.mkdir(exist_ok=True)
@@ -65,7 +63,7 @@ def test_storage_away_past_the_patience_fails_naming_it_and_sends_nothing(storag
     with pytest.raises(StorageUnavailable) as raised:
         send_with_checkpoint(sent.append, checkpoint_folder(tmp_path), patience_s=0.3)
     assert sent == []
-    assert str(raised.value).startswith(f"checkpoint storage {storage.storage_path} unreachable for 0 s (")
+    assert str(raised.value).startswith(f"checkpoint storage {storage.experiment_fs_path} unreachable for 0 s (")
     assert "\n" not in str(raised.value)
 
 
