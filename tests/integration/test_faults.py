@@ -16,12 +16,13 @@ from typing import Iterator
 
 import psutil
 import pytest
+import torch
 import yaml
 from mlflow import MlflowClient
 
 from orchestrator import stack
 from orchestrator.spec import parse_spec
-from orchestrator.trial import NODE_KEY, RESUMED_FROM_KEY
+from orchestrator.trial import CHECKPOINT_FILE, NODE_KEY, RESUMED_FROM_KEY
 from tests.orchestrator.recovery import command, expand, histories, uninterrupted, wait_for
 
 from .conftest import ADMIN, ADMIN_PASSWORD, Postgres, child_env, free_port, healthy, running, wait_until
@@ -31,7 +32,8 @@ pytestmark = pytest.mark.slow  # each test runs real services and one or two swe
 
 DATA = {"dataset": "synthetic", "batch_size": 32,
         "options": {"num_classes": 4, "train_size": 128, "val_size": 64, "image_size": 16}}
-OUTAGE_S = 30
+OUTAGE_S = 30  # the tracking server's
+STORAGE_OUTAGE_S = 8
 
 
 def grid(name: str, folder: Path, *, epochs: int, lrs: list[float], **resources: object) -> dict:
@@ -266,3 +268,73 @@ def min_logged_epochs(store: str, study: str, *, trials: int) -> int:
     if len(runs) < trials:
         return 0
     return min(len(client.get_metric_history(run.info.run_id, "val/top1")) for run in runs)
+
+
+class TrialFolder:
+    """A trial's folder in the checkpoint storage, made unreachable and given back: replaced by a
+    file, every write into it fails (``ENOTDIR``/``EEXIST``), as on a mount that is gone."""
+
+    def __init__(self, storage: Path, run_key: str) -> None:
+        self.storage, self.run_key = storage, run_key
+
+    def checkpoints(self) -> list[Path]:
+        return sorted(self.storage.glob(f"*/*/*/{self.run_key}/checkpoint_*"))
+
+    def break_(self) -> None:
+        (self.path,) = {c.parent for c in self.checkpoints()}
+        self.path.rename(self.path.with_suffix(".away"))
+        self.path.write_text("storage unreachable")
+
+    def repair(self) -> None:
+        self.path.unlink()
+        self.path.with_suffix(".away").rename(self.path)
+
+
+def local_sweep(folder: Path, raw: dict, **env: str) -> Sweep:
+    return Sweep([str(write(folder, raw))], child_env(ORCHESTRATE_DATA=str(folder / "data"), **env), folder)
+
+
+def test_checkpoint_storage_away_for_a_while_the_trial_waits_and_reports_nothing_unsaved(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    raw = grid("fault_storage_blip", tmp_path, epochs=8, lrs=[0.05]) | {"tracking": {"uri": store}}
+    (plan,) = expand(parse_spec(raw))
+    folder = TrialFolder(tmp_path / "ray", plan.run_key)
+    sweep = local_sweep(tmp_path, raw, ORCHESTRATE_STORAGE_PATIENCE="120")
+    wait_for(lambda: sweep.process.poll() is not None or len(folder.checkpoints()) >= 2, timeout=300)
+    folder.break_()
+    time.sleep(STORAGE_OUTAGE_S)
+    assert sweep.process.poll() is None, "the sweep ended while its storage was away:\n" + "\n".join(sweep.lines)
+    folder.repair()
+    code, output = sweep.finish()
+    assert code == 0, output
+    assert_every_epoch_logged_once(MlflowClient(tracking_uri=store), raw)
+    (results,) = results_by_attempt(tmp_path / "ray", plan.run_key)  # one attempt: waited, not retried
+    assert [r["epoch"] for r in results] == list(range(1, 9))
+    checkpoints = [r["checkpoint_dir_name"] for r in results]
+    assert None not in checkpoints and len(set(checkpoints)) == 8  # each epoch sent with its own checkpoint
+    assert max(r["time_this_iter_s"] for r in results) >= STORAGE_OUTAGE_S - 1  # the epoch that waited
+
+
+def test_checkpoint_storage_away_past_the_limit_fails_the_trial_naming_it(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    raw = grid("fault_storage_gone", tmp_path, epochs=8, lrs=[0.05]) | {"tracking": {"uri": store}}
+    (plan,) = expand(parse_spec(raw))
+    folder = TrialFolder(tmp_path / "ray", plan.run_key)
+    sweep = local_sweep(tmp_path, raw, ORCHESTRATE_STORAGE_PATIENCE="3")
+    wait_for(lambda: sweep.process.poll() is not None or len(folder.checkpoints()) >= 2, timeout=300)
+    folder.break_()
+    code, output = sweep.finish()
+    folder.repair()
+    assert code == 1, output  # a failed trial
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name(raw["name"]).experiment_id],
+                                "tags.`orchestrate.kind` = 'trial'")
+    assert run.info.status == "FAILED"
+    failure = run.data.tags["orchestrate.failure"]
+    assert f"checkpoint storage {folder.path.parent} unreachable for " in failure, failure
+    assert "\n" not in failure
+    # Every epoch the store holds was sent with its checkpoint: the newest one holds the last.
+    logged = sorted(m.step for m in client.get_metric_history(run.info.run_id, "val/top1"))
+    assert logged == list(range(1, len(logged) + 1)) and 2 <= len(logged) < 8
+    newest = torch.load(folder.checkpoints()[-1] / CHECKPOINT_FILE, weights_only=False)
+    assert newest["epoch"] == logged[-1]

@@ -82,3 +82,9 @@ def test_a_failed_checkpoint_write_after_the_probe_is_one_line_naming_the_storag
 
     with pytest.raises(StorageUnavailable, match=r"^checkpoint storage .* failed writing a checkpoint \(OSError"):
         send_with_checkpoint(send, checkpoint_folder(tmp_path), patience_s=5)
+
+
+def test_the_marker_is_the_one_ray_writes_at_the_storage_root() -> None:
+    from ray.train._internal.storage import _VALIDATE_STORAGE_MARKER_FILENAME
+
+    assert RAY_STORAGE_MARKER == _VALIDATE_STORAGE_MARKER_FILENAME
