@@ -86,13 +86,24 @@ def test_a_real_client_against_a_closed_port_gives_up_naming_the_server(monkeypa
     assert "secret" not in str(raised.value)
 
 
+def gives_up() -> None:
+    raise GaveUp("tracking store x unreachable for 300 s")
+
+
 def test_the_write_queue_refuses_new_writes_once_one_gave_up() -> None:
     queue = WriteQueue()
-
-    def gives_up() -> None:
-        raise GaveUp("tracking store x unreachable for 300 s")
-
     queue.put(gives_up)
     queue.drain()
     with pytest.raises(GaveUp):
         queue.put(lambda: None)
+
+
+def test_a_write_queue_whose_store_gave_up_keeps_saying_so() -> None:
+    # The sweep's last steps (closing runs, its note) must not reach for a store that is gone:
+    # each check raises the same one line again.
+    queue = WriteQueue()
+    queue.put(gives_up)
+    with pytest.raises(GaveUp):
+        queue.flush()
+    with pytest.raises(GaveUp):
+        queue.check()
