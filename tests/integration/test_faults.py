@@ -70,7 +70,7 @@ def test_a_tracking_server_down_past_the_limit_stops_the_sweep_and_resume_finish
     sweep = Sweep([spec], env, tmp_path)
     wait_for(lambda: sweep.process.poll() is not None or logged_epochs(client, raw["name"]) > 0, timeout=300)
     server.stop()
-    code, output = sweep.finish()
+    code, output = sweep.finish(timeout=240)  # it gives up after 10 s: the stop takes seconds, not minutes
     server.start()
     assert code == 75, output
     stop = [line for line in output.splitlines() if line.startswith("error:")]
