@@ -53,12 +53,16 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         return
     count = f"{len(plans)} trials" if plans is not None else f"a search of up to {design.trial_count(spec, plans)} trials"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
+    from .retry import GaveUp
     from .run.sweep import run_sweep
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
         outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
                             plans=plans)
+    except GaveUp as exc:  # the tracking store stayed away past its limit (ORCHESTRATE_TRACKING_PATIENCE)
+        raise type(exc)(f"{exc}; the sweep stopped, its logged epochs are kept; "
+                        f"once it is back, continue with: {resume_hint}") from None
     except KeyboardInterrupt:
         click.echo(f"interrupted: running trials stopped and their runs marked KILLED; "
                    f"continue with: {resume_hint}", err=True)

@@ -183,8 +183,9 @@ class MlflowTrialLogger(Callback):
         """Mark the runs of trials that never completed as interrupted (KILLED); returns how many.
         Called when the sweep stops early (Ctrl-C), so no run is left RUNNING. The queued writes
         land first (a run's last epochs, before it is closed); one that failed is not raised here,
-        as it must not hide why the sweep stopped."""
+        as it must not hide why the sweep stopped; unless the store itself is gone, which is why."""
         self.writes.drain()
+        self.writes.check()
         for run_id in self.open:
             self.tracker.mark_interrupted(run_id)
         count, self.open = len(self.open), set()

@@ -25,7 +25,7 @@ from ..tracking import reader
 from ..tracking.names import ADDED_TO_STUDY, TAG
 from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
-from . import capacity
+from . import capacity, checkpoint_retry
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
 from .plan_grid import PlanLookup, plan_grid
@@ -139,7 +139,8 @@ class Sweep:
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, objectives=spec.search.metrics, deadline=self.deadline,
                                  checkpoint_root=self.checkpoint_root, checkpoint_every=resources.checkpoint_every,
-                                 resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env()),
+                                 resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env(),
+                                 storage_patience=checkpoint_retry.patience()),
             {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
         )
         scheduler = spec.search.scheduler

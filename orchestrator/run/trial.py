@@ -24,6 +24,7 @@ import torch
 from ray import tune
 
 from .. import faults, storage
+from . import checkpoint_retry
 from ..data import DatasetTensors, load_dataset
 from ..spec.plans import PLAN_KEY, TrialPlan
 from ..tracking.names import (COPIED_FROM_KEY, DEVICE_KEY, FAILURE_KEY, NODE_KEY, RESUMED_FROM_KEY, STOPPED_EARLY_KEY,
@@ -119,7 +120,7 @@ def release_freed_memory() -> None:
 
 def run_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root: str, checkpoint_every: int = 1,
               resume_epochs: Optional[dict[str, int]] = None, deadline: Optional[float] = None,
-              kill_after_epoch: Optional[int] = None) -> None:
+              kill_after_epoch: Optional[int] = None, storage_patience: Optional[float] = None) -> None:
     """Train one (configuration, seed), continuing from its newest checkpoint if it has one.
 
     Only the runs a ``--resume`` continues (``resume_epochs``: run key -> last logged epoch)
@@ -133,7 +134,8 @@ def run_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root:
 
     A trial that starts after the sweep's ``deadline`` returns at once without reporting, so the
     time budget stops launching work while running trials end cleanly. ``kill_after_epoch`` is
-    the test hook of :mod:`orchestrator.faults`.
+    the test hook of :mod:`orchestrator.faults`; ``storage_patience`` how long a checkpoint
+    waits for its storage (:mod:`orchestrator.run.checkpoint_retry`).
 
     The plan arrives validated (the driver made it, from a grid or an Optuna proposal) and is
     not validated again here; ``objectives`` are the study's metrics, reported as NaN with a
@@ -146,7 +148,7 @@ def run_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root:
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
-    reporter = EpochReporter(plan.run_key, objectives)
+    reporter = EpochReporter(plan.run_key, objectives, storage_patience=storage_patience)
     try:
         _train(plan, reporter, checkpoint_root=checkpoint_root, checkpoint_every=checkpoint_every,
                logged=(resume_epochs or {}).get(plan.run_key), kill_after_epoch=kill_after_epoch)
@@ -189,8 +191,9 @@ class EpochReporter:
     it only tells the driver's callbacks, before the error arrives, not to retry the trial.
     """
 
-    def __init__(self, run_key: str, objectives: list[str]) -> None:
+    def __init__(self, run_key: str, objectives: list[str], *, storage_patience: Optional[float] = None) -> None:
         self.run_key = run_key
+        self.storage_patience = storage_patience
         self.last: dict[str, Any] = {"epoch": 0, **{name: math.nan for name in objectives}}
 
     def epoch(self, trainer: Trainer, metrics: dict[str, Any], *, checkpoint: bool) -> None:
@@ -207,7 +210,8 @@ class EpochReporter:
                 final = trainer.final_report()
                 final.write(Path(folder) / REPORT_FOLDER)
                 result.update(final.summary())
-            self._send(result, checkpoint=tune.Checkpoint.from_directory(folder))
+            checkpoint_retry.send_with_checkpoint(lambda checkpoint: self._send(result, checkpoint=checkpoint),
+                                                  folder, patience_s=self.storage_patience)
 
     def failure(self, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]

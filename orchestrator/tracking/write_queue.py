@@ -7,6 +7,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
+from ..retry import GaveUp
+
 T = TypeVar("T")
 
 
@@ -25,7 +27,10 @@ class WriteQueue:
         return WriteQueue, ()
 
     def put(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Queue ``write(*args, **kwargs)`` behind every earlier write."""
+        """Queue ``write(*args, **kwargs)`` behind every earlier write. Once a write gave up on
+        an unreachable store, raise that instead: later writes could only be lost, and the
+        caller (the sweep) should stop, to be resumed when the store is back."""
+        self.check()
         self._thread.submit(write, *args, **kwargs).add_done_callback(self._keep_failure)
 
     def now(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -40,9 +45,16 @@ class WriteQueue:
     def flush(self) -> None:
         """Wait until every queued write has run; raise the first that failed since the last flush."""
         self.drain()
+        self.check()
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
+
+    def check(self) -> None:
+        """Raise the write that gave up on an unreachable store, if one did: it stays raised, as
+        no later write can land either."""
+        if isinstance(self._failure, GaveUp):
+            raise self._failure
 
     def _keep_failure(self, done: Future) -> None:
         # Runs on the writer thread right after the write, so drain() sees what it sets.

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import OrchestrateError
 from . import reader
+from .retry import RetryingClient
 from .names import EXPERIMENT_KIND_TAG, KIND_SWEEP, KIND_TRIAL, NOTE_TAG, PROVENANCE, TAG, TRAINING_KIND
 from .store import flatten, open_client, resolve_uri
 
@@ -33,7 +34,7 @@ class StudyTracker:
     def __init__(self, study: str, uri: Optional[str] = None) -> None:
         self.study = study
         self.uri = resolve_uri(uri)
-        self.client = open_client(self.uri)
+        self.client = RetryingClient(open_client(self.uri), self.uri)
         self.parent_run_id: Optional[str] = None
         self._experiment_id: Optional[str] = None
 
@@ -44,7 +45,7 @@ class StudyTracker:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.client = open_client(self.uri)
+        self.client = RetryingClient(open_client(self.uri), self.uri)
 
     @property
     def experiment_id(self) -> str:

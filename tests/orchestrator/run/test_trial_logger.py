@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.run.callbacks import MlflowTrialLogger, TrialPlans
 from orchestrator.spec.plans import TrialPlan
+from orchestrator.retry import GaveUp
 
 
 class SlowStore:
@@ -103,3 +104,22 @@ def test_the_pickled_logger_keeps_run_ids_and_writes_again(logger_and_store) -> 
     restored.on_experiment_end([])
     assert store.writes[-1] == ("metrics", "run2", 2) and ("start", 2) in store.writes
     assert store.writes.count(("start", 2)) == 1  # the restored logger knew the run
+
+
+class GoneStore(SlowStore):
+    """A tracker whose metric writes give up: the tracking server stayed away past its limit."""
+
+    def log_metrics(self, run_id: str, metrics: dict, *, step: int) -> None:
+        raise GaveUp("tracking store http://mlflow:5000 unreachable for 300 s")
+
+
+def test_a_store_that_gave_up_stops_the_sweep_at_the_next_epoch_and_at_its_close() -> None:
+    store = GoneStore()
+    logger = MlflowTrialLogger(store, TrialPlans(plan_of), epochs=3)
+    logger.on_trial_result(0, [], a_trial(0), {"epoch": 1})
+    logger.writes.drain()
+    with pytest.raises(GaveUp):  # raised in Tune's loop: the sweep stops instead of training on unlogged
+        logger.on_trial_result(0, [], a_trial(0, epoch=2), {"epoch": 2})
+    with pytest.raises(GaveUp):  # and its close says why, instead of writing to the store again
+        logger.close_open_runs()
+    assert ("interrupted", "run0") not in store.writes
