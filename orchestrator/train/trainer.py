@@ -122,7 +122,7 @@ class Trainer:
         device = resolve_device(config.train.device)
         everything, labelled = select_data(config.data, dataset)
         seed_everything(seed)
-        model = build_model(config, everything)
+        model = build_model(config, everything, device)
         data = build_loaders(config, model, device, seed, everything, labelled)
         return cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
                    pretrain_loader=data.pretrain, class_names=data.class_names, test_loader=data.test)
