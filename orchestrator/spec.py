@@ -51,6 +51,13 @@ class SweepSpec(TrialConfig):
         return self.model_dump(include=set(TRIAL_SECTIONS), mode="json")
 
     @model_validator(mode="after")
+    def _graphs_have_cuda(self) -> SweepSpec:
+        from .train.device_plan import check_cuda_graphs
+
+        check_cuda_graphs(self.train, self.resources.gpus_per_trial)
+        return self
+
+    @model_validator(mode="after")
     def _scheduler_fits_study(self) -> SweepSpec:
         if self.search.scheduler is not None:
             get_scheduler(self.search.scheduler.name).validate_study(self)

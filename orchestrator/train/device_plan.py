@@ -7,7 +7,9 @@ from typing import Optional
 
 import torch
 
+from ..errors import OptionError
 from ..recipe_spec import TrainSpec
+from .graphs import resolve_cuda_graphs, spec_reason
 from .setup import resolve_channels_last
 
 
@@ -29,9 +31,28 @@ def _choice(value: object) -> str:
     return "auto" if value == "auto" else "set"
 
 
+def graphs_reason(train: TrainSpec, gpus_per_trial: float) -> Optional[str]:
+    """Why the trials will not capture their steps, as far as the spec tells (None: they will)."""
+    if train.cuda_graphs == "off":
+        return "train.cuda_graphs: off"
+    device = trial_device(train, gpus_per_trial)
+    return spec_reason(train, device, planned_autocast(train, device))
+
+
+def check_cuda_graphs(train: TrainSpec, gpus_per_trial: float) -> None:
+    """``train.cuda_graphs: on`` where the trials cannot capture: refused before anything runs."""
+    try:
+        resolve_cuda_graphs(train.cuda_graphs, graphs_reason(train, gpus_per_trial))
+    except ValueError as error:
+        raise OptionError("train.cuda_graphs", str(error).removeprefix("train.cuda_graphs: ")) from None
+
+
 def device_line(train: TrainSpec, gpus_per_trial: float) -> str:
-    """e.g. ``on cuda: amp auto, channels_last on (auto)``."""
+    """e.g. ``on cuda: amp auto, channels_last on (auto), cuda_graphs on (auto)``."""
     device = trial_device(train, gpus_per_trial)
     channels_last = resolve_channels_last(train.channels_last, device, planned_autocast(train, device))
     amp = train.amp if device.type == "cuda" else "off"
-    return f"on {device.type}: amp {amp}, channels_last {'on' if channels_last else 'off'} ({_choice(train.channels_last)})"
+    reason = graphs_reason(train, gpus_per_trial)
+    graphs = f"on ({train.cuda_graphs})" if reason is None else f"off: {reason}"
+    return (f"on {device.type}: amp {amp}, channels_last {'on' if channels_last else 'off'} "
+            f"({_choice(train.channels_last)}), cuda_graphs {graphs}")

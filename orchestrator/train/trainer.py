@@ -24,6 +24,7 @@ from ..config import TrialConfig
 from .loop import (DeviceMemoryError, Predictions, StepOptions, evaluate, joined, predicted_classes,
                    reconstruction_epoch, train_one_epoch)
 from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
+from .graphs import graphed_step
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
@@ -69,6 +70,7 @@ class Trainer:
         self.criterion = build_criterion(recipe.label_smoothing, mixup=self.mixup is not None)
         self.eval_criterion = nn.CrossEntropyLoss()
         self.optimizer, self.schedule = self._recipe(recipe.optimizer, recipe.scheduler, recipe.epochs, train_loader)
+        self.graphed, self.graphs_reason = graphed_step(recipe, self.net, self.criterion, self.optimizer, train_loader)
         self.pretrain_epochs = recipe.pretrain.epochs if recipe.pretrain else 0
         if recipe.pretrain is not None:
             check_pretraining(self.model, pretrain_loader)
@@ -158,9 +160,9 @@ class Trainer:
                                          loss=self.recipe.pretrain.loss, mask=self.mask,
                                          generator=self.pretrain_loader.generator)
             return {"pretrain/loss": stats["loss"], "images": stats["images"], "seconds": stats["seconds"]}, lr
-        lr = self.optimizer.param_groups[-1]["lr"]
+        lr = float(self.optimizer.param_groups[-1]["lr"])  # a device tensor under CUDA graphs
         stats = train_one_epoch(self.net, self.criterion, self.optimizer, self.train_loader, self.device,
-                                options, mixup=self.mixup)
+                                options, mixup=self.mixup, step=self.graphed)
         train = {"train/loss": stats["loss"], "train/top1": stats["top1"], "train/top5": stats["top5"]}
         return {**train, "images": stats["images"], "seconds": stats["seconds"]}, lr
 

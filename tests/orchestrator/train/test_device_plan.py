@@ -49,12 +49,17 @@ def test_channels_last_auto_is_on_for_cuda_with_autocast() -> None:
     assert next(iter(trainer.train_loader))[0].is_contiguous(memory_format=torch.channels_last)
 
 
+CPU_GRAPHS = "cuda_graphs off: the trial trains on cpu (CUDA graphs need CUDA)"
+
+
 @pytest.mark.parametrize(("train", "gpus", "expected"), [
-    ({}, 0.25, "on cuda: amp auto, channels_last on (auto)"),
-    ({"amp": "off"}, 1, "on cuda: amp off, channels_last off (auto)"),
-    ({}, 0, "on cpu: amp off, channels_last off (auto)"),
-    ({"device": "cpu"}, 1, "on cpu: amp off, channels_last off (auto)"),
-    ({"channels_last": True}, 0, "on cpu: amp off, channels_last on (set)"),
+    ({}, 0.25, "on cuda: amp auto, channels_last on (auto), cuda_graphs on (auto)"),
+    ({"amp": "off"}, 1, "on cuda: amp off, channels_last off (auto), cuda_graphs on (auto)"),
+    ({"amp": "fp16", "cuda_graphs": "off"}, 1, "on cuda: amp fp16, channels_last on (auto), cuda_graphs off: "
+                                                "train.cuda_graphs: off"),
+    ({}, 0, f"on cpu: amp off, channels_last off (auto), {CPU_GRAPHS}"),
+    ({"device": "cpu"}, 1, f"on cpu: amp off, channels_last off (auto), {CPU_GRAPHS}"),
+    ({"channels_last": True}, 0, f"on cpu: amp off, channels_last on (set), {CPU_GRAPHS}"),
 ])
 def test_dry_run_line_says_what_the_trials_will_do(train: dict, gpus: float, expected: str) -> None:
     assert device_line(TrainSpec(**train), gpus) == expected
