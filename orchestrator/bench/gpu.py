@@ -22,6 +22,7 @@ from ..data import DatasetTensors, InMemoryLoader, build_augmentation
 from ..train.setup import resolve_amp
 from .bare import time_bare_loop
 from .packing import PackedRun, PackingPool, recommended_k, speedups
+from .policies import PolicyRow, measure_policies
 from .projection import BATCH, SEED_003, Projection, Row, RowProjection, packing_for
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 
@@ -38,6 +39,7 @@ class Plan:
     ks: tuple[int, ...]
     rows: tuple[Row, ...]
     projection: Workload  # batch, steps and epochs of each table row (model and size per row)
+    policy_batches: int = 10  # batches of each augmentation policy timed batched (per image: one)
 
     def row_workload(self, row: Row) -> Workload:
         resized = row.input_size != self.projection.stored_size
@@ -62,6 +64,7 @@ QUICK = Plan(
     ks=(1, 2),
     rows=tuple(r for r in SEED_003 if r.model in ("resnet20", "eca_resnet20", "ghost_resnet20")),
     projection=Workload(batch_size=32, steps=1, timed_epochs=1),
+    policy_batches=2,
 )
 
 
@@ -95,6 +98,7 @@ class GpuBench:
     packing_setting: str = ""
     packing: dict[str, list[PackedRun]] = field(default_factory=dict)
     loader: list[LoaderRow] = field(default_factory=list)
+    policies: list[PolicyRow] = field(default_factory=list)
     projection: Optional[Projection] = None
     seconds: float = 0.0
 
@@ -110,6 +114,7 @@ class GpuBench:
             "trainer_vs_bare": [{**asdict(row), "ratio": row.ratio} for row in self.precision],
             "packing": {"setting": self.packing_setting, "models": packing},
             "data_path": [asdict(row) for row in self.loader],
+            "augment_policies": [{**asdict(row), "ratio": row.ratio} for row in self.policies],
             "projection": None if projection is None else {
                 "rows": [{**asdict(row), "epoch_seconds": row.epoch_seconds, "gpu_hours": row.gpu_hours}
                          for row in projection.rows],
@@ -214,6 +219,8 @@ def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
     bench.packing = measure_packing(plan, target, setting)
     fastest = max((row.trainer for row in bench.precision), default=0.0)
     bench.loader = measure_loader(plan, target, dataset, fastest)
+    bench.policies = measure_policies(dataset.train_images.to(target), batch_size=plan.precision.batch_size,
+                                      batches=plan.policy_batches)
     bench.projection = project(plan, target, setting, bench.packing)
     bench.seconds = time.perf_counter() - start
     return bench

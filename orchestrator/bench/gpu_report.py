@@ -46,6 +46,11 @@ def loader_lines(bench: GpuBench) -> list[str]:
     for row in bench.loader:
         flag = "" if row.headroom >= 1 else "  <- slower than the trainer"
         lines.append(f"   {row.augment:<14}{row.images_per_second:12,.0f}{row.headroom:19.1f}{flag}")
+    if bench.policies:
+        lines += ["   per-image policies alone: batched (each image its own ops) vs torchvision image by image",
+                  f"   {'policy':<14}{'batched img/s':>14}{'per-image img/s':>17}{'ratio':>8}"]
+        lines += [f"   {row.policy:<14}{row.batched:14,.0f}{row.per_image:17,.0f}{row.ratio:8.1f}"
+                  for row in bench.policies]
     return lines
 
 
