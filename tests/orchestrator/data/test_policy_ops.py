@@ -124,3 +124,24 @@ def test_cuda_applies_the_same_ops_as_cpu(policy) -> None:
     plan = policy.draw(len(batch), SIZE, torch.Generator().manual_seed(2), batch.device)
     on_cuda = policy.apply(batch.cuda(), [(op.cuda(), m.cuda()) for op, m in plan]).cpu()
     assert (on_cuda != policy.apply(batch, plan)).float().mean() < 1e-3  # float kernels may round apart
+
+
+def test_colorjitter_batch_equals_each_image_in_its_own_order() -> None:
+    """ColorJitter grouped by adjustment per slot: each image still gets its four factors in its
+    own random order, as torchvision's per-image ColorJitter does."""
+    from orchestrator.data.augment import uniform
+    from orchestrator.data.color import ADJUSTMENTS, ColorJitter
+
+    jitter, batch = ColorJitter(0.4, 0.4, 0.4, 0.1), images(24).float() / 255
+    generator = torch.Generator().manual_seed(7)
+    names = list(jitter.ranges)
+    factors = [uniform(24, *jitter.ranges[name], generator, batch.device) for name in names]
+    order = torch.rand(24, len(names), generator=generator).argsort(dim=1)
+    assert len({tuple(row) for row in order.tolist()}) > 5  # orders differ between images
+    expected = []
+    for k in range(24):
+        image = batch[k:k + 1]
+        for op in order[k].tolist():
+            image = ADJUSTMENTS[names[op]](image, factors[op][k:k + 1])
+        expected.append(image)
+    torch.testing.assert_close(jitter(batch, torch.Generator().manual_seed(7)), torch.cat(expected), rtol=0, atol=1e-6)
