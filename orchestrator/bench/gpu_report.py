@@ -6,7 +6,7 @@ from typing import Optional
 
 from .gpu import GpuBench
 from .packing import recommended_k, speedups
-from .projection import BATCH, EPOCH_IMAGES, EPOCHS, GOAL_WALL_HOURS, GPUS, SEED_003, SEED_GPU_HOURS, SEEDS
+from .projection import EPOCH_IMAGES, EPOCHS, GOAL_WALL_HOURS, GPUS, SEED_GPU_HOURS, SEEDS
 
 
 def _mib(value: Optional[float]) -> str:
@@ -58,8 +58,8 @@ def projection_lines(bench: GpuBench) -> list[str]:
     projection = bench.projection
     if projection is None:
         return []
-    lines = [f"4. seed 003 projection: {len(projection.rows) + len(projection.failed)} of {len(SEED_003)} models, "
-             f"{bench.packing_setting}, {EPOCH_IMAGES:,} images per epoch (the study trains at batch {BATCH})",
+    lines = [f"4. seed 003 projection: {len(projection.rows) + len(projection.failed)} of {projection.total} rows of "
+             f"the study spec, each at its own batch, input size and precision, {EPOCH_IMAGES:,} images per epoch",
              f"   {'model':<20}{'px':>4}{'batch':>6}{'img/s':>10}{'s/epoch':>9}{'K':>3}{'GPU-s/epoch':>12}{'GPU-h':>8}"]
     for row in projection.rows:
         lines.append(f"   {row.label:<20}{row.input_size:>4}{row.batch_size:>6}{row.images_per_second:10,.0f}"
