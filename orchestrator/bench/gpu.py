@@ -28,6 +28,7 @@ from .study import PACKING_MODELS, study_rows
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 
 LOADER_AUGMENTS = ("standard", "randaugment")  # crop + flip (+ normalize); and per-image policies
+SMALL_BATCH_SETTINGS = ("amp+channels_last", "amp+channels_last+graphs")  # what graphs add at batch 128
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Plan:
     projection: Workload  # steps and epochs of each row (model, size, batch, recipe: the row's)
     policy_batches: int = 10  # batches of each augmentation policy timed batched (per image: one)
     row_batch: Optional[int] = None  # None: each row's own batch; --quick: a small one
+    small_batch: Optional[Workload] = None  # the seeds' batch of 128, where launches bind a step
 
     def row_workload(self, row: Row) -> Workload:
         resized = row.input_size != self.projection.stored_size
@@ -59,6 +61,7 @@ FULL = Plan(
     ks=(1, 2, 4, 8),
     labels=None,
     projection=Workload(steps=8, timed_epochs=2),
+    small_batch=Workload("resnet20", batch_size=128, steps=80, timed_epochs=2),
 )
 # Tiny sizes; no compile (minutes of C++ on a CPU) nor CUDA graphs; 3 table rows at 32 px.
 QUICK = Plan(
@@ -100,6 +103,7 @@ class GpuBench:
     device_name: str
     quick: bool
     precision: list[PrecisionRow] = field(default_factory=list)
+    small_batch: list[PrecisionRow] = field(default_factory=list)  # batch 128, with and without graphs
     packing_setting: str = ""
     packing: dict[str, list[PackedRun]] = field(default_factory=dict)
     loader: list[LoaderRow] = field(default_factory=list)
@@ -117,6 +121,7 @@ class GpuBench:
             "device": self.device, "device_name": self.device_name, "torch": torch.__version__,
             "quick": self.quick, "seconds": round(self.seconds, 1),
             "trainer_vs_bare": [{**asdict(row), "ratio": row.ratio} for row in self.precision],
+            "small_batch": [{**asdict(row), "ratio": row.ratio} for row in self.small_batch],
             "packing": {"setting": self.packing_setting, "models": packing},
             "data_path": [asdict(row) for row in self.loader],
             "augment_policies": [{**asdict(row), "ratio": row.ratio} for row in self.policies],
@@ -138,13 +143,14 @@ def _dtype(setting: Setting, device: torch.device) -> str:
     return str(dtype).removeprefix("torch.") if dtype is not None else "float32"
 
 
-def compare_precisions(plan: Plan, device: torch.device, dataset: DatasetTensors) -> list[PrecisionRow]:
+def compare_precisions(workload: Workload, settings: tuple[Setting, ...], device: torch.device,
+                       dataset: DatasetTensors) -> list[PrecisionRow]:
     """Section 1: the trainer and the bare loop on one workload, per precision setting."""
     rows = []
-    for setting in plan.settings:
+    for setting in settings:
         try:
-            ours = time_trainer(plan.precision, setting, device, dataset)
-            bare = time_bare_loop(plan.precision, setting, device, dataset)
+            ours = time_trainer(workload, setting, device, dataset)
+            bare = time_bare_loop(workload, setting, device, dataset)
         except Exception as error:  # noqa: BLE001  (a broken setting is a row of the table)
             rows.append(PrecisionRow(setting.name, _dtype(setting, device), error=_error(error)))
             continue
@@ -220,7 +226,10 @@ def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
     name = torch.cuda.get_device_name(target) if target.type == "cuda" else "cpu"
     bench = GpuBench(device, name, quick)
     dataset = plan.precision.dataset()
-    bench.precision = compare_precisions(plan, target, dataset)
+    bench.precision = compare_precisions(plan.precision, plan.settings, target, dataset)
+    if plan.small_batch is not None and target.type == "cuda":
+        small = tuple(s for s in plan.settings if s.name in SMALL_BATCH_SETTINGS)
+        bench.small_batch = compare_precisions(plan.small_batch, small, target, plan.small_batch.dataset())
     setting = best_setting(bench.precision, plan.settings)
     bench.packing_setting = setting.name
     bench.packing = measure_packing(plan, target, setting)

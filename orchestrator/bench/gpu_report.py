@@ -22,8 +22,11 @@ def precision_lines(bench: GpuBench) -> list[str]:
             continue
         lines.append(f"   {row.setting:<20}{row.dtype:<10}{row.trainer:14,.0f}{row.bare:12,.0f}"
                      f"{row.ratio:7.2f}{_mib(row.peak_mib):>9}")
+    for row in bench.small_batch:
+        lines.append(f"   {row.setting + ', batch 128':<30}" + (f"error: {row.error}" if row.error else
+                     f"{row.trainer:14,.0f}{row.bare:12,.0f}{row.ratio:7.2f}"))
     if bench.quick:
-        lines.append("   (--quick: amp+compile not run)")
+        lines.append("   (--quick: amp+compile, CUDA graphs and batch 128 not run)")
     return lines
 
 

@@ -61,6 +61,7 @@ def canned() -> GpuBench:
         "cuda", "NVIDIA H100", quick=False,
         precision=[PrecisionRow("fp32", "float32", 20_000.0, 25_000.0, 900.0),
                    PrecisionRow("amp+compile", "bfloat16", error="BackendCompilerFailed: boom")],
+        small_batch=[PrecisionRow("amp+channels_last+graphs", "bfloat16", 30_000.0, 12_000.0)],
         packing_setting="fp32",
         packing={"resnet20": [PackedRun(1, 20_000.0, [900.0]), PackedRun(2, 36_000.0, [900.0, 910.0])]},
         loader=[LoaderRow("standard", 400_000.0, 20.0)],
@@ -84,6 +85,8 @@ def test_command_prints_the_four_tables_with_ratios_and_errors(fake_bench) -> No
     assert any("error: BackendCompilerFailed: boom" in line for line in lines)
     assert any("recommended K: 2" in line for line in lines)
     assert any(line.split() == ["randaugment", "90,000", "3,000", "30.0"] for line in lines)
+    assert any(line.split() == ["amp+channels_last+graphs,", "batch", "128", "30,000", "12,000", "2.50"]
+               for line in lines)
     assert any("mlp_mixer_b16" in line and "out of memory" in line for line in lines)
     assert any("measured rows only" in line for line in lines)  # a failed row: no whole-table claim
 
