@@ -12,6 +12,7 @@ from typing import Optional
 from .designs import get_design
 from .spec.plans import TrialPlan
 from .study import SweepSpec
+from .train.device_plan import device_line
 
 TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "tiny_imagenet": 100_000, "digits": 1_437}
 # Sustained multiply-accumulates per second of a small CNN's training step (forward + backward =
@@ -69,7 +70,8 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
         f"~{_duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
         f"estimate for this device); wall time is that divided by the trials running at once")
     return [
-        f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs",
+        f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs; "
+        f"{device_line(spec.train, resources.gpus_per_trial)}",
         f"per trial: {resources.cpus_per_trial:g} CPUs, {resources.gpus_per_trial:g} GPUs; objectives: {objectives}",
         f"cost: {total} trial-epochs at most; {cost}",
     ]

@@ -22,10 +22,13 @@ from ..data import DatasetTensors, InMemoryLoader, build_augmentation
 from ..train.setup import resolve_amp
 from .bare import time_bare_loop
 from .packing import PackedRun, PackingPool, recommended_k, speedups
-from .projection import BATCH, SEED_003, Projection, Row, RowProjection, packing_for
+from .policies import PolicyRow, measure_policies
+from .projection import BATCH, Projection, Row, RowProjection, packing_for
+from .study import PACKING_MODELS, study_rows
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 
 LOADER_AUGMENTS = ("standard", "randaugment")  # crop + flip (+ normalize); and per-image policies
+SMALL_BATCH_SETTINGS = ("amp+channels_last", "amp+channels_last+graphs")  # what graphs add at batch 128
 
 
 @dataclass(frozen=True)
@@ -36,32 +39,40 @@ class Plan:
     settings: tuple[Setting, ...]
     packing: tuple[Workload, ...]
     ks: tuple[int, ...]
-    rows: tuple[Row, ...]
-    projection: Workload  # batch, steps and epochs of each table row (model and size per row)
+    labels: Optional[tuple[str, ...]]  # the study's rows to project (None: all)
+    projection: Workload  # steps and epochs of each row (model, size, batch, recipe: the row's)
+    policy_batches: int = 10  # batches of each augmentation policy timed batched (per image: one)
+    row_batch: Optional[int] = None  # None: each row's own batch; --quick: a small one
+    small_batch: Optional[Workload] = None  # the seeds' batch of 128, where launches bind a step
 
     def row_workload(self, row: Row) -> Workload:
         resized = row.input_size != self.projection.stored_size
         steps = max(1, self.projection.steps // 3) if resized else self.projection.steps
-        return self.projection.scaled(model=row.model, steps=steps, input_size=row.input_size if resized else None)
+        return self.projection.scaled(model=row.model, steps=steps, input_size=row.input_size if resized else None,
+                                      batch_size=self.row_batch or row.batch_size, model_options=row.model_options,
+                                      train=row.train)
 
 
 FULL = Plan(
     precision=Workload("resnet20", batch_size=512, steps=40, timed_epochs=2),
     settings=SETTINGS,
     packing=tuple(Workload(name, batch_size=BATCH, steps=steps, timed_epochs=1)
-                  for name, steps in (("resnet20", 16), ("resnet56", 8), ("densenet121", 4))),
+                  for name, steps in zip(PACKING_MODELS, (16, 8, 4))),
     ks=(1, 2, 4, 8),
-    rows=SEED_003,
-    projection=Workload(batch_size=BATCH, steps=8, timed_epochs=2),
+    labels=None,
+    projection=Workload(steps=8, timed_epochs=2),
+    small_batch=Workload("resnet20", batch_size=128, steps=80, timed_epochs=2),
 )
-# Tiny sizes; no compile (minutes of C++ on a CPU); 3 table rows at 32 px.
+# Tiny sizes; no compile (minutes of C++ on a CPU) nor CUDA graphs; 3 table rows at 32 px.
 QUICK = Plan(
     precision=Workload("resnet20", batch_size=32, steps=2, timed_epochs=1),
-    settings=tuple(s for s in SETTINGS if not s.compile),
+    settings=tuple(s for s in SETTINGS if not s.compile and s.cuda_graphs == "off"),
     packing=(Workload("resnet20", batch_size=32, steps=2, timed_epochs=1),),
     ks=(1, 2),
-    rows=tuple(r for r in SEED_003 if r.model in ("resnet20", "eca_resnet20", "ghost_resnet20")),
-    projection=Workload(batch_size=32, steps=1, timed_epochs=1),
+    labels=("resnet_20", "eca_resnet_20", "ghost_resnet_20"),
+    projection=Workload(steps=1, timed_epochs=1),
+    policy_batches=2,
+    row_batch=32,
 )
 
 
@@ -92,9 +103,11 @@ class GpuBench:
     device_name: str
     quick: bool
     precision: list[PrecisionRow] = field(default_factory=list)
+    small_batch: list[PrecisionRow] = field(default_factory=list)  # batch 128, with and without graphs
     packing_setting: str = ""
     packing: dict[str, list[PackedRun]] = field(default_factory=dict)
     loader: list[LoaderRow] = field(default_factory=list)
+    policies: list[PolicyRow] = field(default_factory=list)
     projection: Optional[Projection] = None
     seconds: float = 0.0
 
@@ -108,8 +121,10 @@ class GpuBench:
             "device": self.device, "device_name": self.device_name, "torch": torch.__version__,
             "quick": self.quick, "seconds": round(self.seconds, 1),
             "trainer_vs_bare": [{**asdict(row), "ratio": row.ratio} for row in self.precision],
+            "small_batch": [{**asdict(row), "ratio": row.ratio} for row in self.small_batch],
             "packing": {"setting": self.packing_setting, "models": packing},
             "data_path": [asdict(row) for row in self.loader],
+            "augment_policies": [{**asdict(row), "ratio": row.ratio} for row in self.policies],
             "projection": None if projection is None else {
                 "rows": [{**asdict(row), "epoch_seconds": row.epoch_seconds, "gpu_hours": row.gpu_hours}
                          for row in projection.rows],
@@ -128,13 +143,14 @@ def _dtype(setting: Setting, device: torch.device) -> str:
     return str(dtype).removeprefix("torch.") if dtype is not None else "float32"
 
 
-def compare_precisions(plan: Plan, device: torch.device, dataset: DatasetTensors) -> list[PrecisionRow]:
+def compare_precisions(workload: Workload, settings: tuple[Setting, ...], device: torch.device,
+                       dataset: DatasetTensors) -> list[PrecisionRow]:
     """Section 1: the trainer and the bare loop on one workload, per precision setting."""
     rows = []
-    for setting in plan.settings:
+    for setting in settings:
         try:
-            ours = time_trainer(plan.precision, setting, device, dataset)
-            bare = time_bare_loop(plan.precision, setting, device, dataset)
+            ours = time_trainer(workload, setting, device, dataset)
+            bare = time_bare_loop(workload, setting, device, dataset)
         except Exception as error:  # noqa: BLE001  (a broken setting is a row of the table)
             rows.append(PrecisionRow(setting.name, _dtype(setting, device), error=_error(error)))
             continue
@@ -144,9 +160,9 @@ def compare_precisions(plan: Plan, device: torch.device, dataset: DatasetTensors
 
 
 def best_setting(rows: list[PrecisionRow], settings: tuple[Setting, ...]) -> Setting:
-    """The fastest setting that does not compile (compiling every packed and projected model would
-    take longer than measuring them), fp32 when every row failed."""
-    by_name = {s.name: s for s in settings if not s.compile}
+    """The fastest setting that neither compiles (compiling every packed model would take longer
+    than measuring them) nor needs CUDA graphs, fp32 when every row failed."""
+    by_name = {s.name: s for s in settings if not s.compile and s.cuda_graphs == "off"}
     timed = [row for row in rows if row.setting in by_name and row.error is None]
     return by_name[max(timed, key=lambda row: row.trainer).setting] if timed else SETTINGS[0]
 
@@ -183,21 +199,23 @@ def measure_loader(plan: Plan, device: torch.device, dataset: DatasetTensors,
     return rows
 
 
-def project(plan: Plan, device: torch.device, setting: Setting,
-            packing: dict[str, list[PackedRun]]) -> Projection:
-    """Section 4: each table row alone on the device, then packed as its reference model packs."""
+def project(plan: Plan, device: torch.device, packing: dict[str, list[PackedRun]]) -> Projection:
+    """Section 4: each study row alone on the device with its own recipe and precision (as its
+    spec row says), then packed as its reference model packs."""
     device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None
+    study = study_rows(labels=plan.labels)
     rows, failed = [], {}
-    for row in plan.rows:
-        try:
-            timing = time_trainer(plan.row_workload(row), setting, device)
+    for row in study:
+        workload = plan.row_workload(row)
+        try:  # the row's own train keys (amp, channels_last, cuda_graphs, optimizer) override the setting's
+            timing = time_trainer(workload, Setting(row.label), device)
         except Exception as error:  # noqa: BLE001  (an out-of-memory model is a finding)
             failed[row.label] = _error(error)
             continue
         k, speedup = packing_for(row, timing.peak_mib, device_mib, packing)
-        rows.append(RowProjection(row.label, row.model, row.input_size, plan.projection.batch_size,
+        rows.append(RowProjection(row.label, row.model, row.input_size, workload.batch_size,
                                   timing.images_per_second, timing.peak_mib, k, speedup))
-    return Projection(rows, failed)
+    return Projection(rows, failed, len(study) if plan.labels is None else len(study_rows()))
 
 
 def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
@@ -208,12 +226,17 @@ def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
     name = torch.cuda.get_device_name(target) if target.type == "cuda" else "cpu"
     bench = GpuBench(device, name, quick)
     dataset = plan.precision.dataset()
-    bench.precision = compare_precisions(plan, target, dataset)
+    bench.precision = compare_precisions(plan.precision, plan.settings, target, dataset)
+    if plan.small_batch is not None and target.type == "cuda":
+        small = tuple(s for s in plan.settings if s.name in SMALL_BATCH_SETTINGS)
+        bench.small_batch = compare_precisions(plan.small_batch, small, target, plan.small_batch.dataset())
     setting = best_setting(bench.precision, plan.settings)
     bench.packing_setting = setting.name
     bench.packing = measure_packing(plan, target, setting)
     fastest = max((row.trainer for row in bench.precision), default=0.0)
     bench.loader = measure_loader(plan, target, dataset, fastest)
-    bench.projection = project(plan, target, setting, bench.packing)
+    bench.policies = measure_policies(dataset.train_images.to(target), batch_size=plan.precision.batch_size,
+                                      batches=plan.policy_batches)
+    bench.projection = project(plan, target, bench.packing)
     bench.seconds = time.perf_counter() - start
     return bench

@@ -6,7 +6,7 @@ from typing import Optional
 
 from .gpu import GpuBench
 from .packing import recommended_k, speedups
-from .projection import BATCH, EPOCH_IMAGES, EPOCHS, GOAL_WALL_HOURS, GPUS, SEED_003, SEED_GPU_HOURS, SEEDS
+from .projection import EPOCH_IMAGES, EPOCHS, GOAL_WALL_HOURS, GPUS, SEED_GPU_HOURS, SEEDS
 
 
 def _mib(value: Optional[float]) -> str:
@@ -22,8 +22,11 @@ def precision_lines(bench: GpuBench) -> list[str]:
             continue
         lines.append(f"   {row.setting:<20}{row.dtype:<10}{row.trainer:14,.0f}{row.bare:12,.0f}"
                      f"{row.ratio:7.2f}{_mib(row.peak_mib):>9}")
+    for row in bench.small_batch:
+        lines.append(f"   {row.setting + ', batch 128':<30}" + (f"error: {row.error}" if row.error else
+                     f"{row.trainer:14,.0f}{row.bare:12,.0f}{row.ratio:7.2f}"))
     if bench.quick:
-        lines.append("   (--quick: amp+compile not run)")
+        lines.append("   (--quick: amp+compile, CUDA graphs and batch 128 not run)")
     return lines
 
 
@@ -46,6 +49,11 @@ def loader_lines(bench: GpuBench) -> list[str]:
     for row in bench.loader:
         flag = "" if row.headroom >= 1 else "  <- slower than the trainer"
         lines.append(f"   {row.augment:<14}{row.images_per_second:12,.0f}{row.headroom:19.1f}{flag}")
+    if bench.policies:
+        lines += ["   per-image policies alone: batched (each image its own ops) vs torchvision image by image",
+                  f"   {'policy':<14}{'batched img/s':>14}{'per-image img/s':>17}{'ratio':>8}"]
+        lines += [f"   {row.policy:<14}{row.batched:14,.0f}{row.per_image:17,.0f}{row.ratio:8.1f}"
+                  for row in bench.policies]
     return lines
 
 
@@ -53,8 +61,8 @@ def projection_lines(bench: GpuBench) -> list[str]:
     projection = bench.projection
     if projection is None:
         return []
-    lines = [f"4. seed 003 projection: {len(projection.rows) + len(projection.failed)} of {len(SEED_003)} models, "
-             f"{bench.packing_setting}, {EPOCH_IMAGES:,} images per epoch (the study trains at batch {BATCH})",
+    lines = [f"4. seed 003 projection: {len(projection.rows) + len(projection.failed)} of {projection.total} rows of "
+             f"the study spec, each at its own batch, input size and precision, {EPOCH_IMAGES:,} images per epoch",
              f"   {'model':<20}{'px':>4}{'batch':>6}{'img/s':>10}{'s/epoch':>9}{'K':>3}{'GPU-s/epoch':>12}{'GPU-h':>8}"]
     for row in projection.rows:
         lines.append(f"   {row.label:<20}{row.input_size:>4}{row.batch_size:>6}{row.images_per_second:10,.0f}"

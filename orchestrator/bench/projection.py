@@ -1,18 +1,18 @@
 """Seed 003's 17-model CIFAR-100 table, projected from measured throughput to the wall time of the
-whole study (17 models x 3 seeds x 200 epochs) on 8 GPUs like the one measured.
+whole study (17 models x 3 seeds x 200 epochs) on 8 GPUs like the one measured. The rows, their
+batch, input size and precision are read from the study spec itself (``study.py``).
 
 The seed trained each model with DDP on 8 V100s at 8 x 128 = 1024 images per step and reports
 about 50 wall-clock hours, ~400 GPU-hours, for one seed. Our study spec
 (``search_spaces/studies/cifar100_backbone_comparison.yaml``) trains each trial on (a share of)
-one GPU at that same global batch of 1024, so that is the batch measured here. Models the seed
-fine-tuned from ImageNet weights train at their weights' input size, CIFAR's 32 px resized on
-the device, as the trainer does for ``pretrained: true``.
+one GPU at that same global batch of 1024. Each row trains at the input size its spec row states
+(``data.image_size``), resized on the device where it is not CIFAR's 32 px.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from .packing import PackedRun, recommended_k, speedups
 
@@ -26,34 +26,22 @@ MEMORY_SHARE = 0.9  # of the device's memory that packed processes may plan to f
 
 @dataclass(frozen=True)
 class Row:
-    """One model of the table. ``packs_like``: the section-2 model whose packing it borrows
-    (similar size at 32 px); None: one trial per GPU (224-px fine-tunes fill a GPU alone)."""
+    """One row of the study, as its spec trains it. ``packs_like``: the section-2 model whose
+    packing it borrows (nearest in parameters at 32 px); None: one trial per GPU (a resized row
+    fills a GPU alone). ``train``: the row's optimizer and precision keys, as (key, value) pairs."""
 
-    label: str  # the seed's name
+    label: str  # the variant's name
     model: str  # our zoo's
     input_size: int = 32
     packs_like: Optional[str] = "resnet20"
+    batch_size: int = BATCH
+    model_options: tuple[tuple[str, Any], ...] = ()
+    train: tuple[tuple[str, Any], ...] = ()
 
-
-SEED_003 = (
-    Row("ghostnet_100", "ghostnet_100", packs_like="densenet121"),
-    Row("convnext_tiny_timm", "timm/convnext_tiny", 224, None),
-    Row("coatnet_0", "coatnet_0", 224, None),
-    Row("resnest50d", "resnest50d", 224, None),
-    Row("cspresnet50", "cspresnet50", 256, None),  # its timm weights' input size
-    Row("hornet_tiny", "hornet_tiny", packs_like="densenet121"),  # our zoo's, at 32 px
-    Row("mlp_mixer_b16", "mlp_mixer_b16", 224, None),
-    Row("segnext_mscan_tiny", "segnext_mscan_tiny", packs_like="resnet56"),
-    Row("resnet_56", "resnet56", packs_like="resnet56"),
-    Row("eca_resnet_32", "eca_resnet32"),
-    Row("resnet_32", "resnet32"),
-    Row("eca_resnet_20", "eca_resnet20"),
-    Row("resnet_20", "resnet20"),
-    Row("ghost_resnet_32", "ghost_resnet32"),
-    Row("ghost_resnet_20", "ghost_resnet20"),
-    Row("mlp_mixer_tiny", "mlp_mixer_tiny", packs_like="resnet56"),
-    Row("convnext_tiny", "convnext_tiny"),
-)
+    @property
+    def precision(self) -> str:
+        """The row's ``train.amp``."""
+        return str(dict(self.train).get("amp", "auto"))
 
 
 @dataclass(frozen=True)
@@ -106,11 +94,12 @@ def packing_for(row: Row, peak_mib: Optional[float], device_mib: Optional[float]
 class Projection:
     rows: list[RowProjection]
     failed: dict[str, str]  # label -> error: the totals leave these rows out
+    total: int = 0  # rows of the study (``--quick`` measures a few)
 
     @property
     def complete(self) -> bool:
-        """Every model of the table measured (not in ``--quick``, nor when one failed)."""
-        return len(self.rows) == len(SEED_003)
+        """Every row of the study measured (not in ``--quick``, nor when one failed)."""
+        return len(self.rows) == self.total
 
     @property
     def gpu_hours(self) -> float:

@@ -27,6 +27,7 @@ class Setting:
     amp: str = "auto"
     channels_last: bool = False
     compile: bool = False
+    cuda_graphs: str = "off"  # the bare loop has none: "on" measures what they add over it
 
 
 SETTINGS = (
@@ -34,6 +35,7 @@ SETTINGS = (
     Setting("amp"),
     Setting("amp+channels_last", channels_last=True),
     Setting("amp+compile", compile=True),
+    Setting("amp+channels_last+graphs", channels_last=True, cuda_graphs="on"),
 )
 
 
@@ -48,6 +50,8 @@ class Workload:
     stored_size: int = 32  # the images as held: CIFAR's 32 px
     input_size: Optional[int] = None  # resized on the device to this first (a 224-px fine-tune)
     num_classes: int = 100
+    model_options: tuple[tuple[str, Any], ...] = ()  # a study row's model options
+    train: tuple[tuple[str, Any], ...] = ()  # a study row's train keys, over the setting's
 
     @property
     def train_images(self) -> int:
@@ -69,9 +73,16 @@ class Workload:
                             "val_size": self.batch_size, "image_size": self.stored_size}}
         train = {"epochs": 1 + self.timed_epochs, "device": device.type, "amp": setting.amp,
                  "channels_last": setting.channels_last, "compile": setting.compile,
+                 "cuda_graphs": setting.cuda_graphs,
                  "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4},
-                 "scheduler": {"name": "cosine"}}
-        return {"data": data, "model": {"name": self.model}, "train": train}
+                 "scheduler": {"name": "cosine"}, **_thawed(self.train)}
+        return {"data": data, "model": {"name": self.model, **_thawed(self.model_options)}, "train": train}
+
+
+def _thawed(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """(key, value) pairs back into a mapping, nested pairs included (a row's optimizer)."""
+    return {key: _thawed(value) if isinstance(value, tuple) and value and isinstance(value[0], tuple) else value
+            for key, value in pairs}
 
 
 @dataclass(frozen=True)

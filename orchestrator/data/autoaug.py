@@ -2,9 +2,10 @@
 
 torchvision's transforms draw one sub-policy per call, so a batch would share it, and they draw
 from the global RNG. Here each image draws its own ops, signs and probabilities from the loader's
-generator, exactly as torchvision's ``forward`` draws them per image; images that drew the same
-op and magnitude are then transformed together by torchvision's own op table and op application
-(``_augmentation_space``, ``_apply_op``), so the ops themselves are torchvision's, batched.
+generator, exactly as torchvision's ``forward`` draws them per image, and the ops' magnitudes come
+from torchvision's own table (``_augmentation_space``). Each op then runs once over the images
+that drew it, with each image's own magnitude (``policy_ops``): no per-image Python, one host read
+per op slot.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from torch import Tensor
 from torchvision.transforms import AutoAugment as TorchAutoAugment
 from torchvision.transforms import AutoAugmentPolicy, InterpolationMode
 from torchvision.transforms import RandAugment as TorchRandAugment
-from torchvision.transforms.autoaugment import _apply_op
 
 from .augment import Op
+from .policy_ops import apply_ops
 
 INTERPOLATIONS = {"nearest": InterpolationMode.NEAREST, "bilinear": InterpolationMode.BILINEAR}
+Plan = list[tuple[Tensor, Tensor]]  # per op slot: (op index per image, -1 for none; magnitude per image)
 
 
 def _on_uint8(images: Tensor, transform: Callable[[Tensor], Tensor]) -> Tensor:
@@ -29,14 +31,8 @@ def _on_uint8(images: Tensor, transform: Callable[[Tensor], Tensor]) -> Tensor:
     return transform(as_bytes).float().div_(255)
 
 
-def _apply_groups(images: Tensor, keys: Tensor, apply: Callable[[Tensor, int], Tensor]) -> Tensor:
-    """``apply(images[i], key)`` for each distinct key, over the images carrying it (key -1: none)."""
-    out = images.clone()
-    for key in torch.unique(keys).tolist():
-        if key >= 0:
-            index = torch.nonzero(keys == key).flatten()
-            out[index] = apply(images[index], key)
-    return out
+def _signed(values: Tensor, negate: Tensor) -> Tensor:
+    return torch.where(negate, -values, values)
 
 
 class RandAugment(Op):
@@ -46,28 +42,37 @@ class RandAugment(Op):
                  interpolation: str = "nearest") -> None:
         self.policy = TorchRandAugment(num_ops, magnitude, num_magnitude_bins, INTERPOLATIONS[interpolation])
 
-    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
-        return _on_uint8(images, lambda batch: self._augment(batch, generator))
+    def names(self, size: tuple[int, int]) -> list[str]:
+        return list(self.policy._augmentation_space(self.policy.num_magnitude_bins, size))
 
-    def _augment(self, images: Tensor, generator: torch.Generator) -> Tensor:
+    def _table(self, size: tuple[int, int], device: torch.device) -> tuple[Tensor, Tensor]:
+        """(magnitude, signed) per op of the space, at the policy's bin."""
         policy = self.policy
-        space = policy._augmentation_space(policy.num_magnitude_bins, tuple(images.shape[-2:]))
-        names = list(space)
-        n, device = len(images), images.device
-        for _ in range(policy.num_ops):
-            op = torch.randint(len(names), (n,), generator=generator, device=device)
+        space = policy._augmentation_space(policy.num_magnitude_bins, size)
+        values = [float(m[policy.magnitude]) if m.ndim > 0 else 0.0 for m, _ in space.values()]
+        signed = [s for _, s in space.values()]
+        return (torch.tensor(values, dtype=torch.float64, device=device), torch.tensor(signed, device=device))
+
+    def draw(self, n: int, size: tuple[int, int], generator: torch.Generator, device: torch.device) -> Plan:
+        """Per image and slot: a uniform op, then a sign (torchvision's order of draws)."""
+        values, signed = self._table(size, device)
+        plan = []
+        for _ in range(self.policy.num_ops):
+            op = torch.randint(len(values), (n,), generator=generator, device=device)
             sign = torch.randint(2, (n,), generator=generator, device=device)
+            plan.append((op, _signed(values[op], signed[op] & (sign == 1))))
+        return plan
 
-            def apply(batch: Tensor, key: int) -> Tensor:
-                name = names[key // 2]
-                magnitudes, signed = space[name]
-                magnitude = float(magnitudes[policy.magnitude]) if magnitudes.ndim > 0 else 0.0
-                if signed and key % 2:
-                    magnitude = -magnitude
-                return _apply_op(batch, name, magnitude, interpolation=policy.interpolation, fill=None)
-
-            images = _apply_groups(images, op * 2 + sign, apply)
+    def apply(self, images: Tensor, plan: Plan) -> Tensor:
+        """``images`` (uint8) through the drawn ops, slot after slot."""
+        names = self.names(tuple(images.shape[-2:]))
+        for op, magnitude in plan:
+            images = apply_ops(images, op, magnitude, names, self.policy.interpolation.value)
         return images
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        plan = self.draw(len(images), tuple(images.shape[-2:]), generator, images.device)
+        return _on_uint8(images, lambda batch: self.apply(batch, plan))
 
 
 class AutoAugment(Op):
@@ -78,29 +83,40 @@ class AutoAugment(Op):
         if policy not in choices:
             raise ValueError(f"unknown AutoAugment policy {policy!r}; allowed: {', '.join(choices)}")
         self.policy = TorchAutoAugment(choices[policy], INTERPOLATIONS[interpolation])
+        self.op_names = sorted({step[0] for sub_policy in self.policy.policies for step in sub_policy})
 
-    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
-        return _on_uint8(images, lambda batch: self._augment(batch, generator))
+    def _step_table(self, step: int, size: tuple[int, int], device: torch.device) -> tuple[Tensor, ...]:
+        """(op index, magnitude, signed, probability) of step ``step`` of every sub-policy."""
+        space = self.policy._augmentation_space(10, size)
+        ops, values, signed, probs = [], [], [], []
+        for sub_policy in self.policy.policies:
+            name, prob, magnitude_id = sub_policy[step]
+            magnitudes, is_signed = space[name]
+            ops.append(self.op_names.index(name))
+            values.append(float(magnitudes[magnitude_id]) if magnitude_id is not None else 0.0)
+            signed.append(is_signed)
+            probs.append(prob)
+        return (torch.tensor(ops, device=device), torch.tensor(values, dtype=torch.float64, device=device),
+                torch.tensor(signed, device=device), torch.tensor(probs, device=device))
 
-    def _augment(self, images: Tensor, generator: torch.Generator) -> Tensor:
-        policies = self.policy.policies
-        space = self.policy._augmentation_space(10, tuple(images.shape[-2:]))
-        n, device = len(images), images.device
-        chosen = torch.randint(len(policies), (n,), generator=generator, device=device)
+    def draw(self, n: int, size: tuple[int, int], generator: torch.Generator, device: torch.device) -> Plan:
+        """Per image: a sub-policy, then per step a probability and a sign (torchvision's draws)."""
+        chosen = torch.randint(len(self.policy.policies), (n,), generator=generator, device=device)
         probs = torch.rand(n, 2, generator=generator, device=device)
         signs = torch.randint(2, (n, 2), generator=generator, device=device)
+        plan = []
         for step in range(2):
-            p = torch.tensor([policy[step][1] for policy in policies], device=device)
+            ops, values, signed, p = self._step_table(step, size, device)
             applied = probs[:, step] <= p[chosen]
+            negate = signed[chosen] & (signs[:, step] == 0)  # torchvision negates on sign 0 here
+            plan.append((torch.where(applied, ops[chosen], -1), _signed(values[chosen], negate)))
+        return plan
 
-            def apply(batch: Tensor, key: int, step: int = step) -> Tensor:
-                name, _, magnitude_id = policies[key // 2][step]
-                magnitudes, signed = space[name]
-                magnitude = float(magnitudes[magnitude_id]) if magnitude_id is not None else 0.0
-                if signed and key % 2 == 0:  # torchvision negates on sign 0 here
-                    magnitude = -magnitude
-                return _apply_op(batch, name, magnitude, interpolation=self.policy.interpolation, fill=None)
-
-            keys = torch.where(applied, chosen * 2 + signs[:, step], torch.full_like(chosen, -1))
-            images = _apply_groups(images, keys, apply)
+    def apply(self, images: Tensor, plan: Plan) -> Tensor:
+        for op, magnitude in plan:
+            images = apply_ops(images, op, magnitude, self.op_names, self.policy.interpolation.value)
         return images
+
+    def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        plan = self.draw(len(images), tuple(images.shape[-2:]), generator, images.device)
+        return _on_uint8(images, lambda batch: self.apply(batch, plan))

@@ -93,10 +93,15 @@ class ColorJitter(Op):
         order = torch.rand(n, len(names), generator=generator, device=device).argsort(dim=1)
         images = images.clone()
         for slot in range(len(names)):
-            for op, (name, factor) in enumerate(zip(names, factors)):
-                index = torch.nonzero(order[:, slot] == op).flatten()
-                if len(index):
+            # Images grouped by their adjustment in this slot: one host read (the group sizes) per slot.
+            grouped = torch.argsort(order[:, slot], stable=True)
+            counts = torch.bincount(order[:, slot], minlength=len(names)).tolist()
+            start = 0
+            for name, factor, count in zip(names, factors, counts):
+                index = grouped[start:start + count]
+                if count:
                     images[index] = ADJUSTMENTS[name](images[index], factor[index])
+                start += count
         return images
 
 

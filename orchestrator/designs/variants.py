@@ -27,7 +27,8 @@ def recipe_line(config: dict[str, Any]) -> str:
     optimizer, scheduler = train["optimizer"], train["scheduler"]
     model_text = model["name"] + _options(model)
     schedule = scheduler["name"] + _options(scheduler)
-    return (f"{model_text} | {data['dataset']} aug={data['augment']} bs={data['batch_size']} | "
+    size = f" {data['image_size']}px" if data.get("image_size") else ""
+    return (f"{model_text} | {data['dataset']}{size} aug={data['augment']} bs={data['batch_size']} | "
             f"{optimizer['name']} lr={optimizer['lr']:.4g} wd={optimizer['weight_decay']:.4g} | "
             f"{schedule} | {train['epochs']} epochs")
 

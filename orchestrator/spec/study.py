@@ -16,6 +16,7 @@ from ..errors import OptionError
 from ..schema import StrictModel
 from ..tracking.names import DEFAULT_METRIC
 from ..train.config import TRIAL_SECTIONS, TrialConfig
+from ..train.device_plan import check_cuda_graphs
 from ..train.metrics import EPOCH_METRICS
 from .resources import ResourcesSpec, TrackingSpec
 
@@ -109,6 +110,11 @@ class StudySpec(TrialConfig):
     def trial_config(self) -> dict[str, Any]:
         """The base trial config as plain data (what factors patch)."""
         return self.model_dump(include=set(TRIAL_SECTIONS), mode="json")
+
+    @model_validator(mode="after")
+    def _graphs_have_cuda(self) -> StudySpec:
+        check_cuda_graphs(self.train, self.resources.gpus_per_trial)
+        return self
 
     @model_validator(mode="after")
     def _scheduler_fits_study(self) -> StudySpec:

@@ -90,8 +90,12 @@ def train_one_epoch(
     options: StepOptions = StepOptions(),
     *,
     mixup: Optional[Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = None,
+    step: Optional[Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = None,
 ) -> dict[str, float]:
-    """Train one pass over ``loader``: mean loss, top-1/top-5 (%) against the unmixed labels."""
+    """Train one pass over ``loader``: mean loss, top-1/top-5 (%) against the unmixed labels.
+
+    ``step(images, targets) -> (logits, loss)`` takes the forward, backward and optimizer step
+    itself (a captured CUDA graph, ``graphs.GraphedStep``); ``options.on_step`` still follows it."""
     model.train()
     start = time.perf_counter()
     loss_sum = torch.zeros((), device=device)
@@ -101,10 +105,15 @@ def train_one_epoch(
         targets = labels
         if mixup is not None:
             images, targets = mixup(images, labels)
-        with autocast_context(device, options.autocast_dtype):
-            logits = model(images)
-            loss = criterion(logits, targets)
-        optimizer_step(loss, model, optimizer, options)
+        if step is not None:
+            logits, loss = step(images, targets)
+            if options.on_step is not None:
+                options.on_step()
+        else:
+            with autocast_context(device, options.autocast_dtype):
+                logits = model(images)
+                loss = criterion(logits, targets)
+            optimizer_step(loss, model, optimizer, options)
         loss_sum += loss.detach() * len(labels)
         correct += torch.stack(topk_correct(logits.detach(), labels, (1, 5)))
         seen += len(labels)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..errors import OptionError
 from ..options import check_options
@@ -157,7 +157,16 @@ class TrainSpec(StrictModel):
     early_stopping: Optional[EarlyStoppingSpec] = None
     pretrain: Optional[PretrainSpec] = None
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
-    channels_last: bool = False
+    channels_last: Union[Literal["auto"], bool] = Field(
+        "auto", description="auto: on for CUDA with autocast (1.7x there), off on CPU where it is slower")
     compile: bool = Field(False, description="torch.compile the model")
+    cuda_graphs: Literal["auto", "on", "off"] = Field(
+        "auto", description="capture each training step in a CUDA graph; auto: where model and recipe allow")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, ge=0, description="seed of the first repeat; repeat r uses seed + r")
+
+    @field_validator("cuda_graphs", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare ``on``/``off`` as a boolean."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value

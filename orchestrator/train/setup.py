@@ -50,6 +50,19 @@ def resolve_amp(choice: str, device: torch.device) -> Optional[torch.dtype]:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
 
 
+def resolve_channels_last(choice: str | bool, device: torch.device, autocast_dtype: Optional[torch.dtype]) -> bool:
+    """``auto``: channels-last only on CUDA under autocast, where tensor-core convolutions want
+    NHWC (bf16 alone trains no faster than fp32 without it); on a CPU it is slower."""
+    if choice == "auto":
+        return device.type == "cuda" and autocast_dtype is not None
+    return bool(choice)
+
+
+def uses_channels_last(config: TrialConfig, device: torch.device) -> bool:
+    train = config.train
+    return resolve_channels_last(train.channels_last, device, resolve_amp(train.amp, device))
+
+
 def count_params(model: nn.Module, *, trainable: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
@@ -100,7 +113,7 @@ def build_loaders(config: TrialConfig, model: nn.Module, device: torch.device, s
     image_size, mean, std = input_geometry(config, model, everything)
     augment: Op = build_augmentation(data.augment)
     common = dict(mean=mean, std=std, device=device, image_size=image_size,
-                  channels_last=config.train.channels_last)
+                  channels_last=uses_channels_last(config, device))
     train = InMemoryLoader(labelled.train_images, labelled.train_labels, batch_size=data.batch_size,
                            shuffle=True, augment=augment, augment_mode=data.augment_mode,
                            drop_last=True, seed=seed, **common)
@@ -117,10 +130,10 @@ def build_loaders(config: TrialConfig, model: nn.Module, device: torch.device, s
     return TrainingData(train, val, test, pretrain, everything.class_names)
 
 
-def build_model(config: TrialConfig, dataset: DatasetTensors) -> nn.Module:
+def build_model(config: TrialConfig, dataset: DatasetTensors, device: torch.device) -> nn.Module:
     model = models.create_model(config.model.name, num_classes=dataset.num_classes,
                                 in_chans=dataset.input_size[0], **config.model.options)
-    if config.train.channels_last:
+    if uses_channels_last(config, device):
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -19,21 +19,21 @@ import torch.nn as nn
 from ..data import DatasetTensors, InMemoryLoader
 from ..data.augment import Cutout
 from ..profile import profile_model
-from .recipe import OptimizerSpec, LrScheduleSpec, TrainSpec
+from ..tracking.names import BASE_LR, LR, WEIGHT_DECAY
 from .config import TrialConfig
+from .graphs import graphed_step
 from .loop import (DeviceMemoryError, Predictions, StepOptions, evaluate, joined, predicted_classes,
                    reconstruction_epoch, train_one_epoch)
-from ..tracking.names import BASE_LR, LR, WEIGHT_DECAY
+from .lr_schedules import LRSchedule, build_schedule, scale_learning_rate
 from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
+from .recipe import LrScheduleSpec, OptimizerSpec, TrainSpec
 from .recipes import build_criterion, build_optimizer
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
-from .lr_schedules import LRSchedule, build_schedule, scale_learning_rate
 from .setup import (build_loaders, build_model, check_pretraining, count_params, resolve_amp, resolve_device,
                     seed_everything, select_data)
 
 EpochCallback = Callable[[dict[str, float]], None]
-
 __all__ = ["EPOCH_METRICS", "EpochCallback", "Trainer"]
 
 
@@ -70,6 +70,7 @@ class Trainer:
         self.criterion = build_criterion(recipe.label_smoothing, mixup=self.mixup is not None)
         self.eval_criterion = nn.CrossEntropyLoss()
         self.optimizer, self.schedule = self._recipe(recipe.optimizer, recipe.scheduler, recipe.epochs, train_loader)
+        self.graphed, self.graphs_reason = graphed_step(recipe, self.net, self.criterion, self.optimizer, train_loader)
         self.pretrain_epochs = recipe.pretrain.epochs if recipe.pretrain else 0
         if recipe.pretrain is not None:
             check_pretraining(self.model, pretrain_loader)
@@ -123,7 +124,7 @@ class Trainer:
         device = resolve_device(config.train.device)
         everything, labelled = select_data(config.data, dataset)
         seed_everything(seed)
-        model = build_model(config, everything)
+        model = build_model(config, everything, device)
         data = build_loaders(config, model, device, seed, everything, labelled)
         return cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
                    pretrain_loader=data.pretrain, class_names=data.class_names, test_loader=data.test)
@@ -159,9 +160,9 @@ class Trainer:
                                          loss=self.recipe.pretrain.loss, mask=self.mask,
                                          generator=self.pretrain_loader.generator)
             return {"pretrain/loss": stats["loss"], "images": stats["images"], "seconds": stats["seconds"]}, lr
-        lr = self.optimizer.param_groups[-1]["lr"]
+        lr = float(self.optimizer.param_groups[-1]["lr"])  # a device tensor under CUDA graphs
         stats = train_one_epoch(self.net, self.criterion, self.optimizer, self.train_loader, self.device,
-                                options, mixup=self.mixup)
+                                options, mixup=self.mixup, step=self.graphed)
         train = {"train/loss": stats["loss"], "train/top1": stats["top1"], "train/top5": stats["top5"]}
         return {**train, "images": stats["images"], "seconds": stats["seconds"]}, lr
 

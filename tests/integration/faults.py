@@ -17,7 +17,7 @@ import yaml
 from mlflow import MlflowClient
 
 from orchestrator import stack
-from orchestrator.spec import parse_spec
+from orchestrator.study import parse_spec
 from tests.orchestrator.recovery import command, expand, histories, uninterrupted
 
 from .conftest import ADMIN, ADMIN_PASSWORD, Postgres, child_env, free_port, healthy, running, wait_until

@@ -17,8 +17,8 @@ import torch
 from mlflow import MlflowClient
 
 from orchestrator import stack
-from orchestrator.spec import parse_spec
-from orchestrator.trial import CHECKPOINT_FILE, NODE_KEY, RESUMED_FROM_KEY
+from orchestrator.study import parse_spec
+from orchestrator.run.trial import CHECKPOINT_FILE, NODE_KEY, RESUMED_FROM_KEY
 from tests.orchestrator.recovery import expand, wait_for
 
 from .conftest import Postgres, child_env, free_port, healthy, wait_until

@@ -125,7 +125,8 @@ def test_version() -> None:
 def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
     result = invoke("sweep", "quickstart.yaml", "--dry-run")
     summary = result.output.strip().splitlines()[-3:]
-    assert summary[0] == "dataset digits, model resnet20, 6 epochs"
+    assert summary[0] == ("dataset digits, model resnet20, 6 epochs; on cpu: amp off, channels_last off "
+                          "(auto), cuda_graphs off: the trial trains on cpu (CUDA graphs need CUDA)")
     assert summary[1] == "per trial: 1 CPUs, 0 GPUs; objectives: val/top1 (max)"
     assert summary[2].startswith("cost: 48 trial-epochs at most; ~") and "s per trial-epoch" in summary[2]
 

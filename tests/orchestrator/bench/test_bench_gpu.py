@@ -16,6 +16,7 @@ from orchestrator.bench import gpu
 from orchestrator.bench.gpu import GpuBench, LoaderRow, PrecisionRow
 from orchestrator.bench.gpu_cli import gpu_command
 from orchestrator.bench.packing import PackedRun
+from orchestrator.bench.policies import PolicyRow
 from orchestrator.bench.projection import Projection, RowProjection
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,6 +48,9 @@ def test_quick_bench_runs_every_section_without_ray_mlflow_or_optuna() -> None:
     runs = result["packing"]["models"]["resnet20"]["runs"]
     assert [run["k"] for run in runs] == [1, 2] and all(run["images_per_second"] > 0 and not run["errors"] for run in runs)
     assert [row["augment"] for row in result["data_path"]] == ["standard", "randaugment"]
+    policies = result["augment_policies"]
+    assert [row["policy"] for row in policies] == ["randaugment", "autoaugment"]
+    assert all(row["batched"] > 0 and row["per_image"] > 0 and row["ratio"] > 0 for row in policies)
     projection = result["projection"]
     assert len(projection["rows"]) == 3 and not projection["failed"] and projection["gpu_hours"] > 0
     assert {"epoch_seconds", "gpu_hours", "k", "batch_size", "input_size"} <= set(projection["rows"][0])
@@ -57,9 +61,11 @@ def canned() -> GpuBench:
         "cuda", "NVIDIA H100", quick=False,
         precision=[PrecisionRow("fp32", "float32", 20_000.0, 25_000.0, 900.0),
                    PrecisionRow("amp+compile", "bfloat16", error="BackendCompilerFailed: boom")],
+        small_batch=[PrecisionRow("amp+channels_last+graphs", "bfloat16", 30_000.0, 12_000.0)],
         packing_setting="fp32",
         packing={"resnet20": [PackedRun(1, 20_000.0, [900.0]), PackedRun(2, 36_000.0, [900.0, 910.0])]},
         loader=[LoaderRow("standard", 400_000.0, 20.0)],
+        policies=[PolicyRow("randaugment", 90_000.0, 3_000.0)],
         projection=Projection([RowProjection("resnet_20", "resnet20", 32, 1024, 20_000.0, 900.0, 2, 1.8)],
                               {"mlp_mixer_b16": "DeviceMemoryError: out of memory"}),
         seconds=300.0)
@@ -78,6 +84,9 @@ def test_command_prints_the_four_tables_with_ratios_and_errors(fake_bench) -> No
     assert any("fp32" in line and "0.80" in line for line in lines)  # 20,000 / 25,000
     assert any("error: BackendCompilerFailed: boom" in line for line in lines)
     assert any("recommended K: 2" in line for line in lines)
+    assert any(line.split() == ["randaugment", "90,000", "3,000", "30.0"] for line in lines)
+    assert any(line.split() == ["amp+channels_last+graphs,", "batch", "128", "30,000", "12,000", "2.50"]
+               for line in lines)
     assert any("mlp_mixer_b16" in line and "out of memory" in line for line in lines)
     assert any("measured rows only" in line for line in lines)  # a failed row: no whole-table claim
 

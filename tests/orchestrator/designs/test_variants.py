@@ -70,7 +70,7 @@ def test_dry_run_lists_every_row_of_the_backbone_comparison_with_its_recipe() ->
     names = list(load_yaml(SEARCH_SPACES_DIR / "studies/cifar100_backbone_comparison.yaml")["search"]["variants"])
     assert [row.split()[0] for row in rows] == ["resnet_20", *(name for name in names if name != "resnet_20")]
     recipes = {row.split()[0]: row.split(maxsplit=2)[2] for row in rows}
-    assert recipes["resnet_20"] == "resnet20 | cifar100 aug=standard bs=1024 | sgd lr=0.1 wd=0.0005 | cosine | 200 epochs"
+    assert recipes["resnet_20"] == "resnet20 | cifar100 32px aug=standard bs=1024 | sgd lr=0.1 wd=0.0005 | cosine | 200 epochs"
     assert recipes["coatnet_0"].startswith('coatnet_0 {"pretrained": true} |')
     assert 'adamw lr=0.001 wd=0.05 | cosine {"interval": "step", "warmup_epochs": 5}' in recipes["coatnet_0"]
     assert not Path("mlflow.db").exists()
