@@ -93,6 +93,8 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
     from .report import leaderboard as build
     from .report.formats import display_leaderboard, to_latex, to_markdown
     from .report.leaderboard import load_board_runs
+    from .report.reported import caption as reported_caption
+    from .report.reported import reported_of
 
     runs = load_board_runs(studies, uri=tracking_uri)
     click.echo(runs.describe(), err=True)  # stderr, so the table on stdout can be piped
@@ -101,6 +103,7 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
         table.to_csv(csv_path, index=False)
         click.echo(f"wrote {len(table)} configurations to {csv_path}", err=True)
     shown, caption = display_leaderboard(table), table.attrs["basis"].caption
+    caption = f"{caption} {reported_caption(reported_of(table))}".strip()  # a report's own numbers, if any
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "md":
