@@ -12,6 +12,7 @@ from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
 from .commands.models import models
+from .commands.weights import weights
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks, and MLflow's and Ray's own log lines.")
@@ -38,11 +39,13 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
+    from .reported import check_rows
     from .spec import load_spec
 
     spec = load_spec(spec_path, list(overrides))
     design = get_design(spec.search.kind)
     plans = design.expand(spec)
+    check_rows(spec.reported, [plan.label for plan in plans] if plans is not None else None)
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
@@ -51,6 +54,9 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
         return
+    from .weights import check_weights
+
+    check_weights(spec, plans, spec_path=spec_path)  # a pretrained row's weights, before Ray or the store
     count = f"{len(plans)} trials" if plans is not None else f"an Optuna search of {spec.search.num_samples} proposals"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .sweep import run_sweep
@@ -163,6 +169,7 @@ def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) 
 main.add_command(data)
 main.add_command(models)
 main.add_command(bench)
+main.add_command(weights)
 
 
 if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it

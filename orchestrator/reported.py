@@ -19,15 +19,12 @@ factor-level labels (``k_size=3``); a key that names no row of the study is refu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .errors import OptionError
+from .errors import OptionError, SpecError
 from .spec_base import StrictModel
-
-if TYPE_CHECKING:
-    from .spec import SweepSpec
 
 ReportedBasis = Literal["best_epoch", "final_epoch", "validation_chosen"]
 BASES: tuple[str, ...] = ReportedBasis.__args__  # type: ignore[attr-defined]
@@ -82,23 +79,15 @@ class ReportedSpec(StrictModel):
                 for label, row in self.rows.items() for basis, number in row.numbers().items()]
 
 
-def row_labels(spec: SweepSpec) -> list[str]:
-    """The labels of the study's rows, as its runs and the leaderboard carry them."""
-    from .designs import get_design  # designs import the spec's types: imported when checked
-
-    try:
-        cells = get_design(spec.search.kind).cells(spec)
-    except NotImplementedError:
-        raise OptionError("reported", f"kind {spec.search.kind} proposes its rows while it runs; reported "
-                                      f"numbers need fixed rows (kind: variants, ablation or grid)") from None
-    return [cell.label for cell in cells]
-
-
-def check_rows(spec: SweepSpec) -> None:
-    """Every reported key names a row of the study; one line naming the key and the rows."""
-    if spec.reported is None:
+def check_rows(reported: Optional[ReportedSpec], labels: Optional[list[str]]) -> None:
+    """Every reported key names a row of the study (``labels``: its planned rows, None for a
+    design that proposes rows while it runs); one line naming the key and the rows."""
+    if reported is None:
         return
-    labels = row_labels(spec)
-    for key in spec.reported.rows:
-        if key not in labels:
-            raise OptionError(f"reported.rows.{key}", f"not a row of this study (rows: {', '.join(labels)})")
+    if labels is None:
+        raise SpecError("reported: this study proposes its rows while it runs; reported numbers need "
+                        "fixed rows (kind: variants, ablation or grid)")
+    rows = list(dict.fromkeys(labels))
+    for key in reported.rows:
+        if key not in rows:
+            raise SpecError(f"reported.rows.{key}: not a row of this study (rows: {', '.join(rows)})")
