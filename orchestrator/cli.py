@@ -39,6 +39,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
+    from .recipe_lines import recipe_section
     from .reported import check_rows
     from .spec import load_spec
 
@@ -50,6 +51,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
         click.echo("\n".join(design.describe(spec, plans)))
+        click.echo("\n".join(recipe_section(plans, spec.trial_config())))  # every row's whole recipe
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
