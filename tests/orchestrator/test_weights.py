@@ -124,8 +124,9 @@ def test_prefetch_fetches_each_missing_weight_once_and_records_its_checksum(
 
 
 @pytest.mark.parametrize("spec, needed", [
-    ("studies/cifar10_transfer_learning.yaml", {"resnet50": ["resnet50.tv_in1k"],
-                                                "resnet_attention": ["resnet50.tv_in1k"]}),
+    ("studies/cifar10_transfer_learning.yaml", {
+        "resnet50": ["resnet50.tv_in1k"], "resnet_attention": ["resnet50.tv_in1k"],
+        "resnet50_finetune_all": ["resnet50.tv_in1k"], "resnet_attention_finetune_all": ["resnet50.tv_in1k"]}),
     ("studies/cifar100_backbone_comparison.yaml", {
         "convnext_tiny_timm": ["convnext_tiny.in12k_ft_in1k"], "resnest50d": ["resnest50d.in1k"],
         "cspresnet50": ["cspresnet50.ra_in1k"], "coatnet_0": ["coatnet_0_rw_224.sw_in1k"],
