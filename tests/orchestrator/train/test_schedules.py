@@ -188,3 +188,26 @@ def test_cyclic_restart_starts_the_cycle_over_at_full_amplitude() -> None:
     expected = [triangular2(t if t < start else t - start, BASE, 0.5, 2 * STEPS) for t in range(EPOCHS * STEPS)]
     assert lrs == pytest.approx(expected, rel=1e-9)
     assert max(lrs[start:]) == pytest.approx(0.5)  # triangular2 had halved it to 0.125 by then
+
+
+def test_cyclic_with_a_cut_resumes_from_its_state_where_it_stopped() -> None:
+    """A trial killed mid-run reloads the schedule's state: the curve goes on as if never stopped."""
+    options = dict(epochs=EPOCHS, steps_per_epoch=STEPS, max_lr=0.5, step_size_up_epochs=2, cut_epochs=[6],
+                   restart_epochs=[9])
+    whole = curve("cyclic", EPOCHS * STEPS, **{k: v for k, v in options.items() if k not in ("epochs", "steps_per_epoch")})
+    first_opt = optimizer()
+    first = build_schedule("cyclic", first_opt, **options)
+    for _ in range(7 * STEPS):
+        first_opt.step()
+        first.step_batch()
+    state = (first_opt.state_dict(), first.scheduler.state_dict())
+    resumed_opt = optimizer()
+    resumed = build_schedule("cyclic", resumed_opt, **options)
+    resumed_opt.load_state_dict(state[0])
+    resumed.scheduler.load_state_dict(state[1])
+    rest = []
+    for _ in range(7 * STEPS, EPOCHS * STEPS):
+        rest.append(resumed_opt.param_groups[0]["lr"])
+        resumed_opt.step()
+        resumed.step_batch()
+    assert rest == pytest.approx(whole[7 * STEPS:], rel=1e-9)
