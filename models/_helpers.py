@@ -13,6 +13,8 @@ import timm
 import torch.nn as nn
 from huggingface_hub.errors import HfHubHTTPError
 
+from ._weights import probing, stored_file, weight_name
+
 Freeze = Literal["backbone"]
 
 
@@ -26,17 +28,27 @@ DOWNLOAD_ERRORS = (OSError, HfHubHTTPError)
 
 
 def create_timm(name: str, *, pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    """``timm.create_model`` whose failure to download weights says so in one plain sentence."""
+    """``timm.create_model`` that loads pretrained weights from the local store when it has
+    them (``_weights``), and whose failure to download them says so in one plain sentence."""
     if not pretrained:
         return timm.create_model(name, **kwargs)
+    probe = probing()
+    if probe is not None:  # only asked which weights this build loads
+        probe.append(weight_name(name))
+        model = timm.create_model(name, **kwargs)
+        return mark_pretrained(model, model.pretrained_cfg)
+    stored = stored_file(weight_name(name))
+    if stored is not None:  # timm's own override: load this file instead of downloading
+        kwargs["pretrained_cfg_overlay"] = {**kwargs.get("pretrained_cfg_overlay", {}), "file": str(stored)}
     try:
         model = timm.create_model(name, pretrained=True, **kwargs)
     except DOWNLOAD_ERRORS as exc:
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PretrainedWeightsUnavailable(
             f"pretrained weights for {name} could not be downloaded: no network connection and no "
-            f"cached copy (timm fetches them from the Hugging Face Hub into $HF_HOME). Run once "
-            f"with network access, or set pretrained: false. Cause: {cause}"
+            f"cached copy (timm fetches them from the Hugging Face Hub into $HF_HOME). Fetch them ahead "
+            f"with `orchestrate weights prefetch SPEC` or `orchestrate weights import {weight_name(name)} FILE`, "
+            f"or set pretrained: false. Cause: {cause}"
         ) from exc
     return mark_pretrained(model, model.pretrained_cfg)
 

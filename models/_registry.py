@@ -18,6 +18,7 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from ._helpers import create_timm
+from ._weights import recording_weights
 
 TIMM_PREFIX = "timm/"
 DEFAULT_INPUT_SIZE = 32  # CIFAR, the seeds' usual dataset
@@ -107,3 +108,13 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     if name not in _model_entrypoints:
         raise UnknownModelError(unknown_model_message(name))
     return _model_entrypoints[name](**kwargs)
+
+
+def needed_weights(name: str, **options: Any) -> tuple[list[str], nn.Module]:
+    """(the pretrained weights model ``name`` with ``options`` loads, the model built on the meta
+    device without them): its ``pretrained_cfg`` says the input size the weights expect."""
+    import torch
+
+    with recording_weights() as names, torch.device("meta"):
+        model = create_model(name, **options)
+    return names, model

@@ -12,6 +12,7 @@ from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
 from .commands.models import models
+from .commands.weights import weights
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks, and MLflow's and Ray's own log lines.")
@@ -38,19 +39,26 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
+    from .recipe_lines import recipe_section
+    from .spec.reported import check_rows
     from .study import load_spec
 
     spec = load_spec(spec_path, list(overrides))
     design = get_design(spec.search.kind)
     plans = design.expand(spec)
+    check_rows(spec.reported, [plan.label for plan in plans] if plans is not None else None)
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
         click.echo("\n".join(design.describe(spec, plans)))
+        click.echo("\n".join(recipe_section(plans, spec.trial_config())))  # every row's whole recipe
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
         return
+    from .weights import check_weights
+
+    check_weights(spec, plans, spec_path=spec_path)  # a pretrained row's weights, before Ray or the store
     count = f"{len(plans)} trials" if plans is not None else f"a search of up to {design.trial_count(spec, plans)} trials"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .retry import GaveUp
@@ -97,6 +105,8 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
     from .report import leaderboard as build
     from .report.formats import display_leaderboard, to_latex, to_markdown
     from .report.leaderboard import load_board_runs
+    from .report.reported import caption as reported_caption
+    from .report.reported import reported_of
 
     runs = load_board_runs(studies, uri=tracking_uri)
     click.echo(runs.describe(), err=True)  # stderr, so the table on stdout can be piped
@@ -105,6 +115,7 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
         table.to_csv(csv_path, index=False)
         click.echo(f"wrote {len(table)} configurations to {csv_path}", err=True)
     shown, caption = display_leaderboard(table), table.attrs["basis"].caption
+    caption = f"{caption} {reported_caption(reported_of(table))}".strip()  # a report's own numbers, if any
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "md":
@@ -164,6 +175,7 @@ def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) 
 main.add_command(data)
 main.add_command(models)
 main.add_command(bench)
+main.add_command(weights)
 
 
 if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it

@@ -105,7 +105,18 @@ def display_leaderboard(board: pd.DataFrame) -> pd.DataFrame:
     }
     if board["study"].nunique() < 2:
         del cells["study"]
-    return render(board, cells)
+    return render(board, cells | _reported_cells(board))
+
+
+def _reported_cells(board: pd.DataFrame) -> dict[str, Callable[[pd.Series], str]]:
+    """A report's own number beside ours of the same epoch rule, per rule (report/reported.py)."""
+    cells: dict[str, Callable[[pd.Series], str]] = {}
+    for rule in (c.removeprefix("reported_") for c in board.columns if c.startswith("reported_")):
+        shown = rule.replace("_", "-")
+        cells[f"reported {shown} (%)"] = lambda r, rule=rule: number(r[f"reported_{rule}"])
+        cells[f"ours {shown} (%)"] = lambda r, rule=rule: number(r[f"ours_{rule}"])
+        cells[f"Δ {shown}"] = lambda r, rule=rule: number(r[f"delta_{rule}"], signed=True)
+    return cells
 
 
 def display_ablation(table: pd.DataFrame) -> pd.DataFrame:

@@ -14,8 +14,9 @@ import pandas as pd
 from ..errors import OrchestrateError
 from ..tracking.names import (DEFAULT_METRIC, DEFAULT_MODE, OUTCOMES, SUMMARY_METRICS, SUMMARY_TOP1, SUMMARY_TOP5, TOP1,
                               rank_column)
-from ..tracking.reader import study_objective
+from ..tracking.latest import study_objective
 from .basis import BASIS_COLUMN, Basis, headline_of
+from .reported import beside_board, compare, reported_numbers
 from .runs import StudyRuns, as_studies, load_runs
 from .stats import PERCENT, from_logit, informative, t_half_width, to_logit
 
@@ -62,7 +63,9 @@ def leaderboard(
     ``top1_*`` summarise each seed's best validation top-1 (%): mean, sample std (ddof=1) and the
     ``confidence`` interval (a t interval on the logit scale, so inside [0, 100]), flagged
     ``top1_ci_informative`` from 3 seeds on; ``basis`` says which split and epoch rule. ``efficiency`` is top-1 mean / params (M), as in
-    the seed reports. ``fields`` (config options or tags) are carried as extra columns.
+    the seed reports. ``fields`` (config options or tags) are carried as extra columns. With a
+    spec's ``reported`` numbers: ``reported_<rule>``, ``ours_<rule>``, ``delta_<rule>`` per rule
+    they use, and ``attrs["reported"]`` (one record per number, see :func:`.reported.reported_of`).
     """
     fields = [name for name in fields if name not in COLUMNS]
     runs = runs if runs is not None else load_board_runs(studies, uri=uri, fields=fields)
@@ -73,14 +76,17 @@ def leaderboard(
         raise OrchestrateError(f"these runs lack {rank_by}, the study's objective: read them with load_board_runs")
     if runs.frame.empty:
         empty = pd.DataFrame(columns=[*COLUMNS, *fields])
-        empty.attrs["basis"] = basis
+        empty.attrs["basis"], empty.attrs["reported"] = basis, []
         return empty
     table = _aggregate(runs, basis, rank_by=rank_by, fields=fields, confidence=confidence)
     table = table.sort_values("_score", ascending=mode == "min", na_position="last", kind="stable")
     ranked = table["n_seeds"] > 0
     table.insert(0, "rank", ranked.cumsum().where(ranked).astype("Int64"))
     board = table[[*COLUMNS, *fields]].reset_index(drop=True)
-    board.attrs["basis"] = basis
+    reported = compare(runs, reported_numbers(runs.studies, uri=uri))
+    board = beside_board(board, reported)  # a report's own numbers, each beside ours of its rule
+    # Records, not a frame: pandas compares attrs when it concatenates, and frames do not compare.
+    board.attrs["basis"], board.attrs["reported"] = basis, reported.to_dict("records")
     return board
 
 

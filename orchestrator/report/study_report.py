@@ -26,6 +26,8 @@ from .groups import group_summary
 from .importance import study_importances
 from .basis import headline_of
 from .leaderboard import leaderboard, load_board_runs, objective, ranking
+from .reported import caption as reported_caption
+from .reported import display_reported, reported_of
 from .runs import StudyRuns
 from .sweeps import latest_recipe, sweeps_read
 
@@ -70,8 +72,12 @@ def write_report(
     report = Report(out, runs, sweeps=sweeps_read(sweeps))
     echo(f"{report.runs.describe()}; {report.sweeps}")
     board = leaderboard(study, uri=uri, runs=report.runs)
+    reported = reported_of(board)
     report.files += write_table(out / "leaderboard", board, display_leaderboard(board), title=f"Leaderboard of {study}",
-                                note=f"{report.runs.describe()}; {report.sweeps}")
+                                note=f"{report.runs.describe()}; {report.sweeps}. {reported_caption(reported)}".strip())
+    if not reported.empty:
+        report.files += write_table(out / "reported", reported, display_reported(reported),
+                                    title=f"{study}: the report's own numbers beside ours", note=reported_caption(reported))
     sweep = latest_sweep(study, uri=uri)
     same_recipe, notes = latest_recipe(report.runs, sweeps)
     report.notes += notes

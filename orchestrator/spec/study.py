@@ -18,6 +18,7 @@ from ..tracking.names import DEFAULT_METRIC
 from ..train.config import TRIAL_SECTIONS, TrialConfig
 from ..train.device_plan import check_cuda_graphs
 from ..train.metrics import EPOCH_METRICS
+from .reported import ReportedSpec
 from .resources import ResourcesSpec, TrackingSpec
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -106,6 +107,8 @@ class StudySpec(TrialConfig):
     search: SearchOptions
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    reported: Optional[ReportedSpec] = Field(
+        None, description="a published table's numbers per row; keys checked against the planned rows (reported.py)")
 
     def trial_config(self) -> dict[str, Any]:
         """The base trial config as plain data (what factors patch)."""

@@ -18,6 +18,7 @@ OUTCOMES = ("finished", "pruned", "failed", "running")
 OUTCOME_OF_STATUS = {"FINISHED": "finished", "KILLED": "pruned", "FAILED": "failed"}
 BASELINE_LABEL = "baseline"  # the reference row of an ablation
 SETTLE_FILE = "settle.json"  # on a sweep's parent run: each row's seeds-until-settled decision
+REPORTED_FILE = "reported.json"  # on a sweep's parent run: the spec's ``reported`` section (a report's own numbers)
 
 DEFAULT_METRIC, DEFAULT_MODE = TOP1, "max"
 SUMMARY_TOP1, SUMMARY_TOP5 = "summary/best_top1", "summary/top5_at_best"  # best epoch: optimistic

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import OrchestrateError, StudyNotFoundError
 from . import sqlite_reader
-from .names import (ADDED_TO_STUDY, DEFAULT_METRIC, DEFAULT_MODE, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
+from .names import (ADDED_TO_STUDY, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
                     UI_TRAINING_VIEW)
 from .store import absent_sqlite_file, redact, resolve_uri
 
@@ -103,22 +103,6 @@ def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
     if experiment is None:
         raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     return f"/#/experiments/{experiment.experiment_id}?{UI_TRAINING_VIEW}"
-
-
-def study_objective(study: str, *, uri: Optional[str] = None) -> tuple[str, str]:
-    """(metric, mode) of the study's latest sweep; the default objective when none recorded them."""
-    path = sqlite_reader.sqlite_file(resolve_uri(uri))
-    if path is not None:
-        params = sqlite_reader.latest_sweep_params(path, study)
-    else:
-        latest = latest_sweep_run(read_client(uri), study)
-        params = None if latest is None else latest.data.params
-    if params is None:
-        return DEFAULT_METRIC, DEFAULT_MODE
-    metric, mode = params.get("search.metric", DEFAULT_METRIC), params.get("search.mode", DEFAULT_MODE)
-    if metric.startswith("["):  # a multi-objective study ranks by its first objective
-        metric, mode = json.loads(metric)[0], json.loads(mode)[0]
-    return metric, mode
 
 
 def recorded_spec(client: MlflowClient, study: str) -> Optional[dict[str, Any]]:

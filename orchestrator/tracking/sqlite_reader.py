@@ -99,15 +99,39 @@ def metric_history(path: Path, run_ids: Iterable[str], key: str) -> list[tuple[s
     return sorted(rows, key=lambda row: order[row[0]])
 
 
+LATEST_SWEEP = f"""
+    SELECT r.run_uuid, r.artifact_uri FROM runs r
+    JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = '{TAG}kind' AND k.value = '{KIND_SWEEP}'
+    WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'
+    ORDER BY r.start_time DESC, r.run_uuid ASC LIMIT 1
+"""
+
+
+def _latest_sweep(connection: sqlite3.Connection, study: str) -> Optional[tuple[str, str]]:
+    """(run id, artifact URI) of the study's most recent sweep (parent) run, or None."""
+    experiment = experiment_id(connection, study)
+    return None if experiment is None else connection.execute(LATEST_SWEEP, (experiment,)).fetchone()
+
+
 def latest_sweep_params(path: Path, study: str) -> Optional[dict[str, str]]:
     """The params of the study's most recent sweep (parent) run, or None when it has none."""
     with connect(path) as connection:
-        experiment = experiment_id(connection, study)
-        row = None if experiment is None else connection.execute(
-            f"""SELECT r.run_uuid FROM runs r
-                JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = '{TAG}kind' AND k.value = '{KIND_SWEEP}'
-                WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'
-                ORDER BY r.start_time DESC, r.run_uuid ASC LIMIT 1""", (experiment,)).fetchone()
+        row = _latest_sweep(connection, study)
         if row is None:
             return None
-        return dict(connection.execute("SELECT key, value FROM params WHERE run_uuid = ?", row).fetchall())
+        return dict(connection.execute("SELECT key, value FROM params WHERE run_uuid = ?", row[:1]).fetchall())
+
+
+def latest_sweep_file(path: Path, study: str, name: str) -> Optional[str]:
+    """The text of artifact ``name`` of the study's latest sweep run when its artifacts are local
+    files (a SQLite store's default); None when the run or the file is absent. Raises LookupError
+    for artifacts elsewhere (a server or an object store), which only MLflow can read."""
+    with connect(path) as connection:
+        row = _latest_sweep(connection, study)
+    if row is None:
+        return None
+    location = row[1].removeprefix("file://")
+    if not location.startswith("/"):
+        raise LookupError(row[1])
+    file = Path(location) / name
+    return file.read_text() if file.is_file() else None

@@ -18,7 +18,8 @@ from mlflow.tracking import MlflowClient
 from ..errors import OrchestrateError
 from . import reader
 from .retry import RetryingClient
-from .names import EXPERIMENT_KIND_TAG, KIND_SWEEP, KIND_TRIAL, NOTE_TAG, PROVENANCE, TAG, TRAINING_KIND
+from .names import (EXPERIMENT_KIND_TAG, KIND_SWEEP, KIND_TRIAL, NOTE_TAG, PROVENANCE, REPORTED_FILE, TAG,
+                    TRAINING_KIND)
 from .store import flatten, open_client, resolve_uri
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
@@ -62,8 +63,8 @@ class StudyTracker:
 
     def start_sweep(self, spec: dict[str, Any], *, trial_count: Optional[int],
                     provenance: Optional[dict[str, str]] = None, extra_tags: Optional[dict[str, str]] = None) -> str:
-        """Open the sweep's parent run with its search params, ``spec.json`` and one
-        ``orchestrate.provenance.*`` tag per field of ``provenance``."""
+        """Open the sweep's parent run with its search params, ``spec.json``, the spec's reported
+        numbers (``reported.json``) and one ``orchestrate.provenance.*`` tag per field of ``provenance``."""
         tags = {f"{TAG}kind": KIND_SWEEP, f"{TAG}study": self.study, **(extra_tags or {})}
         tags |= {f"{PROVENANCE}{k}": v[:MAX_PARAM_LENGTH] for k, v in (provenance or {}).items()}
         run = self.client.create_run(self.experiment_id, run_name=f"{self.study} sweep", tags=tags)
@@ -75,6 +76,8 @@ class StudyTracker:
             params["trials"] = trial_count
         self.client.log_batch(self.parent_run_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.client.log_dict(self.parent_run_id, spec, "spec.json")
+        if spec.get("reported"):
+            self.client.log_dict(self.parent_run_id, spec["reported"], REPORTED_FILE)
         return self.parent_run_id
 
     def end_sweep(self, status: str = "FINISHED") -> None:
@@ -102,7 +105,7 @@ class StudyTracker:
         self.client.set_terminated(run_id, status="KILLED")
 
     def start_trial(self, plan: dict[str, Any]) -> str:
-        """Create the child run of a plan (see :class:`orchestrator.plans.TrialPlan`)."""
+        """Create the child run of a plan (see :class:`orchestrator.spec.plans.TrialPlan`)."""
         tags = {
             f"{TAG}kind": KIND_TRIAL,
             f"{TAG}study": self.study,

@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from ..options import lookup_in
+from .cyclic import CyclicFactor
 from .metrics import TOP1, default_mode
 
 Schedule = LRScheduler | ReduceLROnPlateau
@@ -69,15 +70,23 @@ def onecycle(optimizer: Optimizer, total: int, steps_per_epoch: int, *, max_lr: 
 
 def cyclic(optimizer: Optimizer, total: int, steps_per_epoch: int, *, max_lr: float,
            base_lr: Optional[float] = None, step_size_up_epochs: float = 2.0, mode: str = "triangular2",
-           gamma: float = 1.0) -> Schedule:
+           gamma: float = 1.0, cut_epochs: Sequence[int] = (), cut_factor: float = 0.1,
+           restart_epochs: Sequence[int] = ()) -> Schedule:
     """Smith's cyclical LR between ``base_lr`` (default: the optimizer's) and ``max_lr``; a
     half-cycle lasts ``step_size_up_epochs`` (Smith 2017 suggests 2-10); ``triangular2`` halves the
-    amplitude every cycle. Momentum is not cycled, so it works with Adam (seed 004)."""
-    return torch.optim.lr_scheduler.CyclicLR(
-        optimizer, base_lr=_peaks(optimizer, base_lr), max_lr=_peaks(optimizer, max_lr),
-        step_size_up=max(1, round(step_size_up_epochs * steps_per_epoch)), mode=mode, gamma=gamma,
-        cycle_momentum=False,
-    )
+    amplitude every cycle. Momentum is not cycled, so it works with Adam (seed 004). From each of
+    ``cut_epochs`` both bounds are multiplied by ``cut_factor``; at each of ``restart_epochs`` the
+    cycle starts over (seed 004's DenseNet: :mod:`.cyclic`)."""
+    half = max(1, round(step_size_up_epochs * steps_per_epoch))
+    bases, peaks = _peaks(optimizer, base_lr), _peaks(optimizer, max_lr)
+    if not cut_epochs and not restart_epochs:
+        return torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=bases, max_lr=peaks, step_size_up=half,
+                                                 mode=mode, gamma=gamma, cycle_momentum=False)
+    cuts = tuple(epoch * steps_per_epoch for epoch in cut_epochs)
+    restarts = tuple(epoch * steps_per_epoch for epoch in restart_epochs)
+    factors = [CyclicFactor(base, peak, group["lr"], half, mode, gamma, cuts, cut_factor, restarts)
+               for base, peak, group in zip(bases, peaks, optimizer.param_groups)]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
 
 
 def plateau(optimizer: Optimizer, total: int, steps_per_epoch: int, *, metric: str = TOP1,

@@ -19,6 +19,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv(models.WEIGHTS_ENV, str(tmp_path))  # and an empty store of imported weights
 
 
 @pytest.mark.parametrize("name", ["resnet50", "ghostnet_100", "mlp_mixer_b16", "timm/resnet18"])

@@ -25,17 +25,23 @@ SPEC_LINE = re.compile(r"^Spec: `(?P<path>[^`]+)`")
 CLASSES = {"cifar10": 10, "cifar100": 100, "tiny-imagenet": 200}  # the seeds' datasets
 
 
-def doc_tables() -> dict[str, dict[str, int]]:
-    """spec path -> {row variant: our count}, from every "Spec: `path`" line and its table."""
-    tables: dict[str, dict[str, int]] = {}
-    current: dict[str, int] | None = None
+def doc_cells(column: int) -> dict[str, dict[str, str]]:
+    """spec path -> {row variant: the cell in ``column``}, from every "Spec: `path`" line and its table."""
+    tables: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
     for line in DOC.read_text().splitlines():
         if match := SPEC_LINE.match(line):
             current = tables.setdefault(match["path"], {})
         elif current is not None and line.startswith("|") and "`" in line:
             cells = [cell.strip() for cell in line.strip("|").split("|")]
-            current[cells[1].strip("`")] = int(cells[2].replace(",", ""))
+            current[cells[1].strip("`")] = cells[column]
     return tables
+
+
+def doc_tables() -> dict[str, dict[str, int]]:
+    """spec path -> {row variant: our count}."""
+    return {path: {row: int(count.replace(",", "")) for row, count in rows.items()}
+            for path, rows in doc_cells(2).items()}
 
 
 def spec_rows(path: str) -> dict[str, dict[str, Any]]:
@@ -70,3 +76,17 @@ def test_table_rows_are_the_specs_rows_with_their_counts(path: str) -> None:
     assert set(TABLES[path]) == set(rows), "docs/seeds.md and the spec list different rows"
     counts = {name: trainable_params(config) for name, config in rows.items()}
     assert counts == TABLES[path]
+
+
+RULES = {"best_epoch": "best", "final_epoch": "final", "validation_chosen": "val-chosen"}
+TOP1_CELLS = doc_cells(4)  # the "seed top-1 (%)" column
+
+
+@pytest.mark.parametrize("path", sorted(TABLES))
+def test_every_row_carries_the_seeds_number_as_the_doc_shows_it(path: str) -> None:
+    reported = load_spec(ROOT / path).reported
+    assert reported is not None, f"{path} has no reported section"
+    assert set(reported.rows) == set(spec_rows(path)), "reported rows and the spec's rows differ"
+    shown = {row: ", ".join(f"{value:.2f} {RULES[rule]}" for rule, value in numbers.numbers().items())
+             for row, numbers in reported.rows.items()}
+    assert shown == TOP1_CELLS[path]

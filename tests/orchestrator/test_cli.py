@@ -24,7 +24,7 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0] == "12 trials (4 configurations)"
-    assert len(lines) == 13 + 3  # the trials, then the summary
+    assert len(lines) == 13 + 1 + 4 * 11 + 3  # the trials, each configuration's recipe, then the summary
     assert [line.split()[3] for line in lines[1:13]] == (
         ["baseline"] * 3 + ["k_size=3"] * 3 + ["k_size=5"] * 3 + ["k_size=7"] * 3)
     assert not Path("mlflow.db").exists() and not Path("data").exists()

@@ -40,7 +40,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: {name: resnet20, depth: 3}\n", "model.depth: model resnet20 has no option 'depth'"),
         ("name: x\ntrain: {epochs: 0}\n", "train.epochs: Input should be greater than or equal to 1"),
         ("name: x\ntrain: {optimizer: {name: sgdd}}\n", "train.optimizer.name: unknown optimizer 'sgdd'; did you mean sgd?"),
-        ("name: x\ntrian: {}\n", "trian: unknown key (allowed: data, model, train, name, search, resources, tracking)"),
+        ("name: x\ntrian: {}\n", "trian: unknown key (allowed: data, model, train, name, search, resources, tracking, reported)"),
         ("name: x\ndata: {dataset: cifar1000}\n", "data.dataset: unknown dataset 'cifar1000'"),
         ("name: x\nsearch: {kind: random}\n", "search.kind: unknown kind 'random' (allowed: ablation, grid, optuna, variants)"),
         ("name: x\nsearch: {metric: val/acc}\n", "search.metric: unknown metric 'val/acc'"),

@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from orchestrator.bench.store import STUDY, build_store
-from orchestrator.tracking import reader
+from orchestrator.tracking import latest, reader
 from orchestrator.tracking.names import SUMMARY_TOP1, TAG, TOP1
 from orchestrator.tracking.writer import StudyTracker
 
@@ -68,11 +68,11 @@ def test_an_unknown_study_is_named(store: str) -> None:
 
 
 def test_the_objective_comes_from_the_latest_sweep_by_sql(store: str, tmp_path: Path) -> None:
-    assert reader.study_objective(STUDY, uri=store) == (TOP1, "max")
+    assert latest.study_objective(STUDY, uri=store) == (TOP1, "max")
     tracker = StudyTracker(STUDY, store)
     tracker.start_sweep({"search": {"kind": "grid", "repeats": 1, "metric": "val/loss", "mode": "min"}}, trial_count=1)
-    assert reader.study_objective(STUDY, uri=store) == ("val/loss", "min")
-    assert reader.study_objective("no_such_study", uri=store) == (TOP1, "max")
+    assert latest.study_objective(STUDY, uri=store) == ("val/loss", "min")
+    assert latest.study_objective("no_such_study", uri=store) == (TOP1, "max")
 
 
 def test_sweep_start_and_reports_on_a_sqlite_store_never_open_an_mlflow_client(store: str, monkeypatch) -> None:
@@ -85,7 +85,7 @@ def test_sweep_start_and_reports_on_a_sqlite_store_never_open_an_mlflow_client(s
     sweep_client = type("SweepClient", (), {"tracking_uri": store})()  # the tracker's, no search methods
     assert len(reader.finished_run_keys(sweep_client, STUDY)) == 11
     assert len(reader.read_trials(STUDY, uri=store, metrics=[TOP1], fields=["seed"])) == 12
-    assert reader.study_objective(STUDY, uri=store)[1] in ("max", "min")
+    assert latest.study_objective(STUDY, uri=store)[1] in ("max", "min")
 
 
 def test_the_leaderboard_of_a_sqlite_store_never_imports_mlflow(store: str) -> None:

@@ -163,3 +163,51 @@ def test_rescaling_mid_run_continues_the_curve_of_the_new_base(name: str, switch
     doubled = build_schedule(scheduler, doubled_opt, epochs=EPOCHS, steps_per_epoch=STEPS, **doubled_options)
     stepped(doubled, doubled_opt, count)
     assert stepped(moved, moved_opt, rest) == pytest.approx(stepped(doubled, doubled_opt, rest), rel=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+def test_cyclic_with_a_cut_past_the_run_is_torchs_cyclic(mode: str) -> None:
+    """The cut/restart curve (a LambdaLR) is the same triangle as torch's CyclicLR until changed."""
+    options = dict(max_lr=0.5, step_size_up_epochs=2, mode=mode, gamma=0.99)
+    assert curve("cyclic", EPOCHS * STEPS, cut_epochs=[EPOCHS + 1], **options) == pytest.approx(
+        curve("cyclic", EPOCHS * STEPS, **options), rel=1e-9)
+
+
+def test_cyclic_cut_multiplies_both_bounds_from_its_epoch() -> None:
+    """Seed 004's DenseNet, first reading: the LR x0.1 from epoch 6 (of 12), the triangle going on."""
+    lrs = curve("cyclic", EPOCHS * STEPS, max_lr=0.5, step_size_up_epochs=2, cut_epochs=[6], cut_factor=0.1)
+    cut = 6 * STEPS
+    expected = [triangular2(t, BASE, 0.5, 2 * STEPS) * (0.1 if t >= cut else 1.0) for t in range(EPOCHS * STEPS)]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+
+
+def test_cyclic_restart_starts_the_cycle_over_at_full_amplitude() -> None:
+    """Seed 004's DenseNet, second reading: a second run of the schedule from epoch 6 on."""
+    lrs = curve("cyclic", EPOCHS * STEPS, max_lr=0.5, step_size_up_epochs=2, restart_epochs=[6])
+    start = 6 * STEPS
+    expected = [triangular2(t if t < start else t - start, BASE, 0.5, 2 * STEPS) for t in range(EPOCHS * STEPS)]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    assert max(lrs[start:]) == pytest.approx(0.5)  # triangular2 had halved it to 0.125 by then
+
+
+def test_cyclic_with_a_cut_resumes_from_its_state_where_it_stopped() -> None:
+    """A trial killed mid-run reloads the schedule's state: the curve goes on as if never stopped."""
+    options = dict(epochs=EPOCHS, steps_per_epoch=STEPS, max_lr=0.5, step_size_up_epochs=2, cut_epochs=[6],
+                   restart_epochs=[9])
+    whole = curve("cyclic", EPOCHS * STEPS, **{k: v for k, v in options.items() if k not in ("epochs", "steps_per_epoch")})
+    first_opt = optimizer()
+    first = build_schedule("cyclic", first_opt, **options)
+    for _ in range(7 * STEPS):
+        first_opt.step()
+        first.step_batch()
+    state = (first_opt.state_dict(), first.scheduler.state_dict())
+    resumed_opt = optimizer()
+    resumed = build_schedule("cyclic", resumed_opt, **options)
+    resumed_opt.load_state_dict(state[0])
+    resumed.scheduler.load_state_dict(state[1])
+    rest = []
+    for _ in range(7 * STEPS, EPOCHS * STEPS):
+        rest.append(resumed_opt.param_groups[0]["lr"])
+        resumed_opt.step()
+        resumed.step_batch()
+    assert rest == pytest.approx(whole[7 * STEPS:], rel=1e-9)
