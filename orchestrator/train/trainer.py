@@ -183,7 +183,6 @@ class Trainer:
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, evaluate, step the schedule; returns (and calls back with) its metrics."""
-        pretraining = self.epoch < self.pretrain_epochs
         try:
             stage, lr = self._train_stage()
             val = self._validate()
@@ -191,6 +190,11 @@ class Trainer:
             raise DeviceMemoryError.during(error, epoch=self.epoch + 1, model=type(self.model).__name__,
                                            batch_size=self.train_loader.batch_size,
                                            dtype=self.autocast_dtype) from error
+        return self.record_epoch(stage, lr, val)
+
+    def record_epoch(self, stage: dict[str, float], lr: float, val: dict[str, float]) -> dict[str, float]:
+        """Book an epoch trained and validated here or fused (best, metrics, schedule, callbacks)."""
+        pretraining = self.epoch < self.pretrain_epochs
         self.epoch += 1
         self.train_seconds += stage["seconds"]
         if val[TOP1] > self.best[BEST_TOP1]:
@@ -200,12 +204,10 @@ class Trainer:
         metrics = {
             "epoch": float(self.epoch), **{k: v for k, v in stage.items() if "/" in k}, **val, **self.best,
             "opt/lr": lr,
-            "opt/base_lr": self.hyperparameters["lr"],
-            "opt/weight_decay": self.hyperparameters["weight_decay"],
+            "opt/base_lr": self.hyperparameters["lr"], "opt/weight_decay": self.hyperparameters["weight_decay"],
             "time/epoch_seconds": stage["seconds"],
             "time/images_per_second": stage["images"] / max(stage["seconds"], 1e-9),
-            "time/train_seconds": self.train_seconds,
-            "model/params": float(self.params),
+            "time/train_seconds": self.train_seconds, "model/params": float(self.params),
         }
         metrics = {key: metrics[key] for key in EPOCH_METRICS if key in metrics}
         (self.pre_schedule if pretraining else self.schedule).step_epoch(metrics)
