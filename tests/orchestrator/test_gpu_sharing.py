@@ -1,0 +1,124 @@
+"""The MPS daemon's lifecycle around a sweep, with fake NVIDIA tools that record their calls."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from orchestrator import gpu_sharing
+from orchestrator.gpu_sharing import (MPS_EXISTING, MPS_STARTED, NOT_SHARED, ONE_PER_GPU, PIPE_ENV, TIME_SLICE,
+                                      gpu_sharing as sharing)
+
+# Records each call; ``-d`` opens the control pipe (a file here) as the daemon does, ``quit`` on
+# stdin closes it; FAKE_MPS_FAIL makes the start fail as without permission.
+FAKE_CONTROL = """#!/bin/sh
+if [ "$1" = "-d" ]; then
+  echo "start pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> "$FAKE_CALLS"
+  if [ -n "$FAKE_MPS_FAIL" ]; then echo "An instance of this daemon is already running: permission denied" >&2; exit 1; fi
+  touch "$CUDA_MPS_PIPE_DIRECTORY/control"
+else
+  read command
+  echo "$command pipe=$CUDA_MPS_PIPE_DIRECTORY" >> "$FAKE_CALLS"
+  rm -f "$CUDA_MPS_PIPE_DIRECTORY/control"
+fi
+"""
+FAKE_SMI = """#!/bin/sh
+echo "$FAKE_COMPUTE_MODE"
+"""
+
+
+def _script(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture
+def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH holding only the fake tools; returns the file their calls are recorded in."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _script(bin_dir, "nvidia-cuda-mps-control", FAKE_CONTROL)
+    _script(bin_dir, "nvidia-smi", FAKE_SMI)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("FAKE_CALLS", str(calls))
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Default")
+    monkeypatch.delenv(PIPE_ENV, raising=False)
+    monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", tmp_path / "no-admin-daemon")
+    monkeypatch.setattr(gpu_sharing, "EXTRA_BIN_DIRS", ())
+    return calls
+
+
+def lines(calls: Path) -> list[str]:
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_a_shared_gpu_gets_a_daemon_that_is_stopped_at_the_end(tools: Path, tmp_path: Path) -> None:
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path / "study") as outcome:
+        pipe = Path(os.environ[PIPE_ENV])  # exported for Ray's workers
+        assert outcome.mode == MPS_STARTED and outcome.packed
+        assert pipe == (tmp_path / "study" / "mps" / "pipe").resolve() and (pipe / "control").exists()
+        assert lines(tools) == [f"start pipe={pipe} log={pipe.parent / 'log'}"]
+    assert lines(tools)[1:] == [f"quit pipe={pipe}"] and not (pipe / "control").exists()
+    assert PIPE_ENV not in os.environ
+
+
+@pytest.mark.parametrize("interrupt", [RuntimeError("a trial failed"), KeyboardInterrupt()])
+def test_the_daemon_is_stopped_after_an_error_or_ctrl_c(tools: Path, tmp_path: Path, interrupt) -> None:
+    with pytest.raises(type(interrupt)):
+        with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path):
+            raise interrupt
+    assert [line.split()[0] for line in lines(tools)] == ["start", "quit"]
+
+
+def test_an_administrators_daemon_is_used_and_left_alone(tools: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = tmp_path / "admin-pipe"
+    admin.mkdir()
+    (admin / "control").touch()
+    monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", admin)
+    with sharing("mps", gpus_per_trial=0.125, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == MPS_EXISTING and outcome.packed and str(admin) in outcome.message
+    assert lines(tools) == [] and (admin / "control").exists()
+
+
+def test_without_the_binary_trials_run_one_per_gpu_with_one_line(tools: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and not outcome.packed
+    assert "no nvidia-cuda-mps-control" in outcome.message and "0.92x" in outcome.message
+    assert "\n" not in outcome.message
+
+
+def test_a_refused_start_falls_back_and_says_why(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MPS_FAIL", "1")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "permission denied" in outcome.message
+        assert PIPE_ENV not in os.environ
+    assert [line.split()[0] for line in lines(tools)] == ["start"]
+
+
+def test_compute_modes(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Prohibited")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "GPU 0 in Prohibited" in outcome.message
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Exclusive_Process")
+    with sharing("time_slice", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "Exclusive_Process" in outcome.message
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == MPS_STARTED  # MPS's own recommended mode: the server is the one process
+    assert lines(tools)[0].startswith("start")
+
+
+def test_time_slice_packs_without_a_daemon_and_whole_gpus_need_none(tools: Path, tmp_path: Path) -> None:
+    with sharing("time_slice", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == TIME_SLICE and outcome.packed
+    for share, cuda in ((1.0, True), (0.0, True), (0.25, False)):
+        with sharing("mps", gpus_per_trial=share, cuda=cuda, workdir=tmp_path) as outcome:
+            assert outcome.mode == NOT_SHARED
+    assert lines(tools) == []
