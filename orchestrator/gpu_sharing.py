@@ -58,7 +58,7 @@ def find_control(path: Optional[str] = None) -> Optional[str]:
 def running_daemon(environ: dict[str, str]) -> Optional[Path]:
     """The pipe folder of a daemon already running (its control pipe exists), or None."""
     pipe_dir = Path(environ.get(PIPE_ENV) or DEFAULT_PIPE_DIR)
-    return None
+    return pipe_dir if (pipe_dir / "control").exists() else None
 
 
 def gpus_in_mode(wanted: str) -> list[int]:
@@ -80,7 +80,7 @@ def _listed(gpus: list[int]) -> str:
 
 
 def _unavailable(reason: str) -> Sharing:
-    return Sharing(ONE_PER_GPU, packed=True, message=(
+    return Sharing(ONE_PER_GPU, packed=False, message=(
         f"MPS unavailable ({reason}): running one trial per GPU; packing without MPS would have run at "
         f"{UNPACKED_RATIO}x of that (resources.gpu_sharing: time_slice packs anyway)"))
 
