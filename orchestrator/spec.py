@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PlainValidator, ValidationError, model_validator
 
-from .errors import SpecError
+from .errors import OptionError, SpecError
 from .config import TRIAL_SECTIONS, TrialConfig
+from .packing_spec import fused_scheduler_problem, number_or_auto, share_of
 from .schedulers import get_scheduler
 from .search_spec import SearchSpec
 from .spec_base import StrictModel, format_validation_error
@@ -27,13 +28,23 @@ PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")
 
 class ResourcesSpec(StrictModel):
     cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0)
+    gpus_per_trial: Annotated[Union[float, str], PlainValidator(number_or_auto(float, 0))] = Field(
+        0.0, description="a share of a GPU per trial, or auto: 1/K with K measured (a whole GPU until then)")
+    gpu_sharing: Literal["mps", "time_slice"] = Field(
+        "mps", description="trials sharing a GPU run under an MPS daemon (else one per GPU), or time-sliced")
+    fused_trials: Annotated[Union[int, str], PlainValidator(number_or_auto(int, 1))] = Field(
+        1, description="trials trained together in one process as one fused model, or auto")
     max_concurrent: Optional[int] = Field(None, ge=1)
     max_failures: int = Field(2, ge=0, description="retries of a trial whose process died, from its checkpoint")
     checkpoint_every: int = Field(1, ge=1, description="epochs between trial checkpoints")
     reuse_workers: bool = Field(True, description="run each trial in the worker process of a finished one "
                                                   "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
+
+    @property
+    def gpu_share(self) -> float:
+        """What one trial asks Ray for (``auto``: a whole GPU until a measurement chooses)."""
+        return share_of(self.gpus_per_trial)
 
 
 class TrackingSpec(StrictModel):
@@ -54,6 +65,9 @@ class SweepSpec(TrialConfig):
     def _scheduler_fits_study(self) -> SweepSpec:
         if self.search.scheduler is not None:
             get_scheduler(self.search.scheduler.name).validate_study(self)
+            problem = fused_scheduler_problem(self.resources.fused_trials, self.search.scheduler.name)
+            if problem:
+                raise OptionError("resources.fused_trials", problem)
         return self
 
 

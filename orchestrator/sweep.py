@@ -147,7 +147,7 @@ class Sweep:
             tune.with_parameters(run_trial, spec=self.trial_spec, deadline=self.deadline,
                                  checkpoint_root=self.checkpoint_root, resume_epochs=self.resume_epochs,
                                  kill_after_epoch=faults.kill_after_epoch_from_env()),
-            {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
+            {"cpu": resources.cpus_per_trial, "gpu": resources.gpu_share},
         )
         lookup = self.lookup
         tuner = tune.Tuner(
