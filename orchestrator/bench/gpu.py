@@ -3,7 +3,8 @@
 1. trainer vs a bare loop, per precision setting (ResNet-20, batch 512, crop + flip, SGD);
 2. packing: K trainer processes sharing the device (``gpus_per_trial: 1/K``);
 3. the in-memory data path on the device, against the trainer's fastest rate from section 1;
-4. seed 003's 17-model table projected to the wall time of the whole study on 8 such devices.
+4. seed 003's 17-model table projected to the wall time of the whole study on 8 such devices;
+5. sharing: K trials per device without MPS, under MPS and fused, and the K ``auto`` would choose.
 
 Needs only torch, torchvision, timm, pydantic and pyyaml (no Ray, MLflow or Optuna), so it runs
 from a checkout on a bare GPU machine. A section that fails on a setting records the error in
@@ -21,8 +22,10 @@ import torch
 from ..data import DatasetTensors, InMemoryLoader, build_augmentation
 from ..train.setup import resolve_amp
 from .bare import time_bare_loop
+from .choice import PackingCache
 from .packing import PackedRun, PackingPool, recommended_k, speedups
 from .projection import BATCH, SEED_003, Projection, Row, RowProjection, packing_for
+from .sharing import FULL_WORKLOADS, QUICK_WORKLOADS, SharingSection, measure_sharing
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 
 LOADER_AUGMENTS = ("standard", "randaugment")  # crop + flip (+ normalize); and per-image policies
@@ -38,6 +41,7 @@ class Plan:
     ks: tuple[int, ...]
     rows: tuple[Row, ...]
     projection: Workload  # batch, steps and epochs of each table row (model and size per row)
+    sharing: tuple[Workload, ...] = ()
 
     def row_workload(self, row: Row) -> Workload:
         resized = row.input_size != self.projection.stored_size
@@ -53,6 +57,7 @@ FULL = Plan(
     ks=(1, 2, 4, 8),
     rows=SEED_003,
     projection=Workload(batch_size=BATCH, steps=8, timed_epochs=2),
+    sharing=FULL_WORKLOADS,
 )
 # Tiny sizes; no compile (minutes of C++ on a CPU); 3 table rows at 32 px.
 QUICK = Plan(
@@ -62,6 +67,7 @@ QUICK = Plan(
     ks=(1, 2),
     rows=tuple(r for r in SEED_003 if r.model in ("resnet20", "eca_resnet20", "ghost_resnet20")),
     projection=Workload(batch_size=32, steps=1, timed_epochs=1),
+    sharing=QUICK_WORKLOADS,
 )
 
 
@@ -96,6 +102,7 @@ class GpuBench:
     packing: dict[str, list[PackedRun]] = field(default_factory=dict)
     loader: list[LoaderRow] = field(default_factory=list)
     projection: Optional[Projection] = None
+    sharing: Optional[SharingSection] = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +123,7 @@ class GpuBench:
                 "failed": projection.failed, "complete": projection.complete,
                 "gpu_hours": projection.gpu_hours, "wall_hours": projection.wall_hours,
                 "meets_goal": projection.meets_goal},
+            "sharing": None if self.sharing is None else asdict(self.sharing),
         }
 
 
@@ -215,5 +223,6 @@ def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
     fastest = max((row.trainer for row in bench.precision), default=0.0)
     bench.loader = measure_loader(plan, target, dataset, fastest)
     bench.projection = project(plan, target, setting, bench.packing)
+    bench.sharing = measure_sharing(plan.sharing, plan.ks, target, setting, cache=PackingCache())
     bench.seconds = time.perf_counter() - start
     return bench

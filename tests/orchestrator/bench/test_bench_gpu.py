@@ -19,7 +19,8 @@ from orchestrator.bench.packing import PackedRun
 from orchestrator.bench.projection import Projection, RowProjection
 
 ROOT = Path(__file__).resolve().parents[3]
-SECTIONS = ("1. trainer vs bare loop", "2. packing", "3. data path on the device", "4. seed 003 projection")
+SECTIONS = ("1. trainer vs bare loop", "2. packing", "3. data path on the device", "4. seed 003 projection",
+            "5. K trials on one device")
 # A bare GPU machine: importing any of these must not be needed by the bench.
 QUICK_WITHOUT_THE_SWEEP_STACK = """
 import json, sys
