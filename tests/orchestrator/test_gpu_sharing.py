@@ -122,3 +122,20 @@ def test_time_slice_packs_without_a_daemon_and_whole_gpus_need_none(tools: Path,
         with sharing("mps", gpus_per_trial=share, cuda=cuda, workdir=tmp_path) as outcome:
             assert outcome.mode == NOT_SHARED
     assert lines(tools) == []
+
+
+@pytest.mark.gpu
+def test_a_real_daemon_serves_a_cuda_process_and_is_gone_afterwards(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if gpu_sharing.find_control() is None or gpu_sharing.running_daemon(dict(os.environ)) is not None:
+        pytest.skip("needs nvidia-cuda-mps-control and no daemon already running")
+    with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path) as outcome:
+        if not outcome.packed:
+            pytest.skip(outcome.message)
+        pipe = Path(os.environ[PIPE_ENV])
+        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.ones(1, device='cuda').item())"],
+                               capture_output=True, text=True, timeout=120)  # inherits the exported folders
+        assert probe.returncode == 0 and probe.stdout.strip() == "1.0", probe.stderr
+    assert not (pipe / "control").exists()

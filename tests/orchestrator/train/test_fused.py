@@ -114,3 +114,23 @@ def test_a_member_with_fewer_epochs_leaves_the_stack_and_keeps_its_weights(datas
     after = fused.members[0].model.state_dict()
     assert all(torch.equal(kept[name], after[name]) for name in kept)
     assert math.isfinite(fused.members[0].final_report().best_top1)
+
+
+def test_fusable_allows_only_shape_free_differences() -> None:
+    from orchestrator.train.fusable import fusable
+
+    assert fusable(configs()) == (True, "")
+    for section, change, key in (("model", {"name": "resnet32"}, "model.name"),
+                                 ("data", {**BASE["data"], "batch_size": 64}, "data.batch_size"),
+                                 ("train", {**BASE["train"], "amp": "off"}, "train.amp"),
+                                 ("train", {**BASE["train"], "channels_last": True}, "train.channels_last")):
+        other = copy.deepcopy(BASE)
+        other[section] = change
+        ok, reason = fusable([BASE, other])
+        assert not ok and f"in {key} (" in reason and "\n" not in reason
+    compiled = copy.deepcopy(BASE)
+    compiled["train"]["compile"] = True
+    assert fusable([BASE, compiled]) == (False, "train.compile: a fused step runs under torch.func.vmap, "
+                                                "which is not compiled here")
+    with pytest.raises(ValueError, match="cannot train fused: trial 1 differs from trial 0 in model.name"):
+        FusedTrainer.from_configs([BASE, {**BASE, "model": {"name": "resnet32"}}], seeds=[0, 1])
