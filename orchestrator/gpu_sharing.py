@@ -43,6 +43,12 @@ class Sharing:
     environment: dict[str, str] = field(default_factory=dict)  # exported for the daemon's clients
 
 
+def trial_share(sharing: Sharing, requested: float) -> float:
+    """What a trial asks Ray for under ``sharing``: the requested share, or a whole GPU where
+    sharing was asked but cannot run fast (no MPS): never slower than one trial per GPU."""
+    return 1.0 if 0 < requested < 1 and not sharing.packed else requested
+
+
 def find_control(path: Optional[str] = None) -> Optional[str]:
     """The ``nvidia-cuda-mps-control`` binary on PATH, else in NVIDIA's container folder."""
     found = shutil.which(MPS_CONTROL, path=path)

@@ -53,3 +53,19 @@ def fused_stage_problem(fused_trials: int | str, configs: Sequence[dict[str, Any
 
     ok, reason = fusable(configs)
     return None if ok else f"resources.fused_trials: {fused_trials} cannot fuse this stage: {reason}"
+
+
+def fused_stage_note(fused_trials: int | str, scheduler: Optional[str], configs: Sequence[dict[str, Any]]) -> str:
+    """The dry run's one line on how a stage fuses ("" when ``fused_trials`` is 1); an explicit
+    K that cannot fuse is :func:`fused_stage_problem`'s error, not a note."""
+    if fused_trials == 1:
+        return ""
+    if fused_trials == AUTO:
+        if scheduler is not None:
+            return f"fused_trials auto: this stage runs unfused (trial scheduler {scheduler} handles trials one at a time)"
+        from .train.fusable import fusable
+
+        ok, reason = fusable(configs) if len(configs) > 1 else (False, "a single trial")
+        return ("fused_trials auto: K measured before the trials start" if ok
+                else f"fused_trials auto: this stage runs unfused ({reason})")
+    return f"fused_trials {fused_trials}: {len(configs)} trials train up to {fused_trials} at a time in one process"

@@ -61,3 +61,5 @@ PROVENANCE = TAG + "provenance."  # prefix of the parent run's provenance tags
 COMMAND_TAG = PROVENANCE + "command"  # the exact command line
 ADDED_TO_STUDY = TAG + "added_to_study"  # a sweep whose base config differs from the study's
 SYSTEM_METRICS = ("sys/rss_mb", "sys/gpu_util", "sys/gpu_mem_mb")  # per epoch, with the others
+# On the parent run: how trials shared each GPU (gpu_sharing's outcome mode) and its one line.
+GPU_SHARING_TAG, GPU_SHARING_NOTE_TAG = TAG + "gpu_sharing", TAG + "gpu_sharing_note"

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import gpu_sharing
 from orchestrator.gpu_sharing import (MPS_EXISTING, MPS_STARTED, NOT_SHARED, ONE_PER_GPU, PIPE_ENV, TIME_SLICE,
-                                      gpu_sharing as sharing)
+                                      gpu_sharing as sharing, trial_share)
 
 # Records each call; ``-d`` opens the control pipe (a file here) as the daemon does, ``quit`` on
 # stdin closes it; FAKE_MPS_FAIL makes the start fail as without permission.
@@ -92,7 +92,7 @@ def test_without_the_binary_trials_run_one_per_gpu_with_one_line(tools: Path, tm
     with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
         assert outcome.mode == ONE_PER_GPU and not outcome.packed
     assert "no nvidia-cuda-mps-control" in outcome.message and "0.92x" in outcome.message
-    assert "\n" not in outcome.message
+    assert "\n" not in outcome.message and trial_share(outcome, 0.25) == 1.0
 
 
 def test_a_refused_start_falls_back_and_says_why(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,7 +117,7 @@ def test_compute_modes(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_time_slice_packs_without_a_daemon_and_whole_gpus_need_none(tools: Path, tmp_path: Path) -> None:
     with sharing("time_slice", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
-        assert outcome.mode == TIME_SLICE and outcome.packed
+        assert outcome.mode == TIME_SLICE and outcome.packed and trial_share(outcome, 0.25) == 0.25
     for share, cuda in ((1.0, True), (0.0, True), (0.25, False)):
         with sharing("mps", gpus_per_trial=share, cuda=cuda, workdir=tmp_path) as outcome:
             assert outcome.mode == NOT_SHARED

@@ -68,3 +68,17 @@ def test_a_stage_whose_members_differ_in_shape_cannot_fuse_explicitly() -> None:
     assert problem.startswith("resources.fused_trials: 4 cannot fuse this stage: trial 1 differs from trial 0 in "
                               "data.batch_size (64 vs 32)")
     assert fused_stage_problem("auto", [base, other_batch]) is None and fused_stage_problem(1, [base, other_batch]) is None
+
+
+def test_the_dry_run_says_in_one_line_why_auto_runs_a_stage_unfused() -> None:
+    from orchestrator.packing_spec import fused_stage_note
+
+    base = {"data": {"dataset": "synthetic"}, "model": {"name": "resnet20"}}
+    other = {**base, "model": {"name": "resnet32"}}
+    assert fused_stage_note(1, None, [base, other]) == ""
+    assert fused_stage_note("auto", "asha", [base, base]) == (
+        "fused_trials auto: this stage runs unfused (trial scheduler asha handles trials one at a time)")
+    assert fused_stage_note("auto", None, [base, other]).startswith(
+        "fused_trials auto: this stage runs unfused (trial 1 differs from trial 0 in model.name")
+    assert fused_stage_note("auto", None, [base, base]) == "fused_trials auto: K measured before the trials start"
+    assert fused_stage_note(4, None, [base] * 8) == "fused_trials 4: 8 trials train up to 4 at a time in one process"
