@@ -3,7 +3,8 @@
 1. trainer vs a bare loop, per precision setting (ResNet-20, batch 512, crop + flip, SGD);
 2. packing: K trainer processes sharing the device (``gpus_per_trial: 1/K``);
 3. the in-memory data path on the device, against the trainer's fastest rate from section 1;
-4. seed 003's 17-model table projected to the wall time of the whole study on 8 such devices.
+4. seed 003's 17-model table projected to the wall time of the whole study on 8 such devices;
+5. sharing: K trials per device without MPS, under MPS and fused, and the K ``auto`` would choose.
 
 Needs only torch, torchvision, timm, pydantic and pyyaml (no Ray, MLflow or Optuna), so it runs
 from a checkout on a bare GPU machine. A section that fails on a setting records the error in
@@ -21,10 +22,12 @@ import torch
 from ..data import DatasetTensors, InMemoryLoader, build_augmentation
 from ..train.setup import resolve_amp
 from .bare import time_bare_loop
+from .choice import PackingCache
 from .packing import PackedRun, PackingPool, recommended_k, speedups
 from .policies import PolicyRow, measure_policies
 from .projection import BATCH, Projection, Row, RowProjection, packing_for
 from .study import PACKING_MODELS, study_rows
+from .sharing import FULL_WORKLOADS, QUICK_WORKLOADS, SharingSection, measure_sharing
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 
 LOADER_AUGMENTS = ("standard", "randaugment")  # crop + flip (+ normalize); and per-image policies
@@ -44,6 +47,7 @@ class Plan:
     policy_batches: int = 10  # batches of each augmentation policy timed batched (per image: one)
     row_batch: Optional[int] = None  # None: each row's own batch; --quick: a small one
     small_batch: Optional[Workload] = None  # the seeds' batch of 128, where launches bind a step
+    sharing: tuple[Workload, ...] = ()  # K trials per device: no MPS, under MPS, fused
 
     def row_workload(self, row: Row) -> Workload:
         resized = row.input_size != self.projection.stored_size
@@ -62,6 +66,7 @@ FULL = Plan(
     labels=None,
     projection=Workload(steps=8, timed_epochs=2),
     small_batch=Workload("resnet20", batch_size=128, steps=80, timed_epochs=2),
+    sharing=FULL_WORKLOADS,
 )
 # Tiny sizes; no compile (minutes of C++ on a CPU) nor CUDA graphs; 3 table rows at 32 px.
 QUICK = Plan(
@@ -73,6 +78,7 @@ QUICK = Plan(
     projection=Workload(steps=1, timed_epochs=1),
     policy_batches=2,
     row_batch=32,
+    sharing=QUICK_WORKLOADS,
 )
 
 
@@ -109,6 +115,7 @@ class GpuBench:
     loader: list[LoaderRow] = field(default_factory=list)
     policies: list[PolicyRow] = field(default_factory=list)
     projection: Optional[Projection] = None
+    sharing: Optional[SharingSection] = None
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +138,7 @@ class GpuBench:
                 "failed": projection.failed, "complete": projection.complete,
                 "gpu_hours": projection.gpu_hours, "wall_hours": projection.wall_hours,
                 "meets_goal": projection.meets_goal},
+            "sharing": None if self.sharing is None else asdict(self.sharing),
         }
 
 
@@ -238,5 +246,6 @@ def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
     bench.policies = measure_policies(dataset.train_images.to(target), batch_size=plan.precision.batch_size,
                                       batches=plan.policy_batches)
     bench.projection = project(plan, target, bench.packing)
+    bench.sharing = measure_sharing(plan.sharing, plan.ks, target, setting, cache=PackingCache())
     bench.seconds = time.perf_counter() - start
     return bench

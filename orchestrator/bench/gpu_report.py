@@ -1,11 +1,11 @@
-"""The four sections of :class:`~.gpu.GpuBench` as text tables, for ``orchestrate bench gpu``."""
+"""The five sections of :class:`~.gpu.GpuBench` as text tables, for ``orchestrate bench gpu``."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 from .gpu import GpuBench
-from .packing import recommended_k, speedups
+from .packing import PackedRun, recommended_k, speedups
 from .projection import EPOCH_IMAGES, EPOCHS, GOAL_WALL_HOURS, GPUS, SEED_GPU_HOURS, SEEDS
 
 
@@ -79,9 +79,38 @@ def projection_lines(bench: GpuBench) -> list[str]:
     return lines
 
 
+def _rate(runs: list[PackedRun], k: int, base: float) -> str:
+    run = next((r for r in runs if r.k == k), None)
+    if run is None:
+        return f"{'-':>18}"
+    if run.errors:
+        return f"{'error':>18}"
+    return f"{run.images_per_second:11,.0f} ({run.images_per_second / base if base else 0:4.2f})"
+
+
+def sharing_lines(bench: GpuBench) -> list[str]:
+    sharing = bench.sharing
+    if sharing is None:
+        return []
+    lines = [f"5. K trials on one device ({bench.packing_setting}): aggregate img/s (x one trial alone)",
+             f"   {sharing.mps_note}",
+             f"   {'workload':<16}{'K':>3}{'no MPS':>18}{'MPS':>18}{'fused':>18}"]
+    for row in sharing.rows:
+        base = next((r.images_per_second for r in row.plain if r.k == 1 and not r.errors), 0.0)
+        for k in sorted({r.k for r in (*row.plain, *row.mps, *row.fused)}):
+            lines.append(f"   {row.label:<16}{k:>3}{_rate(row.plain, k, base)}{_rate(row.mps, k, base)}"
+                         f"{_rate(row.fused, k, base)}")
+        errors = sorted({e for r in (*row.plain, *row.mps, *row.fused) for e in r.errors})
+        lines += [f"   {row.label:<16}error: {error}" for error in errors]
+        lines.append(f"   {row.label:<16}auto would choose: gpus_per_trial 1/{row.auto_gpus_k or '-'}, "
+                     f"fused_trials {row.auto_fused_k or '-'}")
+    return lines
+
+
 def format_bench(bench: GpuBench) -> list[str]:
     """The four sections as text tables, one line each."""
     head = f"bench gpu on {bench.device} ({bench.device_name}){', quick' if bench.quick else ''}"
-    sections = [precision_lines(bench), packing_lines(bench), loader_lines(bench), projection_lines(bench)]
+    sections = [precision_lines(bench), packing_lines(bench), loader_lines(bench), projection_lines(bench),
+                sharing_lines(bench)]
     return [head, *(line for section in sections for line in ["", *section]),
             "", f"{bench.seconds:.0f} s in all"]

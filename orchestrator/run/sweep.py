@@ -4,7 +4,9 @@ Tune stage, and driver-side callbacks record every trial in MLflow."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,12 +24,13 @@ from ..report.note import study_note
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
-from ..tracking.names import ADDED_TO_STUDY, TAG
+from ..tracking.names import ADDED_TO_STUDY, GPU_SHARING_NOTE_TAG, GPU_SHARING_TAG, TAG
 from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
+from .gpu_sharing import UNSHARED, Sharing, gpu_sharing, trial_share
 from .plan_grid import PlanLookup, plan_grid
 from .prepare import new_store, prepare
 from .study_guard import relabel
@@ -65,8 +68,10 @@ class Sweep:
     """One invocation of ``orchestrate sweep``: its tracker, callbacks and Tune stages. It is the
     :class:`~orchestrator.designs.StudyState` its design plans against."""
 
-    def __init__(self, spec: StudySpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "") -> None:
+    def __init__(self, spec: StudySpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "",
+                 sharing: Sharing = UNSHARED) -> None:
         self.spec = spec
+        self.sharing = sharing  # how trials share GPUs: a whole GPU each where sharing could not be fast
         self.echo = echo
         self.spec_data = redact_spec(spec.model_dump(mode="json"))
         self.tracker = StudyTracker(spec.name, spec.tracking.uri)
@@ -141,7 +146,7 @@ class Sweep:
                                  checkpoint_root=self.checkpoint_root, checkpoint_every=resources.checkpoint_every,
                                  resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env(),
                                  storage_patience=checkpoint_retry.patience()),
-            {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial},
+            {"cpu": resources.cpus_per_trial, "gpu": trial_share(self.sharing, resources.gpus_per_trial)},
         )
         scheduler = spec.search.scheduler
         lookup = self.lookup
@@ -191,6 +196,29 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
         echo(f"adding to study {spec.name} with a different base configuration: "
              f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
     quiet_tune_defaults()
+    resources = spec.resources
+    # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
+    # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
+    local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and _cuda_available()
+    with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
+            resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
+            workdir=Path(workdir)) as sharing:
+        if sharing.message:
+            echo(sharing.message)
+        return _run(spec, sharing, address=address, echo=echo, resume=resume, plans=plans, resumable=resumable,
+                    changes=changes, argv=argv)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Echo, resume: bool,
+         plans: Optional[list[TrialPlan]], resumable: dict[str, Any], changes: dict[str, Any],
+         argv: Optional[list[str]]) -> SweepOutcome:
+    """The checked sweep: Ray, the store's parent run, the design's stages."""
     if new_store(spec):
         # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
         # mostly waits on Ray's own processes: side by side. The tracker then opens a ready store.
@@ -198,7 +226,7 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
             created = pool.submit(open_client, resolve_uri(spec.tracking.uri))
             connect_ray(address)
             created.result()
-    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes))
+    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes), sharing=sharing)
     design = get_design(spec.search.kind)
     skipped = 0
     if plans is not None:
@@ -221,12 +249,14 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
 def _open_parent(sweep: Sweep, *, resume: bool, plans: Optional[list[TrialPlan]], changes: dict[str, Any],
                  argv: Optional[list[str]]) -> None:
     """The study's parent run: reopened by a resume, else a new one with the sweep's provenance."""
+    sharing = {GPU_SHARING_TAG: sweep.sharing.mode, GPU_SHARING_NOTE_TAG: sweep.sharing.message}
     if resume:
         sweep.tracker.resume_sweep()
+        sweep.tracker.set_tags(sweep.tracker.parent_run_id, sharing)  # this sweep's sharing, not the last's
     else:
         sweep.tracker.start_sweep(sweep.spec_data, trial_count=len(plans) if plans is not None else None,
                                   provenance=provenance(Path.cwd(), sys.argv if argv is None else argv),
-                                  extra_tags={ADDED_TO_STUDY: json.dumps(changes)} if changes else None)
+                                  extra_tags={**sharing, **({ADDED_TO_STUDY: json.dumps(changes)} if changes else {})})
     sweep.echo(f"study {sweep.spec.name}: tracking {redact(sweep.uri)} (parent run {sweep.tracker.parent_run_id})")
 
 

@@ -87,3 +87,6 @@ def stopped_by_scheduler(result: dict) -> bool:
     """Whether a trial's last report is short of its epochs for a reason other than the
     recipe's early stopping: a Tune scheduler (ASHA, HyperBand, median) stopped it."""
     return "epoch" in result and not trained_out(result)
+
+# On the parent run: how trials shared each GPU (gpu_sharing's outcome mode) and its one line.
+GPU_SHARING_TAG, GPU_SHARING_NOTE_TAG = TAG + "gpu_sharing", TAG + "gpu_sharing_note"

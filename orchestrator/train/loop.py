@@ -60,9 +60,17 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.
     scaler = options.scaler
     if scaler is not None:
         scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
     else:
         loss.backward()
+    apply_gradients(model, optimizer, options)
+
+
+def apply_gradients(model: nn.Module, optimizer: torch.optim.Optimizer, options: StepOptions) -> None:
+    """After backward: optional unscale + clip, step (through the grad scaler under fp16).
+    A fused run calls this per member once one backward has filled every member's gradients."""
+    scaler = options.scaler
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     if options.grad_clip is not None:
         nn.utils.clip_grad_norm_(model.parameters(), options.grad_clip)
     if scaler is not None:
@@ -74,7 +82,7 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.
         options.on_step()
 
 
-def _finish(loss_sum: torch.Tensor, seen: int, start: float) -> dict[str, float]:
+def epoch_summary(loss_sum: torch.Tensor, seen: int, start: float) -> dict[str, float]:
     mean_loss = loss_sum.item() / max(seen, 1)
     if not math.isfinite(mean_loss):
         raise NonFiniteLossError(f"training loss is {mean_loss}; the run diverged")
@@ -118,7 +126,7 @@ def train_one_epoch(
         correct += torch.stack(topk_correct(logits.detach(), labels, (1, 5)))
         seen += len(labels)
     top1, top5 = (100.0 * correct / max(seen, 1)).tolist()
-    return {**_finish(loss_sum, seen, start), "top1": top1, "top5": top5}
+    return {**epoch_summary(loss_sum, seen, start), "top1": top1, "top5": top5}
 
 
 def reconstruction_epoch(
@@ -145,7 +153,7 @@ def reconstruction_epoch(
         optimizer_step(value, model, optimizer, options)
         loss_sum += value.detach() * len(images)
         seen += len(images)
-    return _finish(loss_sum, seen, start)
+    return epoch_summary(loss_sum, seen, start)
 
 
 Predictions = tuple[torch.Tensor, torch.Tensor]  # (labels, predicted classes) of a split

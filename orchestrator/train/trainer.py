@@ -108,14 +108,8 @@ class Trainer:
         return built, schedule
 
     @classmethod
-    def from_config(
-        cls,
-        config: TrialConfig | dict[str, Any],
-        *,
-        seed: int,
-        callbacks: Iterable[EpochCallback] = (),
-        dataset: Optional[DatasetTensors] = None,
-    ) -> Trainer:
+    def from_config(cls, config: TrialConfig | dict[str, Any], *, seed: int, callbacks: Iterable[EpochCallback] = (),
+                    dataset: Optional[DatasetTensors] = None) -> Trainer:
         """Build data, model and recipe from a trial config; ``dataset`` skips loading it.
 
         A :class:`TrialConfig` is taken as validated; a dict is validated here."""
@@ -185,7 +179,6 @@ class Trainer:
 
     def run_epoch(self) -> dict[str, float]:
         """Train one epoch, evaluate, step the schedule; returns (and calls back with) its metrics."""
-        pretraining = self.epoch < self.pretrain_epochs
         try:
             stage, lr = self._train_stage()
             val = self._validate()
@@ -193,6 +186,11 @@ class Trainer:
             raise DeviceMemoryError.during(error, epoch=self.epoch + 1, model=type(self.model).__name__,
                                            batch_size=self.train_loader.batch_size,
                                            dtype=self.autocast_dtype) from error
+        return self.record_epoch(stage, lr, val)
+
+    def record_epoch(self, stage: dict[str, float], lr: float, val: dict[str, float]) -> dict[str, float]:
+        """Book an epoch trained and validated here or fused (best, metrics, schedule, callbacks)."""
+        pretraining = self.epoch < self.pretrain_epochs
         self.epoch += 1
         self.train_seconds += stage["seconds"]
         if val[TOP1] > self.best[BEST_TOP1]:
@@ -206,8 +204,7 @@ class Trainer:
             WEIGHT_DECAY: self.hyperparameters["weight_decay"],
             "time/epoch_seconds": stage["seconds"],
             "time/images_per_second": stage["images"] / max(stage["seconds"], 1e-9),
-            "time/train_seconds": self.train_seconds,
-            "model/params": float(self.params),
+            "time/train_seconds": self.train_seconds, "model/params": float(self.params),
         }
         metrics = {key: metrics[key] for key in EPOCH_METRICS if key in metrics}
         (self.pre_schedule if pretraining else self.schedule).step_epoch(metrics)

@@ -18,9 +18,11 @@ from orchestrator.bench.gpu_cli import gpu_command
 from orchestrator.bench.packing import PackedRun
 from orchestrator.bench.policies import PolicyRow
 from orchestrator.bench.projection import Projection, RowProjection
+from orchestrator.bench.sharing import SharingRow, SharingSection
 
 ROOT = Path(__file__).resolve().parents[3]
-SECTIONS = ("1. trainer vs bare loop", "2. packing", "3. data path on the device", "4. seed 003 projection")
+SECTIONS = ("1. trainer vs bare loop", "2. packing", "3. data path on the device", "4. seed 003 projection",
+            "5. K trials on one device")
 # A bare GPU machine: importing any of these must not be needed by the bench.
 QUICK_WITHOUT_THE_SWEEP_STACK = """
 import json, sys
@@ -54,6 +56,10 @@ def test_quick_bench_runs_every_section_without_ray_mlflow_or_optuna() -> None:
     projection = result["projection"]
     assert len(projection["rows"]) == 3 and not projection["failed"] and projection["gpu_hours"] > 0
     assert {"epoch_seconds", "gpu_hours", "k", "batch_size", "input_size"} <= set(projection["rows"][0])
+    sharing = result["sharing"]["rows"][0]
+    assert [run["k"] for run in sharing["fused"]] == [1, 2] and sharing["mps"] == []  # no MPS on a CPU
+    assert all(run["images_per_second"] > 0 and not run["errors"] for run in sharing["fused"] + sharing["plain"])
+    assert sharing["auto_gpus_k"] == 1 and sharing["auto_fused_k"] in (1, 2)
 
 
 def canned() -> GpuBench:
@@ -68,6 +74,11 @@ def canned() -> GpuBench:
         policies=[PolicyRow("randaugment", 90_000.0, 3_000.0)],
         projection=Projection([RowProjection("resnet_20", "resnet20", 32, 1024, 20_000.0, 900.0, 2, 1.8)],
                               {"mlp_mixer_b16": "DeviceMemoryError: out of memory"}),
+        sharing=SharingSection([SharingRow(
+            "resnet20 b128", plain=[PackedRun(1, 14_000.0), PackedRun(8, 13_000.0)],
+            mps=[PackedRun(1, 14_000.0), PackedRun(8, 92_400.0)],
+            fused=[PackedRun(1, 13_000.0), PackedRun(8, 0.0, errors=["DeviceMemoryError: out of memory"])],
+            auto_gpus_k=8, auto_fused_k=1)], mps_note="trials share each GPU under an MPS daemon started in /x"),
         seconds=300.0)
 
 
@@ -89,6 +100,9 @@ def test_command_prints_the_four_tables_with_ratios_and_errors(fake_bench) -> No
                for line in lines)
     assert any("mlp_mixer_b16" in line and "out of memory" in line for line in lines)
     assert any("measured rows only" in line for line in lines)  # a failed row: no whole-table claim
+    assert any("resnet20 b128" in line and "13,000 (0.93)" in line and "92,400 (6.60)" in line and "error" in line
+               for line in lines)
+    assert any("auto would choose: gpus_per_trial 1/8, fused_trials 1" in line for line in lines)
 
 
 def test_command_json_is_one_object_with_a_key_per_section(fake_bench) -> None:

@@ -1,0 +1,186 @@
+"""Trials that share a GPU run under CUDA MPS, started and stopped by the sweep.
+
+Without MPS, K processes on one GPU time-slice it and run slower together than one alone (0.92x
+on an H200, issue 23); with an MPS control daemon their kernels run side by side (6.1x at K=8,
+batch 128). So when ``resources.gpus_per_trial`` < 1 on CUDA, :func:`gpu_sharing` starts a
+daemon with its own pipe and log folders (exported, so Ray workers started afterwards inherit
+them) and stops it on the way out, after an exception or Ctrl-C too. A daemon that is already
+running (an administrator's) is used and left alone. Where MPS cannot start, the caller runs one
+trial per GPU and prints the outcome's one line; ``gpu_sharing: time_slice`` packs anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+MPS_CONTROL = "nvidia-cuda-mps-control"
+EXTRA_BIN_DIRS = (Path("/usr/local/nvidia/bin"),)  # where NVIDIA's container runtime mounts it
+DEFAULT_PIPE_DIR = Path("/tmp/nvidia-mps")  # the daemon's pipe folder when none is set
+PIPE_ENV, LOG_ENV = "CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY"
+UNPACKED_RATIO = 0.92  # K time-sliced processes vs one, ResNet-20 on an H200 (issue 23)
+START_WAIT_S = 10.0  # how long a started daemon may take to open its control pipe
+COMMAND_TIMEOUT_S = 30.0
+
+# Outcome modes, recorded on the sweep's parent run.
+NOT_SHARED, MPS_STARTED, MPS_EXISTING, TIME_SLICE, ONE_PER_GPU = (
+    "not_shared", "mps_started", "mps_existing", "time_slice", "one_per_gpu")
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How trials use the GPUs: whether they may share one, and one line saying so."""
+
+    mode: str
+    packed: bool  # False: run one trial per GPU, whatever gpus_per_trial asked
+    message: str = ""
+    environment: dict[str, str] = field(default_factory=dict)  # exported for the daemon's clients
+
+
+UNSHARED = Sharing(NOT_SHARED, packed=False)  # no GPU shared: trials take what they ask for
+
+
+def trial_share(sharing: Sharing, requested: float) -> float:
+    """What a trial asks Ray for under ``sharing``: the requested share, or a whole GPU where
+    sharing was asked but cannot run fast (no MPS): never slower than one trial per GPU."""
+    return 1.0 if 0 < requested < 1 and not sharing.packed else requested
+
+
+def find_control(path: Optional[str] = None) -> Optional[str]:
+    """The ``nvidia-cuda-mps-control`` binary on PATH, else in NVIDIA's container folder."""
+    found = shutil.which(MPS_CONTROL, path=path)
+    if found:
+        return found
+    for folder in EXTRA_BIN_DIRS:
+        candidate = folder / MPS_CONTROL
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def running_daemon(environ: dict[str, str]) -> Optional[Path]:
+    """The pipe folder of a daemon already running (its control pipe exists), or None."""
+    pipe_dir = Path(environ.get(PIPE_ENV) or DEFAULT_PIPE_DIR)
+    return pipe_dir if (pipe_dir / "control").exists() else None
+
+
+def gpus_in_mode(wanted: str) -> list[int]:
+    """GPUs whose compute mode (``nvidia-smi --query-gpu=compute_mode``) is ``wanted``
+    (``exclusive_process`` or ``prohibited``); empty when nvidia-smi is missing or says nothing."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=compute_mode", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    modes = [line.strip().replace(" ", "_").lower() for line in done.stdout.splitlines() if line.strip()]
+    return [index for index, mode in enumerate(modes) if mode == wanted]
+
+
+def _listed(gpus: list[int]) -> str:
+    return f"GPU{'s' if len(gpus) > 1 else ''} {', '.join(map(str, gpus))}"
+
+
+def _unavailable(reason: str) -> Sharing:
+    return Sharing(ONE_PER_GPU, packed=False, message=(
+        f"MPS unavailable ({reason}): running one trial per GPU; packing without MPS would have run at "
+        f"{UNPACKED_RATIO}x of that (resources.gpu_sharing: time_slice packs anyway)"))
+
+
+def _start(control: str, workdir: Path) -> tuple[Optional[dict[str, str]], str]:
+    """Start a daemon with its own folders under ``workdir``: (its environment, "") or (None, why not)."""
+    folders = {PIPE_ENV: workdir / "mps" / "pipe", LOG_ENV: workdir / "mps" / "log"}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    env = {name: str(folder.resolve()) for name, folder in folders.items()}
+    try:
+        done = subprocess.run([control, "-d"], env={**os.environ, **env}, capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"{MPS_CONTROL} -d: {error}"
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()
+        return None, f"{MPS_CONTROL} -d exited with {done.returncode}: {last[-1] if last else 'no message'}"
+    deadline = time.monotonic() + START_WAIT_S
+    while not (folders[PIPE_ENV] / "control").exists():
+        if time.monotonic() > deadline:
+            _stop(control, env)
+            return None, f"the daemon opened no control pipe in {folders[PIPE_ENV]} within {START_WAIT_S:g} s"
+        time.sleep(0.05)
+    return env, ""
+
+
+def _stop(control: str, env: dict[str, str]) -> None:
+    """``echo quit | nvidia-cuda-mps-control`` addressed to our daemon's pipe folder."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run([control], input="quit\n", env={**os.environ, **env}, capture_output=True, text=True,
+                       timeout=COMMAND_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def _exported(env: dict[str, str]) -> Iterator[None]:
+    """Set ``env`` in this process (Ray's workers inherit it) and put the old values back."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def gpu_sharing(mode: str, *, gpus_per_trial: float, cuda: bool, workdir: Path) -> Iterator[Sharing]:
+    """How trials share GPUs while the ``with`` block runs (see the module's docstring).
+
+    ``mode`` is ``resources.gpu_sharing`` (``mps`` or ``time_slice``); ``workdir`` holds the pipe
+    and log folders of a daemon started here, which is stopped when the block exits, however.
+    """
+    if not cuda or not 0 < gpus_per_trial < 1:
+        yield UNSHARED
+        return
+    if mode == "time_slice":
+        exclusive = gpus_in_mode("exclusive_process")
+        if exclusive:  # one process per GPU: a second trial could not even open it
+            yield Sharing(ONE_PER_GPU, packed=False, message=(
+                f"{_listed(exclusive)} in Exclusive_Process compute mode, which admits one process without MPS: "
+                "running one trial per GPU (resources.gpu_sharing: mps packs them)"))
+            return
+        yield Sharing(TIME_SLICE, packed=True, message=(
+            f"trials share each GPU without MPS (resources.gpu_sharing: time_slice); measured {UNPACKED_RATIO}x "
+            "of one trial per GPU on an H200"))
+        return
+    existing = running_daemon(dict(os.environ))
+    if existing is not None:
+        yield Sharing(MPS_EXISTING, packed=True, message=f"trials share each GPU under the MPS daemon at {existing}")
+        return
+    control = find_control()
+    if control is None:
+        yield _unavailable(f"no {MPS_CONTROL} on PATH or in {', '.join(map(str, EXTRA_BIN_DIRS))}")
+        return
+    # Exclusive_Process is the mode NVIDIA recommends under MPS (the server is the one process);
+    # Prohibited admits no process, the daemon's server included.
+    prohibited = gpus_in_mode("prohibited")
+    if prohibited:
+        yield _unavailable(f"{_listed(prohibited)} in Prohibited compute mode")
+        return
+    env, why = _start(control, Path(workdir))
+    if env is None:
+        yield _unavailable(why)
+        return
+    try:
+        with _exported(env):
+            yield Sharing(MPS_STARTED, packed=True, environment=env,
+                          message=f"trials share each GPU under an MPS daemon started in {env[PIPE_ENV]}")
+    finally:
+        _stop(control, env)

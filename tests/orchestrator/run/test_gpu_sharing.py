@@ -1,0 +1,205 @@
+"""The MPS daemon's lifecycle around a sweep, with fake NVIDIA tools that record their calls."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from orchestrator.run import gpu_sharing
+from orchestrator.run.gpu_sharing import (MPS_EXISTING, MPS_STARTED, NOT_SHARED, ONE_PER_GPU, PIPE_ENV, TIME_SLICE,
+                                      gpu_sharing as sharing, trial_share)
+
+# Records each call; ``-d`` opens the control pipe (a file here) as the daemon does, ``quit`` on
+# stdin closes it; FAKE_MPS_FAIL makes the start fail as without permission.
+FAKE_CONTROL = """#!/bin/sh
+if [ "$1" = "-d" ]; then
+  echo "start pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> "$FAKE_CALLS"
+  if [ -n "$FAKE_MPS_FAIL" ]; then echo "An instance of this daemon is already running: permission denied" >&2; exit 1; fi
+  touch "$CUDA_MPS_PIPE_DIRECTORY/control"
+else
+  read command
+  echo "$command pipe=$CUDA_MPS_PIPE_DIRECTORY" >> "$FAKE_CALLS"
+  rm -f "$CUDA_MPS_PIPE_DIRECTORY/control"
+fi
+"""
+FAKE_SMI = """#!/bin/sh
+echo "$FAKE_COMPUTE_MODE"
+"""
+
+
+def _script(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture
+def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH holding only the fake tools; returns the file their calls are recorded in."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _script(bin_dir, "nvidia-cuda-mps-control", FAKE_CONTROL)
+    _script(bin_dir, "nvidia-smi", FAKE_SMI)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("FAKE_CALLS", str(calls))
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Default")
+    monkeypatch.delenv(PIPE_ENV, raising=False)
+    monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", tmp_path / "no-admin-daemon")
+    monkeypatch.setattr(gpu_sharing, "EXTRA_BIN_DIRS", ())
+    return calls
+
+
+def lines(calls: Path) -> list[str]:
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_a_shared_gpu_gets_a_daemon_that_is_stopped_at_the_end(tools: Path, tmp_path: Path) -> None:
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path / "study") as outcome:
+        pipe = Path(os.environ[PIPE_ENV])  # exported for Ray's workers
+        assert outcome.mode == MPS_STARTED and outcome.packed
+        assert pipe == (tmp_path / "study" / "mps" / "pipe").resolve() and (pipe / "control").exists()
+        assert lines(tools) == [f"start pipe={pipe} log={pipe.parent / 'log'}"]
+    assert lines(tools)[1:] == [f"quit pipe={pipe}"] and not (pipe / "control").exists()
+    assert PIPE_ENV not in os.environ
+
+
+@pytest.mark.parametrize("interrupt", [RuntimeError("a trial failed"), KeyboardInterrupt()])
+def test_the_daemon_is_stopped_after_an_error_or_ctrl_c(tools: Path, tmp_path: Path, interrupt) -> None:
+    with pytest.raises(type(interrupt)):
+        with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path):
+            raise interrupt
+    assert [line.split()[0] for line in lines(tools)] == ["start", "quit"]
+
+
+def test_an_administrators_daemon_is_used_and_left_alone(tools: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    admin = tmp_path / "admin-pipe"
+    admin.mkdir()
+    (admin / "control").touch()
+    monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", admin)
+    with sharing("mps", gpus_per_trial=0.125, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == MPS_EXISTING and outcome.packed and str(admin) in outcome.message
+    assert lines(tools) == [] and (admin / "control").exists()
+
+
+def test_without_the_binary_trials_run_one_per_gpu_with_one_line(tools: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and not outcome.packed
+    assert "no nvidia-cuda-mps-control" in outcome.message and "0.92x" in outcome.message
+    assert "\n" not in outcome.message and trial_share(outcome, 0.25) == 1.0
+
+
+def test_a_refused_start_falls_back_and_says_why(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MPS_FAIL", "1")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "permission denied" in outcome.message
+        assert PIPE_ENV not in os.environ
+    assert [line.split()[0] for line in lines(tools)] == ["start"]
+
+
+def test_compute_modes(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Prohibited")
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "GPU 0 in Prohibited" in outcome.message
+    monkeypatch.setenv("FAKE_COMPUTE_MODE", "Exclusive_Process")
+    with sharing("time_slice", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == ONE_PER_GPU and "Exclusive_Process" in outcome.message
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == MPS_STARTED  # MPS's own recommended mode: the server is the one process
+    assert lines(tools)[0].startswith("start")
+
+
+def test_time_slice_packs_without_a_daemon_and_whole_gpus_need_none(tools: Path, tmp_path: Path) -> None:
+    with sharing("time_slice", gpus_per_trial=0.25, cuda=True, workdir=tmp_path) as outcome:
+        assert outcome.mode == TIME_SLICE and outcome.packed and trial_share(outcome, 0.25) == 0.25
+    for share, cuda in ((1.0, True), (0.0, True), (0.25, False)):
+        with sharing("mps", gpus_per_trial=share, cuda=cuda, workdir=tmp_path) as outcome:
+            assert outcome.mode == NOT_SHARED
+    assert lines(tools) == []
+
+
+@pytest.mark.gpu
+def test_a_real_daemon_serves_a_cuda_process_and_is_gone_afterwards(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    if gpu_sharing.find_control() is None or gpu_sharing.running_daemon(dict(os.environ)) is not None:
+        pytest.skip("needs nvidia-cuda-mps-control and no daemon already running")
+    with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path) as outcome:
+        if not outcome.packed:
+            pytest.skip(outcome.message)
+        pipe = Path(os.environ[PIPE_ENV])
+        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.ones(1, device='cuda').item())"],
+                               capture_output=True, text=True, timeout=120)  # inherits the exported folders
+        assert probe.returncode == 0 and probe.stdout.strip() == "1.0", probe.stderr
+    assert not (pipe / "control").exists()
+
+
+@pytest.mark.parametrize("ending", ["finished", "ctrl_c"])
+def test_a_sweep_sharing_a_gpu_runs_its_trials_under_the_daemon_and_stops_it(
+        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str) -> None:
+    """run_sweep starts the daemon before Ray (its pipe folder exported for Ray's workers), the
+    trials ask for their share of a GPU, and the daemon is stopped however the sweep ends."""
+    from orchestrator.run import sweep as sweep_module
+    from orchestrator.study import parse_spec
+
+    seen: dict = {}
+
+    def run(spec, sharing, **kwargs):
+        seen.update(mode=sharing.mode, pipe=os.environ.get(PIPE_ENV), calls=lines(tools),
+                    share=trial_share(sharing, spec.resources.gpus_per_trial))
+        if ending == "ctrl_c":
+            raise KeyboardInterrupt
+        return "outcome"
+
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
+    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "_run", run)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    spec = parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}})
+    echoed: list[str] = []
+    if ending == "ctrl_c":
+        with pytest.raises(KeyboardInterrupt):
+            sweep_module.run_sweep(spec, echo=echoed.append)
+    else:
+        assert sweep_module.run_sweep(spec, echo=echoed.append) == "outcome"
+    assert seen["mode"] == MPS_STARTED and seen["share"] == 0.25
+    assert seen["calls"] == [f"start pipe={seen['pipe']} log={Path(seen['pipe']).parent / 'log'}"]
+    assert lines(tools)[-1] == f"quit pipe={seen['pipe']}" and os.environ.get(PIPE_ENV) is None
+    assert echoed == [f"trials share each GPU under an MPS daemon started in {seen['pipe']}"]
+
+
+def test_without_mps_a_sweep_asks_a_whole_gpu_per_trial_and_says_why(
+        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.run import sweep as sweep_module
+    from orchestrator.study import parse_spec
+
+    monkeypatch.setenv("FAKE_MPS_FAIL", "1")
+    seen: dict = {}
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
+    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
+        mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
+    echoed: list[str] = []
+    sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}), echo=echoed.append)
+    assert seen == {"mode": ONE_PER_GPU, "share": 1.0}
+    assert len(echoed) == 1 and echoed[0].startswith("MPS unavailable (") and "0.92x" in echoed[0]
+
+
+def test_an_unknown_sharing_mode_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from orchestrator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text("name: x\nresources: {gpu_sharing: exclusive}\n")
+    result = CliRunner().invoke(main, ["sweep", "spec.yaml"])
+    assert result.exit_code == 2 and result.output.strip().startswith(
+        "error: resources.gpu_sharing: Input should be 'mps' or 'time_slice'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
