@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from orchestrator import stack
 from orchestrator.study import parse_spec
-from tests.orchestrator.recovery import command, expand, histories, uninterrupted
+from tests.orchestrator.run.recovery import command, expand, histories, uninterrupted
 
 from .conftest import ADMIN, ADMIN_PASSWORD, Postgres, child_env, free_port, healthy, running, wait_until
 

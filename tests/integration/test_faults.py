@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from orchestrator import stack
 from orchestrator.study import parse_spec
 from orchestrator.run.trial import CHECKPOINT_FILE, NODE_KEY, RESUMED_FROM_KEY
-from tests.orchestrator.recovery import expand, wait_for
+from tests.orchestrator.run.recovery import expand, wait_for
 
 from .conftest import Postgres, child_env, free_port, healthy, wait_until
 from .faults import (RestartableServer, Sweep, TrialFolder, assert_every_epoch_logged_once, client_of, grid,
