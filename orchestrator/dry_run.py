@@ -56,7 +56,7 @@ def epoch_seconds(spec: SweepSpec) -> Optional[float]:
     size = int(data.options.get("image_size") or zoo.default_input_size(spec.model.name))
     _, macs = profile_model(zoo.create_model(spec.model.name, num_classes=10), size)
     resources = spec.resources
-    rate = GPU_MACS * resources.gpu_share if resources.gpu_share else CPU_CORE_MACS * resources.cpus_per_trial
+    rate = GPU_MACS * resources.gpus_per_trial if resources.gpus_per_trial else CPU_CORE_MACS * resources.cpus_per_trial
     return 3 * macs * images / rate
 
 
