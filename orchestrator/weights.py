@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import models
 from models import _weights as store
 
-from .errors import SpecError
+from .errors import OrchestrateError, SpecError
 from .spec.plans import TrialPlan
 from .spec.study import StudySpec
 
@@ -75,9 +75,21 @@ def check_weights(spec: StudySpec, plans: Optional[list[TrialPlan]], *, spec_pat
 def download(name: str, folder: Path) -> tuple[Path, str]:
     """Fetch the file timm would load for weights ``name`` into ``folder``: from the Hugging Face
     Hub when timm names a repo (``model.safetensors``, else ``pytorch_model.bin``), else its URL."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return _fetch(name, folder)
+    except (OSError, HfHubHTTPError, LocalEntryNotFoundError) as exc:  # no network, or the server refused
+        shutil.rmtree(folder, ignore_errors=True)  # called only for weights not stored: a partial download
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OrchestrateError(f"{name}: could not download the weights ({cause}); run this where there is "
+                               f"network, or import a copy with `orchestrate weights import {name} FILE`") from None
+
+
+def _fetch(name: str, folder: Path) -> tuple[Path, str]:
     import torch.hub
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import RemoteEntryNotFoundError
     from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(name)
@@ -86,7 +98,7 @@ def download(name: str, folder: Path) -> tuple[Path, str]:
         for filename in HF_FILES:
             try:
                 return Path(hf_hub_download(cfg.hf_hub_id, filename, local_dir=folder)), f"hf://{cfg.hf_hub_id}/{filename}"
-            except EntryNotFoundError:
+            except RemoteEntryNotFoundError:  # the repo has the other format
                 continue
     if not cfg.url:
         raise SpecError(f"{name}: timm names no file to download for these weights")

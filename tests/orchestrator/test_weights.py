@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import huggingface_hub
 import huggingface_hub.constants
 import pytest
 import timm
@@ -105,22 +106,41 @@ def test_a_file_of_other_weights_is_refused(offline: Path, tmp_path: Path) -> No
 
 
 def test_prefetch_fetches_each_missing_weight_once_and_records_its_checksum(
-        study: Path, saved_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[str] = []
+        study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real download path, with the Hub client answering from a local file."""
+    from safetensors.torch import load_file, save_file
 
-    def fetch(name: str, folder: Path) -> tuple[Path, str]:  # the download, from a local copy
-        asked.append(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copy(saved_weights, folder / "model.pth")), f"copy of {saved_weights}"
+    published = tmp_path / "published.safetensors"
+    save_file(timm.create_model("test_resnet").state_dict(), str(published))
+    asked: list[tuple[str, str]] = []
 
-    monkeypatch.setattr(weights, "download", fetch)
+    def hf_hub_download(repo_id: str, filename: str, *, local_dir: Path) -> str:
+        asked.append((repo_id, filename))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(published, Path(local_dir) / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
     first = CliRunner().invoke(main, ["weights", "prefetch", str(study)])
     assert first.exit_code == 0, first.output
     second = CliRunner().invoke(main, ["weights", "prefetch", str(study)])
-    assert asked == [WEIGHTS] and "already stored" in second.output
+    assert asked == [(f"timm/{WEIGHTS}", "model.safetensors")] and "already stored" in second.output
     entry = json.loads((models.weights_dir() / "manifest.json").read_text())[WEIGHTS]
-    assert entry["sha256"] == hashlib.sha256(saved_weights.read_bytes()).hexdigest()
-    assert models.stored_file(WEIGHTS) == models.weights_dir() / WEIGHTS / "model.pth"
+    assert entry["sha256"] == hashlib.sha256(published.read_bytes()).hexdigest() and entry["sha256"] in first.output
+    assert entry["source"] == f"hf://timm/{WEIGHTS}/model.safetensors"
+    model = models.create_model("timm/test_resnet", pretrained=True, num_classes=10)  # offline, from the store
+    assert torch.equal(model.state_dict()["conv1.0.weight"], load_file(str(published))["conv1.0.weight"])
+
+
+def test_a_failed_download_says_what_to_do_and_leaves_nothing(study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(*args: object, **kwargs: object) -> str:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    result = CliRunner().invoke(main, ["weights", "prefetch", str(study)])
+    assert result.exit_code == 1
+    assert f"{WEIGHTS}: could not download the weights (Name or service not known)" in result.output
+    assert f"orchestrate weights import {WEIGHTS} FILE" in result.output
+    assert not (models.weights_dir() / WEIGHTS).exists() and models.stored_file(WEIGHTS) is None
 
 
 @pytest.mark.parametrize("spec, needed", [
