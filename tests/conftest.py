@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the session (the empty MLflow store new stores are copied from), never the user's."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_cache: Path) -> Path:
     """Each test runs in its own folder, so ./mlflow.db and ./ray_results never leak between tests."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCHESTRATE_CACHE", str(session_cache))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("ORCHESTRATE_DATA", str(tmp_path / "data"))

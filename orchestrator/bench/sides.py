@@ -80,19 +80,14 @@ def bare_tune(plans: list[dict[str, Any]], slots: int, folder: Path) -> dict[str
     return {}
 
 
-def report_once(config: dict[str, Any]) -> None:
-    """A trial that trains nothing: one report, as a trial's last epoch would."""
-    from ray import tune
-
-    tune.report({"epoch": 1, "trial": config["trial"]})
-
-
 def tune_floor(trials: int, slots: int, folder: Path) -> dict[str, Any]:
     """Ray Tune alone running ``trials`` trials that do nothing, with what a sweep asks of it
     (reused workers, ``slots`` at a time, one CPU each, no CSV or TensorBoard files): the start-up
     and per-trial cost below which no Tune-based sweep can go on this machine."""
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
+
+    from .floor import report_once
 
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # the results files stay: the bench reads them
     tune.Tuner(

@@ -14,22 +14,37 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import optuna
 import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.importance import BaseImportanceEvaluator, FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
 
 from ..distributions import optuna_distribution
 from .runs import StudyRuns
 
+if TYPE_CHECKING:
+    from optuna.importance import BaseImportanceEvaluator
+
 # Fewer configurations than this and a random forest or a top-10% quantile has nothing to say.
 MIN_CONFIGURATIONS = 8
-EVALUATORS: dict[str, Callable[[], BaseImportanceEvaluator]] = {
-    "fanova": lambda: FanovaImportanceEvaluator(seed=0),  # seeded: the same report twice is the same
-    "ped_anova": lambda: PedAnovaImportanceEvaluator(),
-}
+
+
+# optuna.importance is imported where an evaluator is made, not above: it brings scikit-learn
+# (0.2 s), and every sweep's driver imports this module for EVALUATOR_NAMES (its closing note).
+def _fanova() -> BaseImportanceEvaluator:
+    from optuna.importance import FanovaImportanceEvaluator
+
+    return FanovaImportanceEvaluator(seed=0)  # seeded: the same report twice is the same
+
+
+def _ped_anova() -> BaseImportanceEvaluator:
+    from optuna.importance import PedAnovaImportanceEvaluator
+
+    return PedAnovaImportanceEvaluator()
+
+
+EVALUATORS: dict[str, Callable[[], BaseImportanceEvaluator]] = {"fanova": _fanova, "ped_anova": _ped_anova}
 EVALUATOR_NAMES = {"fanova": "fANOVA", "ped_anova": "PED-ANOVA"}
 
 
@@ -73,12 +88,14 @@ def importances(study: optuna.Study) -> pd.DataFrame:
     """One row per axis every trial has (a conditional axis is left out: the evaluators need
     every trial to have it, and would otherwise disagree on which axes they rank): each
     evaluator's normalised importance and rank, the most important first by fANOVA."""
+    from optuna.importance import get_param_importances
+
     common = sorted(set.intersection(*(set(t.params) for t in study.trials)))
     columns = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # PED-ANOVA's tag
         for name, make in EVALUATORS.items():
-            found = optuna.importance.get_param_importances(study, evaluator=make(), params=common)
+            found = get_param_importances(study, evaluator=make(), params=common)
             columns[name] = pd.Series(found, dtype=float)
     table = pd.DataFrame(columns).rename_axis("parameter")
     for name in EVALUATORS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 NAN = float("nan")
 POWER = 0.8  # the conventional target: a real effect of that size is missed one time in five
@@ -26,6 +25,8 @@ def paired_power(effect: float, sd_diff: float, n: ArrayLike, *, alpha: float = 
     The far tail (rejecting with the wrong sign) is vanishingly small once the effect is a few
     standard errors, where scipy's ``nct.cdf`` underflows to NaN; it counts as 0 there.
     """
+    from scipy import stats  # here: the sweep's closing leaderboard reads this module's constants only
+
     n = np.asarray(n, dtype=float)
     df = n - 1
     noncentrality = abs(effect) / sd_diff * np.sqrt(n)

@@ -75,9 +75,14 @@ def open_client(uri: str) -> MlflowClient:
         return MlflowClient(tracking_uri=uri)
     from filelock import FileLock
 
+    from .new_store import copy_template, keep_template
+
     with FileLock(f"{path}.lock"):
+        migrate = not path.is_file() and not copy_template(path)
         client = MlflowClient(tracking_uri=uri)
-        client.search_experiments(max_results=1)  # creates and migrates the tables
+        client.search_experiments(max_results=1)  # creates and migrates the tables, if not copied
+        if migrate:
+            keep_template(path)
     return client
 
 

@@ -26,3 +26,19 @@ def test_bench_sweep_prints_efficiency_startup_and_overhead_of_every_side() -> N
         assert 0 <= startup < wall
         assert (row.group(2) == "-") == (side == "Ray Tune alone, trials doing nothing")
     assert re.search(r"orchestrate / bare Tune efficiency\s+[\d.]+x", result.output)
+
+
+def test_the_floor_trials_worker_imports_what_a_sweep_worker_imports() -> None:
+    """Ray sends a function of ``__main__`` (the sides run as one) by value and its worker imports
+    nothing; the floor's trainable is sent by name, so its worker pays torch's and timm's imports
+    as every sweep worker does."""
+    import pickle
+    import subprocess
+    import sys
+
+    from orchestrator.bench.floor import report_once
+
+    assert pickle.loads(pickle.dumps(report_once)) is report_once  # importable by name
+    probe = "import sys, orchestrator.bench.floor; print(all(m in sys.modules for m in ('torch', 'timm')))"
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "True"
