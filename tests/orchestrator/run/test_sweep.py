@@ -91,6 +91,32 @@ def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> 
         assert config["model"]["attention"] == attention
 
 
+# Every file a finished trial's run holds: what a user opens in the MLflow UI or downloads.
+TRIAL_FILES = {"trial_config.json", "per_class_accuracy.csv", "confusion_matrix.csv",
+               "best_worst_classes.csv", "confusion_matrix.png", "summary.json"}
+
+
+def logged_files(client: mlflow.MlflowClient, run_id: str, folder: str = "") -> set[str]:
+    files = set()
+    for item in client.list_artifacts(run_id, folder or None):
+        files |= logged_files(client, run_id, item.path) if item.is_dir else {item.path}
+    return files
+
+
+def test_every_trial_run_holds_every_report_file_and_the_parent_its_spec(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    client = mlflow.MlflowClient(tracking_uri=store_uri)
+    runs = runs_of(store_uri, "tiny")
+    for _, run in runs[runs["tags.orchestrate.kind"] == "trial"].iterrows():
+        assert logged_files(client, run["run_id"]) == TRIAL_FILES, run["tags.orchestrate.label"]
+        png = Path(client.download_artifacts(run["run_id"], "confusion_matrix.png"))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        per_class = pd.read_csv(client.download_artifacts(run["run_id"], "per_class_accuracy.csv"))
+        assert len(per_class) == SMALL_DATA["options"]["num_classes"]
+    parent = runs[runs["tags.orchestrate.kind"] == "sweep"]["run_id"].iloc[0]
+    assert "spec.json" in logged_files(client, parent)
+
+
 def test_leaderboard_matches_runs_recomputed_here(finished_sweep) -> None:
     store_uri, _ = finished_sweep
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
