@@ -10,19 +10,18 @@ so a re-run of the study (or another study of the same shapes) does not measure 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
+from ..cache import cache_dir
 from .packing import PackedRun, recommended_k
 
 KS = (1, 2, 4, 8)
 MEMORY_HEADROOM = 0.85  # the share of device memory K processes may plan to use
 CONTEXT_MIB = 500.0  # a CUDA context per process, beyond what torch's allocator reports
-CACHE_ENV = "ORCHESTRATE_CACHE"
 CACHE_FILE = "packing.json"
 
 
@@ -65,15 +64,11 @@ class PackingKey:
         return "|".join(str(value) for value in asdict(self).values())
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "orchestrate")
-
-
 class PackingCache:
     """Measured runs per :class:`PackingKey`, in ``folder/packing.json``."""
 
     def __init__(self, folder: Optional[Path] = None) -> None:
-        self.path = Path(folder or default_cache_dir()) / CACHE_FILE
+        self.path = Path(folder or cache_dir()) / CACHE_FILE
 
     def _load(self) -> dict[str, list[dict]]:
         try:
