@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 from ray import tune
 
-from .. import storage
+from .. import faults, storage
 from ..spec.plans import TrialPlan
 from ..tracking.names import FAILURE_KEY, MEMBERS_KEY, STOPPED_EARLY_KEY, TOTAL_EPOCHS_KEY
 from ..train.config import TrialConfig
@@ -49,18 +50,31 @@ def _member_state(checkpoint_root: str, run_key: str, logged: Optional[int]) -> 
 
 
 def run_fused_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root: str,
-                    checkpoint_every: int = 1, resume_epochs: Optional[dict[str, int]] = None, **_: Any) -> None:
-    """Train the group's plans fused until each has finished or failed (see the module's doc).
-    Options of the unfused trainable that do not apply here (a deadline, the fault hooks) are
-    accepted and ignored, so the sweep passes one set of options."""
+                    checkpoint_every: int = 1, resume_epochs: Optional[dict[str, int]] = None,
+                    deadline: Optional[float] = None, kill_after_epoch: Optional[int] = None,
+                    storage_patience: Optional[float] = None) -> None:
+    """Train the group's plans fused until each has finished or failed (see the module's doc);
+    the options are :func:`~orchestrator.run.trial.run_trial`'s."""
+    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+        return
     release_freed_memory()
     plans = [TrialPlan.from_dict(plan) for plan in config[FUSED_PLANS_KEY]]
     threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)
+    try:
+        _train(plans, objectives, checkpoint_root=checkpoint_root, checkpoint_every=checkpoint_every,
+               resume_epochs=resume_epochs or {}, kill_after_epoch=kill_after_epoch,
+               storage_patience=storage_patience)
+    except Exception as exc:  # an error of the whole group would come back from any checkpoint: not retried
+        tune.report({"epoch": 0.0, FAILURE_KEY: f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
+        raise
+
+
+def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: str, checkpoint_every: int,
+           resume_epochs: dict[str, int], kill_after_epoch: Optional[int], storage_patience: Optional[float]) -> None:
     fused = FusedTrainer.from_configs([TrialConfig.of_plan(p.config) for p in plans], seeds=[p.seed for p in plans],
                                       dataset=dataset_for(plans[0].config["data"]))
-    resume_epochs = resume_epochs or {}
     states = [_member_state(checkpoint_root, p.run_key, resume_epochs.get(p.run_key)) for p in plans]
     fused.load_state_dicts([state or fused.state_dict(k) for k, state in enumerate(states)])
     reported: set[int] = set()  # members whose failure was sent
@@ -73,7 +87,8 @@ def run_fused_trial(config: dict[str, Any], *, objectives: list[str], checkpoint
                                              **{name: math.nan for name in objectives}}
         epoch = max(member.epoch for member in fused.members)
         _report(fused, plans, {"epoch": float(epoch), MEMBERS_KEY: members},
-                checkpoint=fused.done or epoch % checkpoint_every == 0)
+                checkpoint=fused.done or epoch % checkpoint_every == 0, storage_patience=storage_patience)
+        faults.maybe_kill_worker(epoch, kill_after_epoch)
 
 
 def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float]) -> dict[str, Any]:
@@ -82,7 +97,8 @@ def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float]) -> di
             DONE_KEY: float(member.done), "device": member.device.type}
 
 
-def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any], *, checkpoint: bool) -> None:
+def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any], *, checkpoint: bool,
+            storage_patience: Optional[float]) -> None:
     """Send one fused epoch; the last one carries every member's final report, and its summary
     in the member's result (members that ended earlier are added to it)."""
     if not checkpoint:
@@ -101,4 +117,4 @@ def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any],
                 member = result[MEMBERS_KEY].setdefault(plan.run_key, _member_result(fused, k, fused.members[k].last_metrics))
                 member.update(final.summary())
         checkpoint_retry.send_with_checkpoint(lambda saved: tune.report(result, checkpoint=saved), folder,
-                                              patience_s=None)
+                                              patience_s=storage_patience)
