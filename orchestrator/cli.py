@@ -47,6 +47,11 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     design = get_design(spec.search.kind)
     plans = design.expand(spec)
     check_rows(spec.reported, [plan.label for plan in plans] if plans is not None else None)
+    import torch
+
+    from .spec.fused import fused_size
+
+    _, fused_line = fused_size(spec, plans, cuda=torch.cuda.is_available())  # refuses a K > 1 that cannot hold
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:
@@ -55,6 +60,8 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
+        if fused_line:
+            click.echo(fused_line)
         return
     from .weights import check_weights
 

@@ -19,6 +19,8 @@ from ..spec.plans import PLAN_KEY, TrialPlan
 from .study_guard import relabel
 
 PLAN_INDEX_KEY = "plan_index"
+GROUP_INDEX_KEY = "fused_group_index"
+FUSED_PLANS_KEY = "fused_plans"  # a fused trial's config: its members' plans, in order
 
 
 class PlanByIndex:
@@ -40,6 +42,29 @@ def plan_grid(plans: list[TrialPlan]) -> dict[str, Any]:
             PLAN_KEY: tune.sample_from(PlanByIndex([plan.to_dict() for plan in plans]))}
 
 
+def fused_grid(groups: list[list[TrialPlan]]) -> dict[str, Any]:
+    """One trial per fused group, in order; ``PLAN_KEY`` holds its first member's plan (the
+    trial's name), ``FUSED_PLANS_KEY`` all of them."""
+    return {GROUP_INDEX_KEY: tune.grid_search(list(range(len(groups)))),
+            PLAN_KEY: tune.sample_from(GroupByIndex([[plan.to_dict() for plan in group[:1]] for group in groups], first=True)),
+            FUSED_PLANS_KEY: tune.sample_from(GroupByIndex([[plan.to_dict() for plan in group] for group in groups]))}
+
+
+class GroupByIndex:
+    """A fused trial's member plans (or its first one) from its grid index."""
+
+    def __init__(self, groups: list[list[dict[str, Any]]], *, first: bool = False) -> None:
+        self.groups = groups
+        self.first = first
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        group = copy.deepcopy(self.groups[config[GROUP_INDEX_KEY]])
+        return group[0] if self.first else group
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GroupByIndex:
+        return self
+
+
 class PlanLookup:
     """The plan of a Tune trial from its config: by its index into the current grid stage's
     ``plans`` (Tune names a trial before it resolves the plan into its config), else the plan a
@@ -48,8 +73,17 @@ class PlanLookup:
     def __init__(self, label_suffix: str) -> None:
         self.label_suffix = label_suffix
         self.plans: list[TrialPlan] = []
+        self.groups: list[list[TrialPlan]] = []  # the current fused stage's groups
+
+    def members(self, config: dict[str, Any]) -> list[TrialPlan]:
+        """The plans a trial trains: its fused group's, else its one plan."""
+        if GROUP_INDEX_KEY in config:
+            return self.groups[config[GROUP_INDEX_KEY]]
+        return [self(config)]
 
     def __call__(self, config: dict[str, Any]) -> TrialPlan:
+        if GROUP_INDEX_KEY in config:
+            return self.groups[config[GROUP_INDEX_KEY]][0]
         if PLAN_INDEX_KEY in config:
             return self.plans[config[PLAN_INDEX_KEY]]
         return relabel(TrialPlan.from_dict(config[PLAN_KEY]), self.label_suffix)

@@ -21,6 +21,7 @@ from ..designs import PlanStage, Stage, get_design
 from ..labels import recipe_suffix
 from ..provenance import provenance
 from ..report.note import study_note
+from ..spec.fused import fused_groups, fused_size
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
@@ -31,7 +32,9 @@ from . import capacity, checkpoint_retry
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
 from .gpu_sharing import UNSHARED, Sharing, gpu_sharing, trial_share
-from .plan_grid import PlanLookup, plan_grid
+from .fused_members import FusedFanOut
+from .fused_trial import run_fused_trial
+from .plan_grid import PlanLookup, fused_grid, plan_grid
 from .prepare import new_store, prepare
 from .study_guard import relabel
 from .trial import run_trial, stop_when_trained_out, trial_dirname
@@ -94,9 +97,9 @@ class Sweep:
         self.callbacks = [
             JsonLoggerCallback(),
             FailuresAreFinal(),
-            self.logger,
-            ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, metric=search.metrics[0],
-                            mode=search.modes[0], echo=echo),
+            FusedFanOut([self.logger, ProgressPrinter(self.tally, plans, epochs=spec.train.epochs,
+                                                      metric=search.metrics[0], mode=search.modes[0], echo=echo)],
+                        plans, self.lookup),
             capacity.PendingReporter(capacity.per_trial(spec.resources), echo),
         ]
 
@@ -119,18 +122,24 @@ class Sweep:
                 return
             self.tally.total = (self.tally.total or 0) + len(stage.plans)
             self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
-            self.fit(plan_grid(self.lookup.plans), name=stage.name, num_samples=1, trials=len(stage.plans))
+            size, _ = fused_size(self.spec, self.lookup.plans, cuda=_cuda_available())
+            if size > 1:
+                self.lookup.groups = fused_groups(self.lookup.plans, size)
+                self.fit(fused_grid(self.lookup.groups), name=stage.name, num_samples=1, trials=len(stage.plans),
+                         trainable=run_fused_trial)
+            else:
+                self.fit(plan_grid(self.lookup.plans), name=stage.name, num_samples=1, trials=len(stage.plans))
         else:
             self.tally.total = (self.tally.total or 0) + stage.samples
             self.fit({}, name=stage.name, num_samples=stage.samples, trials=stage.samples,
                      search_alg=stage.searcher)
 
     def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int, trials: int,
-            search_alg: Optional[tune.search.Searcher] = None) -> None:
+            search_alg: Optional[tune.search.Searcher] = None, trainable: Callable[..., None] = run_trial) -> None:
         """Run one Tune stage of ``trials`` trials; raise :class:`SweepInterrupted` when Tune
         returned before each ended (Ctrl-C), unless the time budget or ``fail_fast`` ended it."""
         ended = self.tally.ended
-        self.tuner(param_space, name=name, num_samples=num_samples, search_alg=search_alg).fit()
+        self.tuner(param_space, name=name, num_samples=num_samples, search_alg=search_alg, trainable=trainable).fit()
         # Tune returns normally on Ctrl-C, leaving trials uncompleted or never started: stop
         # here, not in a later stage, and let run_sweep mark the open runs interrupted.
         budget_spent = self.deadline is not None and time.time() >= self.deadline
@@ -139,10 +148,10 @@ class Sweep:
             raise SweepInterrupted(f"{trials - (self.tally.ended - ended)} trials did not end")
 
     def tuner(self, param_space: dict[str, Any], *, name: str, num_samples: int,
-              search_alg: Optional[tune.search.Searcher]) -> tune.Tuner:
+              search_alg: Optional[tune.search.Searcher], trainable: Callable[..., None] = run_trial) -> tune.Tuner:
         spec, resources = self.spec, self.spec.resources
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, objectives=spec.search.metrics, deadline=self.deadline,
+            tune.with_parameters(trainable, objectives=spec.search.metrics, deadline=self.deadline,
                                  checkpoint_root=self.checkpoint_root, checkpoint_every=resources.checkpoint_every,
                                  resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env(),
                                  storage_patience=checkpoint_retry.patience()),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..schema import StrictModel
 
@@ -15,12 +15,24 @@ class ResourcesSpec(StrictModel):
     gpu_sharing: Literal["mps", "time_slice"] = Field(
         "mps", description="mps: trials sharing a GPU run under an MPS daemon (one trial per GPU where MPS cannot "
                            "start); time_slice: packed without MPS, slower than one per GPU")
+    fused_trials: Union[int, Literal["auto"]] = Field(
+        1, description="plans of one fixed stage trained K at a time in one process as one fused model (same "
+                       "tensor shapes; each still its own MLflow run); auto: 1 without CUDA, else groups of up "
+                       "to 8, and unfused where a trial scheduler or differing shapes forbid it")
     max_concurrent: Optional[int] = Field(None, ge=1)
     max_failures: int = Field(2, ge=0, description="retries of a trial whose process died, from its checkpoint")
     checkpoint_every: int = Field(1, ge=1, description="epochs between trial checkpoints")
     reuse_workers: bool = Field(True, description="run each trial in the worker process of a finished one "
                                                   "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
+
+
+    @field_validator("fused_trials")
+    @classmethod
+    def _at_least_one(cls, value: int | str) -> int | str:
+        if value != "auto" and value < 1:
+            raise ValueError("must be an integer >= 1 or 'auto'")
+        return value
 
 
 class TrackingSpec(StrictModel):

@@ -1,0 +1,120 @@
+"""The Ray Tune trainable of a fused group: K plans of one shape train as one model in one
+process (:class:`~orchestrator.train.fused.FusedTrainer`), each still its own run.
+
+Every report carries each live member's epoch under ``MEMBERS_KEY`` (by run key), so the
+driver's callbacks log each member into its own MLflow run; a member whose loss diverged is
+reported once with its failure and the others go on. A checkpoint holds one folder per member
+(``<run key>/trainer.pt``, and ``<run key>/report`` on the trial's last epoch).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from ray import tune
+
+from .. import faults, storage
+from ..spec.plans import TrialPlan
+from ..tracking.names import FAILURE_KEY, MEMBERS_KEY, STOPPED_EARLY_KEY, TOTAL_EPOCHS_KEY
+from ..train.config import TrialConfig
+from ..train.fused import FusedTrainer
+from . import checkpoint_retry
+from .plan_grid import FUSED_PLANS_KEY
+from .trial import CHECKPOINT_FILE, REPORT_FOLDER, dataset_for, release_freed_memory
+
+DONE_KEY = "fused/done"  # in a member's result: its last epoch (finished or stopped early)
+
+
+def _member_state(checkpoint_root: str, run_key: str, logged: Optional[int]) -> Optional[dict[str, Any]]:
+    """The member's state in Tune's checkpoint of this (retried) trial, else the newest one an
+    earlier sweep saved at an epoch its run has logged (only for a resumed run: ``logged``)."""
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            path = Path(folder) / run_key / CHECKPOINT_FILE
+            return torch.load(path, weights_only=False) if path.is_file() else None
+    if logged is None:
+        return None
+    for path in storage.files_newest_first(checkpoint_root, f"*/*/*/checkpoint_*/{run_key}/{CHECKPOINT_FILE}"):
+        with storage.open_file(path) as stream:
+            state = torch.load(stream, weights_only=False)
+        if state["epoch"] <= logged:
+            return state
+    return None
+
+
+def run_fused_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root: str,
+                    checkpoint_every: int = 1, resume_epochs: Optional[dict[str, int]] = None,
+                    deadline: Optional[float] = None, kill_after_epoch: Optional[int] = None,
+                    storage_patience: Optional[float] = None) -> None:
+    """Train the group's plans fused until each has finished or failed (see the module's doc);
+    the options are :func:`~orchestrator.run.trial.run_trial`'s."""
+    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+        return
+    release_freed_memory()
+    plans = [TrialPlan.from_dict(plan) for plan in config[FUSED_PLANS_KEY]]
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        _train(plans, objectives, checkpoint_root=checkpoint_root, checkpoint_every=checkpoint_every,
+               resume_epochs=resume_epochs or {}, kill_after_epoch=kill_after_epoch,
+               storage_patience=storage_patience)
+    except Exception as exc:  # an error of the whole group would come back from any checkpoint: not retried
+        tune.report({"epoch": 0.0, FAILURE_KEY: f"{type(exc).__name__}: {exc}".splitlines()[0][:500]})
+        raise
+
+
+def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: str, checkpoint_every: int,
+           resume_epochs: dict[str, int], kill_after_epoch: Optional[int], storage_patience: Optional[float]) -> None:
+    fused = FusedTrainer.from_configs([TrialConfig.of_plan(p.config) for p in plans], seeds=[p.seed for p in plans],
+                                      dataset=dataset_for(plans[0].config["data"]))
+    states = [_member_state(checkpoint_root, p.run_key, resume_epochs.get(p.run_key)) for p in plans]
+    fused.load_state_dicts([state or fused.state_dict(k) for k, state in enumerate(states)])
+    reported: set[int] = set()  # members whose failure was sent
+    while not fused.done:
+        members = {plans[k].run_key: _member_result(fused, k, metrics) for k, metrics in fused.run_epoch().items()}
+        for k, reason in fused.failures.items():
+            if k not in reported:
+                reported.add(k)
+                members[plans[k].run_key] = {"epoch": float(fused.members[k].epoch), FAILURE_KEY: reason,
+                                             **{name: math.nan for name in objectives}}
+        epoch = max(member.epoch for member in fused.members)
+        _report(fused, plans, {"epoch": float(epoch), MEMBERS_KEY: members},
+                checkpoint=fused.done or epoch % checkpoint_every == 0, storage_patience=storage_patience)
+        faults.maybe_kill_worker(epoch, kill_after_epoch)
+
+
+def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float]) -> dict[str, Any]:
+    member = fused.members[k]
+    return {**metrics, TOTAL_EPOCHS_KEY: member.total_epochs, STOPPED_EARLY_KEY: float(member.stopped_early),
+            DONE_KEY: float(member.done), "device": member.device.type}
+
+
+def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any], *, checkpoint: bool,
+            storage_patience: Optional[float]) -> None:
+    """Send one fused epoch; the last one carries every member's final report, and its summary
+    in the member's result (members that ended earlier are added to it)."""
+    if not checkpoint:
+        tune.report(result)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        for k, plan in enumerate(plans):
+            if k in fused.failures:
+                continue
+            member_folder = Path(folder) / plan.run_key
+            member_folder.mkdir()
+            torch.save(fused.state_dict(k), member_folder / CHECKPOINT_FILE)
+            if fused.done:
+                final = fused.members[k].final_report()
+                final.write(member_folder / REPORT_FOLDER)
+                member = result[MEMBERS_KEY].setdefault(plan.run_key, _member_result(fused, k, fused.members[k].last_metrics))
+                member.update(final.summary())
+        checkpoint_retry.send_with_checkpoint(lambda saved: tune.report(result, checkpoint=saved), folder,
+                                              patience_s=storage_patience)

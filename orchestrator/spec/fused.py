@@ -1,0 +1,54 @@
+"""How many plans of a fixed stage train fused in one trial (``resources.fused_trials``), and
+which: groups of plans that :func:`~orchestrator.train.fusable.fusable` accepts.
+
+An explicit K > 1 that cannot hold is refused before anything starts; ``auto`` falls back to
+one plan per trial and says why, so a study never silently trains otherwise than asked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from ..errors import SpecError
+from ..train.fusable import fusable
+from .plans import TrialPlan
+
+if TYPE_CHECKING:
+    from .study import StudySpec
+
+AUTO_CUDA_K = 8  # HFTA's and issue 23's largest measured fused group; not yet measured per study
+
+
+def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool) -> tuple[int, str]:
+    """(K, why) for the study's fixed plans: K = 1 with a one-line reason where fusing does not
+    apply; raises SpecError for an explicit K > 1 that cannot apply."""
+    asked = spec.resources.fused_trials
+    if asked == 1:
+        return 1, ""
+    explicit = asked != "auto"
+    if plans is None:  # proposed one at a time: nothing to group
+        return 1, "fused trials: 1 per trial (a search proposes its trials one at a time)"
+    reason = _blocker(spec, plans)
+    if reason:
+        if explicit:
+            raise SpecError(f"resources.fused_trials: {reason}")
+        return 1, f"fused trials: 1 per trial ({reason})"
+    if explicit:
+        return int(asked), f"fused trials: up to {asked} plans of one shape per trial"
+    if not cuda:
+        return 1, "fused trials: auto chose 1 (no CUDA: a fused model only pays on a GPU)"
+    return AUTO_CUDA_K, f"fused trials: auto chose up to {AUTO_CUDA_K} per trial (not measured for this study)"
+
+
+def _blocker(spec: StudySpec, plans: list[TrialPlan]) -> str:
+    """Why this study's plans cannot fuse ('' when they can)."""
+    if spec.search.scheduler is not None:
+        return (f"search.scheduler ({spec.search.scheduler.name}) stops trials one by one; fused members "
+                f"train in one trial")
+    ok, reason = fusable([plan.config for plan in plans])
+    return "" if ok else reason
+
+
+def fused_groups(plans: list[TrialPlan], size: int) -> list[list[TrialPlan]]:
+    """``plans`` (of one shape: :func:`fused_size` accepted them) in groups of at most ``size``, in order."""
+    return [plans[i:i + size] for i in range(0, len(plans), size)]

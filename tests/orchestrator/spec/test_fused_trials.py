@@ -1,0 +1,40 @@
+"""``resources.fused_trials``: an explicit K > 1 that cannot hold is refused with one line and
+exit 2 before anything is written; ``auto`` falls back to one plan per trial and says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from orchestrator.cli import main
+from orchestrator.spec.fused import fused_groups
+from tests.orchestrator.spec.test_plugin_options import refused
+
+SAME_SHAPE = ("search.factors={train.optimizer.lr: [0.01, 0.05, 0.1]}",)
+
+
+def dry_run(*overrides: str) -> str:
+    result = CliRunner().invoke(main, ["sweep", "quickstart.yaml", "--dry-run", *overrides])
+    assert result.exit_code == 0, result.output
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
+    return result.output
+
+
+def test_an_explicit_k_on_plans_that_differ_in_shape_is_refused_with_fusables_reason() -> None:
+    assert refused("resources.fused_trials=2").startswith(
+        "error: resources.fused_trials: trial 2 differs from trial 0 in model.attention")
+
+
+def test_an_explicit_k_with_a_trial_scheduler_is_refused() -> None:
+    assert refused("resources.fused_trials=4", "search.scheduler.name=asha", *SAME_SHAPE).startswith(
+        "error: resources.fused_trials: search.scheduler (asha) stops trials one by one")
+
+
+def test_auto_runs_unfused_and_says_why_in_one_line() -> None:
+    lines = [line for line in dry_run("resources.fused_trials=auto").splitlines() if line.startswith("fused trials")]
+    assert len(lines) == 1 and "1 per trial (trial 2 differs" in lines[0]
+
+
+def test_groups_hold_at_most_k_plans_in_order() -> None:
+    assert fused_groups(list(range(5)), 2) == [[0, 1], [2, 3], [4]]  # type: ignore[arg-type]
