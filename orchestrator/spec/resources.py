@@ -26,7 +26,6 @@ class ResourcesSpec(StrictModel):
                                                   "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
 
-
     @field_validator("fused_trials")
     @classmethod
     def _at_least_one(cls, value: int | str) -> int | str:
