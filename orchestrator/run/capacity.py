@@ -26,7 +26,7 @@ FIELDS = {"CPU": ("cpus_per_trial", "CPU"), "GPU": ("gpus_per_trial", "GPU")}
 
 def per_trial(resources: ResourcesSpec) -> dict[str, float]:
     """What one trial asks Ray for, in Ray's resource names."""
-    return {"CPU": resources.cpus_per_trial, "GPU": resources.gpus_per_trial}
+    return {"CPU": resources.cpus_per_trial, "GPU": resources.gpu_share}
 
 
 def local_nodes() -> list[dict[str, float]]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..schema import StrictModel
 
 
 class ResourcesSpec(StrictModel):
     cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0, description="a GPU share per trial; below 1, trials share a GPU")
+    gpus_per_trial: Union[float, Literal["auto"]] = Field(
+        0.0, description="a GPU share per trial (below 1, trials share a GPU), or auto: 1/K for the K trials per "
+                         "GPU measured fastest (no GPU without CUDA)")
     gpu_sharing: Literal["mps", "time_slice"] = Field(
         "mps", description="mps: trials sharing a GPU run under an MPS daemon (one trial per GPU where MPS cannot "
                            "start); time_slice: packed without MPS, slower than one per GPU")
@@ -21,6 +23,25 @@ class ResourcesSpec(StrictModel):
     reuse_workers: bool = Field(True, description="run each trial in the worker process of a finished one "
                                                   "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
+
+    @field_validator("gpus_per_trial", mode="before")
+    @classmethod
+    def _share_or_auto(cls, value: Any) -> Any:
+        # One plain message for both kinds of mistake, instead of pydantic's two union branches.
+        if value == "auto":
+            return value
+        try:
+            share = float(value)
+        except (TypeError, ValueError):
+            share = -1.0
+        if isinstance(value, bool) or share < 0:
+            raise ValueError("allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto")
+        return share
+
+    @property
+    def gpu_share(self) -> float:
+        """The share to plan with before ``auto`` is measured: at most a whole GPU per trial."""
+        return 1.0 if self.gpus_per_trial == "auto" else self.gpus_per_trial
 
 
 class TrackingSpec(StrictModel):

@@ -37,6 +37,12 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "train.epochs=zero"], "train.epochs: Input should be a valid integer"),
         (["sweep", "quickstart.yaml", "model.name=resnet21"], "model.name: unknown model 'resnet21'"),
         (["sweep", "quickstart.yaml", "epochs"], "override 'epochs': expected key=value"),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"],
+         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"],
+         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
+        (["sweep", "quickstart.yaml", "resources.gpu_sharing=exclusive"],
+         "resources.gpu_sharing: Input should be 'mps' or 'time_slice'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:
