@@ -67,7 +67,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
         outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
-                            plans=plans)
+                            plans=plans, choose_share=_choose_share)
     except GaveUp as exc:  # the tracking store stayed away past its limit (ORCHESTRATE_TRACKING_PATIENCE)
         raise type(exc)(f"{exc}; the sweep stopped, its logged epochs are kept; "
                         f"once it is back, continue with: {resume_hint}") from None
@@ -91,6 +91,15 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui {outcome.study}")
     if tally.failed:
         sys.exit(1)
+
+
+def _choose_share(configs: list[dict]) -> object:
+    """``gpus_per_trial: auto``'s measurement on this machine's first GPU (the bench's packing code)."""
+    import torch
+
+    from .bench.auto import auto_share
+
+    return auto_share(configs, device=torch.device("cuda", 0))
 
 
 @main.command()
