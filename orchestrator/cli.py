@@ -29,20 +29,29 @@ def main(debug: bool) -> None:
 @click.argument("spec_path", metavar="SPEC")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
+@click.option("--measure", is_flag=True,
+              help="With --dry-run on a GPU: measure trials per GPU (as gpus_per_trial: auto) and project wall time.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep of the same spec.")
 @click.option("--add-to-study", is_flag=True,
               help="Add runs to a study whose recorded base configuration differs (labelled apart).")
 @click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
 @friendly_errors
-def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool, add_to_study: bool,
-          address: Optional[str]) -> None:
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bool, resume: bool,
+          add_to_study: bool, address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
     from .recipe_lines import recipe_section
     from .spec.reported import check_rows
+    from .errors import SpecError
     from .study import load_spec
 
+    if measure and not dry_run:
+        raise SpecError("--measure goes with --dry-run: it measures and projects, it runs nothing")
+    if measure:
+        from .commands.measure import check_cuda
+
+        check_cuda()
     spec = load_spec(spec_path, list(overrides))
     design = get_design(spec.search.kind)
     plans = design.expand(spec)
@@ -55,6 +64,10 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         if spec.search.scheduler is not None:
             click.echo(spec.search.scheduler.describe())
         click.echo("\n".join(summary(spec, plans)))
+        if measure:
+            from .commands.measure import measure_lines
+
+            click.echo("\n".join(measure_lines(spec, plans)))
         return
     from .weights import check_weights
 
