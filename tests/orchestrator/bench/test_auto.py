@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from orchestrator.bench.auto import auto_share
@@ -49,3 +50,13 @@ def test_a_workload_that_failed_everywhere_runs_one_trial_per_gpu_and_is_not_cac
     chosen = auto_share([config("resnet20")], device=torch.device("cpu"), measure=failing,
                         cache=PackingCache(tmp_path))
     assert chosen.k == 1 and not (tmp_path / "packing.json").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_real_measurement_on_cuda_chooses_a_k_and_caches_it(tmp_path: Path) -> None:
+    cache = PackingCache(tmp_path)
+    first = auto_share([config("resnet20")], device=torch.device("cuda", 0), cache=cache)
+    assert first.k in (1, 2, 4, 8) and {run["k"] for run in first.rows[0]["runs"]} == {1, 2, 4, 8}
+    again = auto_share([config("resnet20")], device=torch.device("cuda", 0), cache=cache)
+    assert again.rows[0]["cached"] and again.k == first.k

@@ -50,3 +50,29 @@ def test_without_mps_auto_is_one_trial_per_gpu_unmeasured(monkeypatch: pytest.Mo
     seen, echoed = sweep(monkeypatch, cuda=True, sharing="mps", tmp_path=tmp_path)
     assert seen == {"share": 1.0, "measured": None, "measured_configs": 0}
     assert echoed[-1].startswith("gpus_per_trial auto: one trial per GPU")
+
+
+def test_the_measured_share_and_table_are_recorded_on_the_parent_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import mlflow
+
+    from orchestrator.designs import get_design
+    from orchestrator.tracking.names import GPUS_PER_TRIAL_TAG, PACKING_ARTIFACT
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = parse_spec({"name": "auto", "data": {"dataset": "synthetic"}, "train": {"epochs": 1},
+                       "tracking": {"uri": uri},
+                       "resources": {"gpus_per_trial": "auto", "gpu_sharing": "time_slice"}})
+    plans = get_design(spec.search.kind).expand(spec)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (plans, {}, {}))
+    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "connect_ray", lambda address: None)
+    monkeypatch.setattr(sweep_module, "_drive", lambda sweep, plans, outcome: sweep.tracker.end_sweep("FINISHED"))
+    outcome = sweep_module.run_sweep(spec, echo=lambda line: None, plans=plans, choose_share=lambda configs: Chosen())
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert client.get_run(outcome.parent_run_id).data.tags[GPUS_PER_TRIAL_TAG] == "0.25"
+    recorded = mlflow.artifacts.load_dict(f"{client.get_run(outcome.parent_run_id).info.artifact_uri}/{PACKING_ARTIFACT}")
+    assert recorded == {"k": 4, "workloads": Chosen.rows}
