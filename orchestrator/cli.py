@@ -29,20 +29,29 @@ def main(debug: bool) -> None:
 @click.argument("spec_path", metavar="SPEC")
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--dry-run", is_flag=True, help="Print the expanded trials and exit.")
+@click.option("--measure", is_flag=True,
+              help="With --dry-run on a GPU: measure trials per GPU (as gpus_per_trial: auto) and project wall time.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep of the same spec.")
 @click.option("--add-to-study", is_flag=True,
               help="Add runs to a study whose recorded base configuration differs (labelled apart).")
 @click.option("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else local).")
 @friendly_errors
-def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: bool, add_to_study: bool,
-          address: Optional[str]) -> None:
+def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bool, resume: bool,
+          add_to_study: bool, address: Optional[str]) -> None:
     """Validate, expand and run the study in SPEC (a path, or one under search_spaces/)."""
     from .designs import get_design
     from .dry_run import spec_warnings, summary
     from .recipe_lines import recipe_section
     from .spec.reported import check_rows
+    from .errors import SpecError
     from .study import load_spec
 
+    if measure and not dry_run:
+        raise SpecError("--measure goes with --dry-run: it measures and projects, it runs nothing")
+    if measure:
+        from .commands.measure import check_cuda
+
+        check_cuda()
     spec = load_spec(spec_path, list(overrides))
     design = get_design(spec.search.kind)
     plans = design.expand(spec)
@@ -62,6 +71,10 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
         click.echo("\n".join(summary(spec, plans)))
         if fused_line:
             click.echo(fused_line)
+        if measure:
+            from .commands.measure import measure_lines
+
+            click.echo("\n".join(measure_lines(spec, plans)))
         return
     from .weights import check_weights
 
@@ -74,7 +87,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
         outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
-                            plans=plans)
+                            plans=plans, choose_share=_choose_share)
     except GaveUp as exc:  # the tracking store stayed away past its limit (ORCHESTRATE_TRACKING_PATIENCE)
         raise type(exc)(f"{exc}; the sweep stopped, its logged epochs are kept; "
                         f"once it is back, continue with: {resume_hint}") from None
@@ -98,6 +111,15 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, resume: boo
     click.echo(f"leaderboard: orchestrate leaderboard {outcome.study}   ui: orchestrate ui {outcome.study}")
     if tally.failed:
         sys.exit(1)
+
+
+def _choose_share(configs: list[dict]) -> object:
+    """``gpus_per_trial: auto``'s measurement on this machine's first GPU (the bench's packing code)."""
+    import torch
+
+    from .bench.auto import auto_share
+
+    return auto_share(configs, device=torch.device("cuda", 0))
 
 
 @main.command()

@@ -56,7 +56,7 @@ def epoch_seconds(spec: SweepSpec) -> Optional[float]:
     size = int(data.options.get("image_size") or zoo.default_input_size(spec.model.name))
     _, macs = profile_model(zoo.create_model(spec.model.name, num_classes=10), size)
     resources = spec.resources
-    rate = GPU_MACS * resources.gpus_per_trial if resources.gpus_per_trial else CPU_CORE_MACS * resources.cpus_per_trial
+    rate = GPU_MACS * resources.gpu_share if resources.gpu_share else CPU_CORE_MACS * resources.cpus_per_trial
     return 3 * macs * images / rate
 
 
@@ -65,14 +65,15 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
     resources, search = spec.resources, spec.search
     objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(search.metrics, search.modes))
     total = trial_epochs(spec, plans)
+    gpus = resources.gpus_per_trial if resources.gpus_per_trial == "auto" else f"{resources.gpus_per_trial:g}"
     seconds = epoch_seconds(spec)
     cost = "unknown (dataset size unknown)" if seconds is None else (
         f"~{_duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
         f"estimate for this device); wall time is that divided by the trials running at once")
     return [
         f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs; "
-        f"{device_line(spec.train, resources.gpus_per_trial)}",
-        f"per trial: {resources.cpus_per_trial:g} CPUs, {resources.gpus_per_trial:g} GPUs; objectives: {objectives}",
+        f"{device_line(spec.train, resources.gpu_share)}",
+        f"per trial: {resources.cpus_per_trial:g} CPUs, {gpus} GPUs; objectives: {objectives}",
         f"cost: {total} trial-epochs at most; {cost}",
     ]
 

@@ -26,7 +26,9 @@ FIELDS = {"CPU": ("cpus_per_trial", "CPU"), "GPU": ("gpus_per_trial", "GPU")}
 
 def per_trial(resources: ResourcesSpec) -> dict[str, float]:
     """What one trial asks Ray for, in Ray's resource names."""
-    return {"CPU": resources.cpus_per_trial, "GPU": resources.gpus_per_trial}
+    # auto resolves to what the machine has (no GPU without one, at most one), so it never lacks.
+    gpus = 0.0 if resources.gpus_per_trial == "auto" else resources.gpus_per_trial
+    return {"CPU": resources.cpus_per_trial, "GPU": gpus}
 
 
 def local_nodes() -> list[dict[str, float]]:

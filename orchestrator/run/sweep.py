@@ -25,10 +25,12 @@ from ..spec.fused import fused_groups, fused_size
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
-from ..tracking.names import ADDED_TO_STUDY, GPU_SHARING_NOTE_TAG, GPU_SHARING_TAG, TAG
+from ..tracking.names import (ADDED_TO_STUDY, GPU_SHARING_NOTE_TAG, GPU_SHARING_TAG, GPUS_PER_TRIAL_TAG,
+                              PACKING_ARTIFACT, TAG)
 from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
+from .auto_share import Chooser, Measured, resolve_share
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
 from .gpu_sharing import UNSHARED, Sharing, gpu_sharing, trial_share
@@ -190,14 +192,16 @@ class Sweep:
 
 def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = print,
               resume: bool = False, add_to_study: bool = False,
-              argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None) -> SweepOutcome:
+              argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None,
+              choose_share: Optional[Chooser] = None) -> SweepOutcome:
     """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
 
     With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
     and the Optuna study goes on; without it, a study with interrupted runs is refused, and so
     is one whose base configuration differs from the study's unless ``add_to_study``.
     ``argv`` is the command line the parent run records (default: this process's); ``plans``
-    the design's expansion of ``spec`` when the caller has already made it.
+    the design's expansion of ``spec`` when the caller has already made it; ``choose_share``
+    measures the study's workloads for ``gpus_per_trial: auto`` (``bench.auto.auto_share``).
     """
     plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study,
                                         plans=plans)
@@ -209,13 +213,17 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
     # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
     local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and _cuda_available()
+    auto = resources.gpus_per_trial == "auto"  # measured below, so the daemon must start as for a share
     with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
-            resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
+            resources.gpu_sharing, gpus_per_trial=0.5 if auto else resources.gpus_per_trial, cuda=local_cuda,
             workdir=Path(workdir)) as sharing:
         if sharing.message:
             echo(sharing.message)
+        # auto is measured under the daemon just started: that is how the trials will run.
+        configs = [p.config for p in plans] if plans is not None else [spec.trial_config()]
+        spec, measured = resolve_share(spec, sharing, configs, cuda=local_cuda, choose=choose_share, echo=echo)
         return _run(spec, sharing, address=address, echo=echo, resume=resume, plans=plans, resumable=resumable,
-                    changes=changes, argv=argv)
+                    changes=changes, argv=argv, measured=measured)
 
 
 def _cuda_available() -> bool:
@@ -226,7 +234,7 @@ def _cuda_available() -> bool:
 
 def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Echo, resume: bool,
          plans: Optional[list[TrialPlan]], resumable: dict[str, Any], changes: dict[str, Any],
-         argv: Optional[list[str]]) -> SweepOutcome:
+         argv: Optional[list[str]], measured: Optional[Measured] = None) -> SweepOutcome:
     """The checked sweep: Ray, the store's parent run, the design's stages."""
     if new_store(spec):
         # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
@@ -250,6 +258,9 @@ def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Ech
         return SweepOutcome(spec.name, sweep.uri, "", sweep.tally, skipped)  # no new, empty parent run
     connect_ray(address)  # joined above for a new store
     _open_parent(sweep, resume=resume, plans=plans, changes=changes, argv=argv)
+    if measured is not None:
+        sweep.tag(sweep.tracker.parent_run_id, {GPUS_PER_TRIAL_TAG: f"{measured.share:g}"})
+        sweep.record({"k": round(1 / measured.share), "workloads": measured.rows}, PACKING_ARTIFACT)
     outcome = SweepOutcome(spec.name, sweep.uri, sweep.tracker.parent_run_id or "", sweep.tally, skipped)
     _drive(sweep, plans, outcome)
     return outcome

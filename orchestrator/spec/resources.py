@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -11,7 +11,9 @@ from ..schema import StrictModel
 
 class ResourcesSpec(StrictModel):
     cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0, description="a GPU share per trial; below 1, trials share a GPU")
+    gpus_per_trial: Union[float, Literal["auto"]] = Field(
+        0.0, description="a GPU share per trial (below 1, trials share a GPU), or auto: 1/K for the K trials per "
+                         "GPU measured fastest (no GPU without CUDA)")
     gpu_sharing: Literal["mps", "time_slice"] = Field(
         "mps", description="mps: trials sharing a GPU run under an MPS daemon (one trial per GPU where MPS cannot "
                            "start); time_slice: packed without MPS, slower than one per GPU")
@@ -32,6 +34,25 @@ class ResourcesSpec(StrictModel):
         if value != "auto" and value < 1:
             raise ValueError("must be an integer >= 1 or 'auto'")
         return value
+
+    @field_validator("gpus_per_trial", mode="before")
+    @classmethod
+    def _share_or_auto(cls, value: Any) -> Any:
+        # One plain message for both kinds of mistake, instead of pydantic's two union branches.
+        if value == "auto":
+            return value
+        try:
+            share = float(value)
+        except (TypeError, ValueError):
+            share = -1.0
+        if isinstance(value, bool) or share < 0:
+            raise ValueError("allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto")
+        return share
+
+    @property
+    def gpu_share(self) -> float:
+        """The share to plan with before ``auto`` is measured: at most a whole GPU per trial."""
+        return 1.0 if self.gpus_per_trial == "auto" else self.gpus_per_trial
 
 
 class TrackingSpec(StrictModel):

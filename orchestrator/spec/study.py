@@ -116,7 +116,7 @@ class StudySpec(TrialConfig):
 
     @model_validator(mode="after")
     def _graphs_have_cuda(self) -> StudySpec:
-        check_cuda_graphs(self.train, self.resources.gpus_per_trial)
+        check_cuda_graphs(self.train, self.resources.gpu_share)
         return self
 
     @model_validator(mode="after")

@@ -91,3 +91,5 @@ def stopped_by_scheduler(result: dict) -> bool:
 # On the parent run: how trials shared each GPU (gpu_sharing's outcome mode) and its one line.
 GPU_SHARING_TAG, GPU_SHARING_NOTE_TAG = TAG + "gpu_sharing", TAG + "gpu_sharing_note"
 MEMBERS_KEY = "fused/members"  # a fused trial's report: each member's own result, by run key
+# gpus_per_trial: auto, on the parent run: the share it resolved to, and its measurement table.
+GPUS_PER_TRIAL_TAG, PACKING_ARTIFACT = TAG + "gpus_per_trial", "packing.json"

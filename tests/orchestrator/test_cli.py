@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
 
@@ -37,6 +38,14 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "train.epochs=zero"], "train.epochs: Input should be a valid integer"),
         (["sweep", "quickstart.yaml", "model.name=resnet21"], "model.name: unknown model 'resnet21'"),
         (["sweep", "quickstart.yaml", "epochs"], "override 'epochs': expected key=value"),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"],
+         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"],
+         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
+        (["sweep", "quickstart.yaml", "resources.gpu_sharing=exclusive"],
+         "resources.gpu_sharing: Input should be 'mps' or 'time_slice'"),
+        (["sweep", "quickstart.yaml", "--measure"],
+         "--measure goes with --dry-run: it measures and projects, it runs nothing"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:
@@ -169,3 +178,11 @@ def test_mlflow_info_and_rays_token_warning_show_only_with_debug(mode: str) -> N
     assert done.returncode == 0, done.stderr
     shown = ("INFO mlflow" in done.stderr, "Token authentication" in done.stderr)
     assert shown == ((False, False) if mode == "quiet" else (True, True))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal of a machine without CUDA")
+def test_measure_without_cuda_is_one_line_exit_2_and_nothing_written() -> None:
+    result = invoke("sweep", "quickstart.yaml", "--dry-run", "--measure")
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --measure needs a CUDA device: it times the study's workloads on a GPU (none here)"
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists()

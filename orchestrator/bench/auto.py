@@ -1,0 +1,86 @@
+"""``gpus_per_trial: auto`` for a sweep: measure each distinct workload of the study, pick one K.
+
+The sweep (``run/``) cannot import this package (``bench`` already imports ``run``), so the
+command line hands :func:`auto_share` to ``run_sweep`` as a callable; tests hand it a fake
+``measure`` and drive the same choice, table, cache and record without a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from .choice import KS, PackingCache, PackingKey, choose_k, measured
+from .packing import PackedRun, PackingPool
+from .workload import Setting, Workload
+
+Measure = Callable[[Workload, Setting], list[PackedRun]]
+
+
+@dataclass(frozen=True)
+class AutoShare:
+    """The chosen trials per GPU, and what it was chosen from (for the table and the parent run)."""
+
+    k: int
+    rows: list[dict[str, Any]]
+
+    @property
+    def share(self) -> float:
+        return 1.0 / self.k
+
+    def table(self) -> list[str]:
+        lines = ["gpus_per_trial auto: aggregate images/s at K trials per GPU (x: does not fit or failed)",
+                 f"{'workload':<28}" + "".join(f"{'K=' + str(k):>10}" for k in KS) + f"{'chosen':>8}{'cached':>8}"]
+        for row in self.rows:
+            rates = {run["k"]: run for run in row["runs"]}
+            cells = "".join(f"{rates[k]['images_per_second']:>10.0f}" if k in rates and not rates[k]["errors"]
+                            else f"{'x':>10}" for k in KS)
+            lines.append(f"{row['workload']:<28}{cells}{row['k']:>8}{'yes' if row['cached'] else 'no':>8}")
+        lines.append(f"gpus_per_trial auto: {self.k} trials per GPU (gpus_per_trial {self.share:g})")
+        return lines
+
+
+def workload_of(config: dict[str, Any]) -> tuple[Workload, Setting]:
+    """The packing workload of one trial config: its model, input size, batch and precision."""
+    data, train = config["data"], config["train"]
+    stored = int(data.get("options", {}).get("image_size") or 32)
+    amp = str(train.get("amp", "auto"))
+    workload = Workload(model=config["model"]["name"], batch_size=int(data["batch_size"]),
+                        stored_size=stored, input_size=data.get("image_size"))
+    return workload, Setting(name=amp, amp=amp, channels_last=bool(train.get("channels_last", False)))
+
+
+def pool_measure(device: torch.device) -> Measure:
+    """The real measurement: K = 1, 2, 4, 8 processes on ``device`` (the bench's packing code)."""
+    def measure(workload: Workload, setting: Setting) -> list[PackedRun]:
+        with PackingPool(max(KS), device) as pool:
+            return [pool.run(workload, setting, k) for k in KS]
+    return measure
+
+
+def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: Optional[Measure] = None,
+               cache: Optional[PackingCache] = None) -> AutoShare:
+    """One K for the study: each distinct (model, input size, batch, precision) measured (the
+    cache first), each one's K by :func:`choose_k`, and the smallest of those. The smallest, not
+    the largest: every trial runs at the one share Ray is given, and a workload packed past its
+    own best K loses throughput (and may not fit), while one packed below it loses only the
+    last few percent its K was chosen within."""
+    measure = measure or pool_measure(device)
+    cache = cache or PackingCache()
+    device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None
+    rows, seen = [], set()
+    for config in configs:
+        workload, setting = workload_of(config)
+        size = workload.input_size or workload.stored_size
+        key = PackingKey.here(device, model=workload.model, input_size=size, batch_size=workload.batch_size,
+                              precision=setting.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        runs, cached = measured(key, lambda: measure(workload, setting), cache)
+        k = choose_k(runs, device_mib) or 1  # nothing ran cleanly: one trial per GPU
+        rows.append({"workload": f"{workload.model} {size}px b{workload.batch_size} {setting.name}", "k": k,
+                     "cached": cached, "runs": [vars(run) for run in runs]})
+    return AutoShare(min((row["k"] for row in rows), default=1), rows)

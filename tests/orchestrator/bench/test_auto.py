@@ -1,0 +1,62 @@
+"""``gpus_per_trial: auto``: each distinct workload measured once (then cached), one K for the study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from orchestrator.bench.auto import auto_share
+from orchestrator.bench.choice import PackingCache
+from orchestrator.bench.packing import PackedRun
+
+# images/s at K = 1, 2, 4, 8: resnet20 is best at 8 but within 10% at 4; resnet56 saturates at 2.
+RATES = {"resnet20": [15_000.0, 25_900.0, 88_000.0, 92_400.0], "resnet56": [10_000.0, 19_000.0, 19_500.0, 19_800.0]}
+
+
+def config(model: str, batch: int = 128) -> dict:
+    return {"data": {"batch_size": batch, "options": {"image_size": 32}}, "model": {"name": model},
+            "train": {"amp": "bf16"}}
+
+
+class FakeMeasure:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, workload, setting) -> list[PackedRun]:
+        self.calls.append(workload.model)
+        return [PackedRun(k, rate) for k, rate in zip((1, 2, 4, 8), RATES[workload.model])]
+
+
+def test_each_workload_measured_once_and_the_smallest_k_among_them_chosen(tmp_path: Path) -> None:
+    measure, cache = FakeMeasure(), PackingCache(tmp_path)
+    configs = [config("resnet20"), config("resnet20"), config("resnet56")]  # two seeds of one workload
+    alone = auto_share(configs[:2], device=torch.device("cpu"), measure=measure, cache=cache)
+    assert alone.k == 4 and alone.share == 0.25  # the smallest K within 10% of the best, not 8
+    both = auto_share(configs, device=torch.device("cpu"), measure=measure, cache=cache)
+    assert [row["k"] for row in both.rows] == [4, 2] and both.k == 2
+    assert measure.calls == ["resnet20", "resnet56"]  # resnet20's second study was a cache hit
+    assert [row["cached"] for row in both.rows] == [True, False]
+    table = both.table()
+    assert "resnet20 32px b128 bf16" in table[2] and table[2].split()[-2:] == ["4", "yes"]
+    assert table[-1] == "gpus_per_trial auto: 2 trials per GPU (gpus_per_trial 0.5)"
+
+
+def test_a_workload_that_failed_everywhere_runs_one_trial_per_gpu_and_is_not_cached(tmp_path: Path) -> None:
+    def failing(workload, setting) -> list[PackedRun]:
+        return [PackedRun(k, 0.0, errors=["out of memory"]) for k in (1, 2, 4, 8)]
+
+    chosen = auto_share([config("resnet20")], device=torch.device("cpu"), measure=failing,
+                        cache=PackingCache(tmp_path))
+    assert chosen.k == 1 and not (tmp_path / "packing.json").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_real_measurement_on_cuda_chooses_a_k_and_caches_it(tmp_path: Path) -> None:
+    cache = PackingCache(tmp_path)
+    first = auto_share([config("resnet20")], device=torch.device("cuda", 0), cache=cache)
+    assert first.k in (1, 2, 4, 8) and {run["k"] for run in first.rows[0]["runs"]} == {1, 2, 4, 8}
+    again = auto_share([config("resnet20")], device=torch.device("cuda", 0), cache=cache)
+    assert again.rows[0]["cached"] and again.k == first.k

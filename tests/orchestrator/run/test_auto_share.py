@@ -1,0 +1,78 @@
+"""run_sweep resolves ``gpus_per_trial: auto`` before any trial starts, after the sharing is set up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.run import sweep as sweep_module
+from orchestrator.study import parse_spec
+
+
+class Chosen:
+    share, rows = 0.25, [{"workload": "resnet20 32px b128 auto", "k": 4, "cached": False, "runs": []}]
+
+    def table(self) -> list[str]:
+        return ["the table"]
+
+
+def sweep(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, sharing: str, tmp_path: Path) -> tuple[dict, list[str]]:
+    seen: dict = {}
+    monkeypatch.setenv("PATH", str(tmp_path))  # no MPS binary: mps falls back to one trial per GPU
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (None, {}, {}))  # a search: the base config
+    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: cuda)
+    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
+        share=spec.resources.gpus_per_trial, measured=kwargs["measured"]))
+    echoed: list[str] = []
+    spec = parse_spec({"name": "auto", "resources": {"gpus_per_trial": "auto", "gpu_sharing": sharing}})
+    calls: list[list[dict]] = []
+    sweep_module.run_sweep(spec, echo=echoed.append, choose_share=lambda configs: calls.append(configs) or Chosen())
+    seen["measured_configs"] = len(calls[0]) if calls else 0
+    return seen, echoed
+
+
+def test_on_a_shared_gpu_auto_takes_the_measured_share_and_prints_its_table(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen, echoed = sweep(monkeypatch, cuda=True, sharing="time_slice", tmp_path=tmp_path)
+    assert seen["share"] == 0.25 and isinstance(seen["measured"], Chosen) and seen["measured_configs"] == 1
+    assert echoed[-1] == "the table"
+
+
+def test_without_cuda_auto_is_no_gpu_and_nothing_is_measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen, echoed = sweep(monkeypatch, cuda=False, sharing="mps", tmp_path=tmp_path)
+    assert seen == {"share": 0.0, "measured": None, "measured_configs": 0}
+    assert echoed == ["gpus_per_trial auto: no CUDA device here, so trials train on CPU (nothing measured)"]
+
+
+def test_without_mps_auto_is_one_trial_per_gpu_unmeasured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen, echoed = sweep(monkeypatch, cuda=True, sharing="mps", tmp_path=tmp_path)
+    assert seen == {"share": 1.0, "measured": None, "measured_configs": 0}
+    assert echoed[-1].startswith("gpus_per_trial auto: one trial per GPU")
+
+
+def test_the_measured_share_and_table_are_recorded_on_the_parent_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import mlflow
+
+    from orchestrator.designs import get_design
+    from orchestrator.tracking.names import GPUS_PER_TRIAL_TAG, PACKING_ARTIFACT
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = parse_spec({"name": "auto", "data": {"dataset": "synthetic"}, "train": {"epochs": 1},
+                       "tracking": {"uri": uri},
+                       "resources": {"gpus_per_trial": "auto", "gpu_sharing": "time_slice"}})
+    plans = get_design(spec.search.kind).expand(spec)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (plans, {}, {}))
+    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "connect_ray", lambda address: None)
+    monkeypatch.setattr(sweep_module, "_drive", lambda sweep, plans, outcome: sweep.tracker.end_sweep("FINISHED"))
+    outcome = sweep_module.run_sweep(spec, echo=lambda line: None, plans=plans, choose_share=lambda configs: Chosen())
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert client.get_run(outcome.parent_run_id).data.tags[GPUS_PER_TRIAL_TAG] == "0.25"
+    recorded = mlflow.artifacts.load_dict(f"{client.get_run(outcome.parent_run_id).info.artifact_uri}/{PACKING_ARTIFACT}")
+    assert recorded == {"k": 4, "workloads": Chosen.rows}
