@@ -46,6 +46,12 @@ class Sharing:
 UNSHARED = Sharing(NOT_SHARED, packed=False)  # no GPU shared: trials take what they ask for
 
 
+def cuda_available() -> bool:
+    import torch  # here: the MPS lifecycle itself needs no torch
+
+    return torch.cuda.is_available()
+
+
 def trial_share(sharing: Sharing, requested: float) -> float:
     """What a trial asks Ray for under ``sharing``: the requested share, or a whole GPU where
     sharing was asked but cannot run fast (no MPS): never slower than one trial per GPU."""

@@ -30,10 +30,10 @@ from ..tracking.names import (ADDED_TO_STUDY, GPU_SHARING_NOTE_TAG, GPU_SHARING_
 from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
-from .auto_share import Chooser, Measured, resolve_share
+from .auto_share import Chooser, Measured, share_for_sweep
 from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
-from .gpu_sharing import UNSHARED, Sharing, gpu_sharing, trial_share
+from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, trial_share
 from .fused_members import FusedFanOut
 from .fused_trial import run_fused_trial
 from .plan_grid import PlanLookup, fused_grid, plan_grid
@@ -124,7 +124,7 @@ class Sweep:
                 return
             self.tally.total = (self.tally.total or 0) + len(stage.plans)
             self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
-            size, _ = fused_size(self.spec, self.lookup.plans, cuda=_cuda_available())
+            size, _ = fused_size(self.spec, self.lookup.plans, cuda=cuda_available())
             if size > 1:
                 self.lookup.groups = fused_groups(self.lookup.plans, size)
                 self.fit(fused_grid(self.lookup.groups), name=stage.name, num_samples=1, trials=len(stage.plans),
@@ -212,7 +212,7 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     resources = spec.resources
     # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
     # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
-    local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and _cuda_available()
+    local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and cuda_available()
     auto = resources.gpus_per_trial == "auto"  # measured below, so the daemon must start as for a share
     with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
             resources.gpu_sharing, gpus_per_trial=0.5 if auto else resources.gpus_per_trial, cuda=local_cuda,
@@ -220,16 +220,10 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
         if sharing.message:
             echo(sharing.message)
         # auto is measured under the daemon just started: that is how the trials will run.
-        configs = [p.config for p in plans] if plans is not None else [spec.trial_config()]
-        spec, measured = resolve_share(spec, sharing, configs, cuda=local_cuda, choose=choose_share, echo=echo)
+        spec, measured = share_for_sweep(spec, sharing, plans, address=address, cuda=local_cuda,
+                                         choose=choose_share, echo=echo)
         return _run(spec, sharing, address=address, echo=echo, resume=resume, plans=plans, resumable=resumable,
                     changes=changes, argv=argv, measured=measured)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Echo, resume: bool,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.run import auto_share
 from orchestrator.run import sweep as sweep_module
 from orchestrator.study import parse_spec
 
@@ -22,7 +23,7 @@ def sweep(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, sharing: str, tmp_path
     monkeypatch.setenv("PATH", str(tmp_path))  # no MPS binary: mps falls back to one trial per GPU
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (None, {}, {}))  # a search: the base config
-    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: cuda)
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: cuda)
     monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
         share=spec.resources.gpus_per_trial, measured=kwargs["measured"]))
     echoed: list[str] = []
@@ -68,7 +69,7 @@ def test_the_measured_share_and_table_are_recorded_on_the_parent_run(
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (plans, {}, {}))
-    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
     monkeypatch.setattr(sweep_module, "connect_ray", lambda address: None)
     monkeypatch.setattr(sweep_module, "_drive", lambda sweep, plans, outcome: sweep.tracker.end_sweep("FINISHED"))
     outcome = sweep_module.run_sweep(spec, echo=lambda line: None, plans=plans, choose_share=lambda configs: Chosen())
@@ -76,3 +77,19 @@ def test_the_measured_share_and_table_are_recorded_on_the_parent_run(
     assert client.get_run(outcome.parent_run_id).data.tags[GPUS_PER_TRIAL_TAG] == "0.25"
     recorded = mlflow.artifacts.load_dict(f"{client.get_run(outcome.parent_run_id).info.artifact_uri}/{PACKING_ARTIFACT}")
     assert recorded == {"k": 4, "workloads": Chosen.rows}
+
+
+@pytest.mark.parametrize("gpus, share", [(4.0, 1.0), (0.0, 0.0)])
+def test_on_a_cluster_auto_is_a_whole_gpu_per_trial_or_none_without_gpus(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, gpus: float, share: float) -> None:
+    monkeypatch.setattr(auto_share, "cluster_gpus", lambda address: gpus)
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (None, {}, {}))
+    seen: dict = {}
+    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
+        share=spec.resources.gpus_per_trial))
+    echoed: list[str] = []
+    spec = parse_spec({"name": "auto", "resources": {"gpus_per_trial": "auto"}})
+    sweep_module.run_sweep(spec, address="10.0.0.1:6379", echo=echoed.append,
+                           choose_share=lambda configs: pytest.fail("a cluster's nodes are not measured from here"))
+    assert seen == {"share": share}
+    assert echoed[-1].startswith("gpus_per_trial auto: ") and "cluster" in echoed[-1]

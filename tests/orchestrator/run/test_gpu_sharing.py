@@ -159,7 +159,7 @@ def test_a_sweep_sharing_a_gpu_runs_its_trials_under_the_daemon_and_stops_it(
         return "outcome"
 
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
-    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
     monkeypatch.setattr(sweep_module, "_run", run)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     spec = parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}})
@@ -183,7 +183,7 @@ def test_without_mps_a_sweep_asks_a_whole_gpu_per_trial_and_says_why(
     monkeypatch.setenv("FAKE_MPS_FAIL", "1")
     seen: dict = {}
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
-    monkeypatch.setattr(sweep_module, "_cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
     monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
         mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
     echoed: list[str] = []

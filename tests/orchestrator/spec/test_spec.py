@@ -47,7 +47,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\nsearch: {factors: {model.name: []}}\n", "search.factors: factor 'model.name' has no levels"),
         ("name: x\nmodel: {name: resnet20, attention: eca, attention_kwargs: {k_size: 4}}\n",
          "model: resnet20 cannot be built with these options: eca k_size must be a positive odd integer"),
-        ("name: x\nresources: {gpus_per_trial: -1}\n", "resources.gpus_per_trial: Input should be greater than or equal to 0"),
+        ("name: x\nresources: {gpus_per_trial: -1}\n", "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
         ("name: x\nmodel: [1, 2]\n", "model: Input should be a valid dictionary"),
         ("name: x\nmodel: {name: resnet20\n", "invalid YAML"),
         ("- a\n- b\n", "a spec is a mapping"),
