@@ -89,10 +89,13 @@ def ray_head(*, port: int = RAY_PORT, client_port: int | None = RAY_CLIENT_PORT,
 
 
 def ray_worker(*, address: str, num_cpus: int | None = None, resources: str | None = None,
-               block: bool = True) -> list[str]:
-    """A worker joining ``address``; Ray detects its GPUs itself (those the container was given)."""
+               block: bool = True, mps: bool = False) -> list[str]:
+    """A worker joining ``address``; Ray detects its GPUs itself (those the container was given).
+    With ``mps``, under an MPS daemon of its own (:mod:`orchestrator.run.gpu_node`), so trials
+    asking for a share of a GPU pack without the slowdown of time slicing."""
     command = ["ray", "start", f"--address={address}", "--disable-usage-stats"]
-    return _node_options(command, num_cpus=num_cpus, resources=resources, block=block)
+    command = _node_options(command, num_cpus=num_cpus, resources=resources, block=block)
+    return ["python", "-m", "orchestrator.run.gpu_node", *command] if mps else command
 
 
 def _node_options(command: list[str], *, num_cpus: int | None, resources: str | None,

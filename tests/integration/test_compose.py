@@ -53,7 +53,7 @@ def test_commands_and_health_checks_are_the_ones_the_native_tests_run(services) 
     assert services["postgres"]["healthcheck"]["test"][1:] == stack.postgres_health(
         user=env["POSTGRES_USER"], database=env["POSTGRES_DB"])
     assert services["ray-head"]["command"] == stack.ray_head(dashboard_host="0.0.0.0", num_cpus=0)
-    assert services["ray-worker"]["command"] == stack.ray_worker(address=f"ray-head:{stack.RAY_PORT}")
+    assert services["ray-worker"]["command"] == stack.ray_worker(address=f"ray-head:{stack.RAY_PORT}", mps=True)
     assert services["ray-head"]["healthcheck"]["test"][1:] == stack.ray_health(address=f"127.0.0.1:{stack.RAY_PORT}")
     assert services["ray-worker"]["healthcheck"]["test"][1:] == stack.ray_health(address=f"ray-head:{stack.RAY_PORT}")
     assert services["minio"]["command"] == stack.s3_server()

@@ -203,3 +203,25 @@ def test_an_unknown_sharing_mode_is_one_line_and_exit_2(tmp_path: Path, monkeypa
     assert result.exit_code == 2 and result.output.strip().startswith(
         "error: resources.gpu_sharing: Input should be 'mps' or 'time_slice'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+def test_a_gpu_node_runs_ray_start_under_its_own_daemon_and_stops_it_after(
+        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """The compose GPU worker's command (``stack.ray_worker(mps=True)``), run natively: the child
+    (``ray start`` there, a probe here) sees the daemon's pipe folder; the daemon stops after it."""
+    import sys
+
+    from orchestrator import stack
+    from orchestrator.run import gpu_node
+
+    monkeypatch.setattr(gpu_node, "cuda_available", lambda: True)
+    monkeypatch.setenv(gpu_node.MPS_DIR_ENV, str(tmp_path / "mps"))
+    command = stack.ray_worker(address="ray-head:6379", mps=True)
+    assert command[:3] == ["python", "-m", "orchestrator.run.gpu_node"] and command[3:5] == ["ray", "start"]
+    probe = [sys.executable, "-c", f"import os; print('child pipe', os.environ['{PIPE_ENV}'])"]
+    assert gpu_node.main(probe) == 0
+    pipe = lines(tools)[0].split()[1].removeprefix("pipe=")
+    assert f"child pipe {pipe}" in capfd.readouterr().out
+    assert pipe.startswith(str(tmp_path / "mps"))
+    assert lines(tools) == [lines(tools)[0], f"quit pipe={pipe}"]
+    assert PIPE_ENV not in os.environ
