@@ -65,7 +65,9 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
     resources, search = spec.resources, spec.search
     objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(search.metrics, search.modes))
     total = trial_epochs(spec, plans)
-    gpus = resources.gpus_per_trial if resources.gpus_per_trial == "auto" else f"{resources.gpus_per_trial:g}"
+    gpus = (f"{resources.gpus_per_trial:g} GPUs" if resources.gpus_per_trial != "auto" else
+            "GPUs by measurement (auto: 1/K for the K trials per GPU measured fastest, none without CUDA; "
+            "--measure shows K)")
     seconds = epoch_seconds(spec)
     cost = "unknown (dataset size unknown)" if seconds is None else (
         f"~{_duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
@@ -73,7 +75,7 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
     return [
         f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs; "
         f"{device_line(spec.train, resources.gpu_share)}",
-        f"per trial: {resources.cpus_per_trial:g} CPUs, {gpus} GPUs; objectives: {objectives}",
+        f"per trial: {resources.cpus_per_trial:g} CPUs, {gpus}; objectives: {objectives}",
         f"cost: {total} trial-epochs at most; {cost}",
     ]
 
