@@ -19,14 +19,14 @@ from typing import Any, Optional
 import torch
 from ray import tune
 
-from .. import faults, storage
+from .. import faults
 from ..spec.plans import TrialPlan
 from ..tracking.names import FAILURE_KEY, MEMBERS_KEY, STOPPED_EARLY_KEY, TOTAL_EPOCHS_KEY
 from ..train.config import TrialConfig
 from ..train.fused import FusedTrainer
 from . import checkpoint_retry
 from .plan_grid import FUSED_PLANS_KEY
-from .trial import CHECKPOINT_FILE, REPORT_FOLDER, dataset_for, release_freed_memory
+from .trial import CHECKPOINT_FILE, REPORT_FOLDER, dataset_for, newest_logged_state, release_freed_memory
 
 DONE_KEY = "fused/done"  # in a member's result: its last epoch (finished or stopped early)
 
@@ -41,12 +41,7 @@ def _member_state(checkpoint_root: str, run_key: str, logged: Optional[int]) -> 
             return torch.load(path, weights_only=False) if path.is_file() else None
     if logged is None:
         return None
-    for path in storage.files_newest_first(checkpoint_root, f"*/*/*/checkpoint_*/{run_key}/{CHECKPOINT_FILE}"):
-        with storage.open_file(path) as stream:
-            state = torch.load(stream, weights_only=False)
-        if state["epoch"] <= logged:
-            return state
-    return None
+    return newest_logged_state(checkpoint_root, f"*/*/*/checkpoint_*/{run_key}/{CHECKPOINT_FILE}", logged=logged)
 
 
 def run_fused_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root: str,

@@ -80,7 +80,13 @@ def resumable_state(checkpoint_root: str, run_key: str, *, logged: int) -> Optio
     trial itself; this finds the checkpoint of a trial whose driver died, which a resumed sweep
     starts as a new Tune trial.
     """
-    for path in storage.files_newest_first(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}"):
+    return newest_logged_state(checkpoint_root, f"*/*/{run_key}/checkpoint_*/{CHECKPOINT_FILE}", logged=logged)
+
+
+def newest_logged_state(checkpoint_root: str, pattern: str, *, logged: int) -> Optional[dict[str, Any]]:
+    """The newest trainer state under ``checkpoint_root`` matching ``pattern`` at an epoch up to
+    ``logged`` (see :func:`resumable_state`), or None."""
+    for path in storage.files_newest_first(checkpoint_root, pattern):
         with storage.open_file(path) as stream:
             state = torch.load(stream, weights_only=False)
         if state["epoch"] <= logged:
