@@ -87,7 +87,7 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bo
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
     try:
         outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
-                            plans=plans, choose_share=_choose_share)
+                            plans=plans, choose_share=_choose_share, choose_fused=_choose_fused)
     except GaveUp as exc:  # the tracking store stayed away past its limit (ORCHESTRATE_TRACKING_PATIENCE)
         raise type(exc)(f"{exc}; the sweep stopped, its logged epochs are kept; "
                         f"once it is back, continue with: {resume_hint}") from None
@@ -120,6 +120,15 @@ def _choose_share(configs: list[dict]) -> object:
     from .bench.auto import auto_share
 
     return auto_share(configs, device=torch.device("cuda", 0))
+
+
+def _choose_fused(configs: list[dict]) -> object:
+    """``fused_trials: auto``'s measurement on this machine's first GPU (the bench's fused code)."""
+    import torch
+
+    from .bench.auto import auto_fused
+
+    return auto_fused(configs, device=torch.device("cuda", 0))
 
 
 @main.command()

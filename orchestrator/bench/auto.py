@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from .choice import KS, PackingCache, PackingKey, choose_k, measured
+from .fused import time_fused
 from .packing import PackedRun, PackingPool
 from .workload import Setting, Workload
 
@@ -25,20 +26,24 @@ class AutoShare:
 
     k: int
     rows: list[dict[str, Any]]
+    fused: bool = False  # K fused in one process (fused_trials), else K processes per GPU
 
     @property
     def share(self) -> float:
         return 1.0 / self.k
 
     def table(self) -> list[str]:
-        lines = ["gpus_per_trial auto: aggregate images/s at K trials per GPU (x: does not fit or failed)",
+        what = "fused_trials auto: aggregate images/s at K trials fused in one process" if self.fused else \
+            "gpus_per_trial auto: aggregate images/s at K trials per GPU"
+        lines = [f"{what} (x: does not fit or failed)",
                  f"{'workload':<28}" + "".join(f"{'K=' + str(k):>10}" for k in KS) + f"{'chosen':>8}{'cached':>8}"]
         for row in self.rows:
             rates = {run["k"]: run for run in row["runs"]}
             cells = "".join(f"{rates[k]['images_per_second']:>10.0f}" if k in rates and not rates[k]["errors"]
                             else f"{'x':>10}" for k in KS)
             lines.append(f"{row['workload']:<28}{cells}{row['k']:>8}{'yes' if row['cached'] else 'no':>8}")
-        lines.append(f"gpus_per_trial auto: {self.k} trials per GPU (gpus_per_trial {self.share:g})")
+        lines.append(f"fused_trials auto: {self.k} trials per fused trial" if self.fused else
+                     f"gpus_per_trial auto: {self.k} trials per GPU (gpus_per_trial {self.share:g})")
         return lines
 
 
@@ -60,8 +65,23 @@ def pool_measure(device: torch.device) -> Measure:
     return measure
 
 
-def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: Optional[Measure] = None,
+def fused_measure(device: torch.device) -> Measure:
+    """The real measurement of fused trials: K = 1, 2, 4, 8 members in one process on ``device``."""
+    def measure(workload: Workload, setting: Setting) -> list[PackedRun]:
+        dataset = workload.dataset()
+        return [time_fused(workload, setting, device, k, dataset) for k in KS]
+    return measure
+
+
+def auto_fused(configs: list[dict[str, Any]], *, device: torch.device, measure: Optional[Measure] = None,
                cache: Optional[PackingCache] = None) -> AutoShare:
+    """``fused_trials: auto``: as :func:`auto_share`, with K members fused in one process; cached
+    apart from the packing measurements (its precision reads ``<amp>+fused``)."""
+    return auto_share(configs, device=device, measure=measure or fused_measure(device), cache=cache, fused=True)
+
+
+def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: Optional[Measure] = None,
+               cache: Optional[PackingCache] = None, fused: bool = False) -> AutoShare:
     """One K for the study: each distinct (model, input size, batch, precision) measured (the
     cache first), each one's K by :func:`choose_k`, and the smallest of those. The smallest, not
     the largest: every trial runs at the one share Ray is given, and a workload packed past its
@@ -75,7 +95,7 @@ def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: 
         workload, setting = workload_of(config)
         size = workload.input_size or workload.stored_size
         key = PackingKey.here(device, model=workload.model, input_size=size, batch_size=workload.batch_size,
-                              precision=setting.name)
+                              precision=f"{setting.name}+fused" if fused else setting.name)
         if key in seen:
             continue
         seen.add(key)
@@ -83,4 +103,4 @@ def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: 
         k = choose_k(runs, device_mib) or 1  # nothing ran cleanly: one trial per GPU
         rows.append({"workload": f"{workload.model} {size}px b{workload.batch_size} {setting.name}", "k": k,
                      "cached": cached, "runs": [vars(run) for run in runs]})
-    return AutoShare(min((row["k"] for row in rows), default=1), rows)
+    return AutoShare(min((row["k"] for row in rows), default=1), rows, fused=fused)

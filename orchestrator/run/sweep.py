@@ -21,7 +21,7 @@ from ..designs import PlanStage, Stage, get_design
 from ..labels import recipe_suffix
 from ..provenance import provenance
 from ..report.note import study_note
-from ..spec.fused import fused_groups, fused_size
+from ..spec.fused import FusedChooser, fused_groups, fused_size
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
@@ -74,8 +74,9 @@ class Sweep:
     :class:`~orchestrator.designs.StudyState` its design plans against."""
 
     def __init__(self, spec: StudySpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "",
-                 sharing: Sharing = UNSHARED) -> None:
+                 sharing: Sharing = UNSHARED, choose_fused: Optional[FusedChooser] = None) -> None:
         self.spec = spec
+        self.choose_fused = choose_fused  # measures fused_trials: auto (bench.auto.auto_fused)
         self.sharing = sharing  # how trials share GPUs: a whole GPU each where sharing could not be fast
         self.echo = echo
         self.spec_data = redact_spec(spec.model_dump(mode="json"))
@@ -124,8 +125,9 @@ class Sweep:
                 return
             self.tally.total = (self.tally.total or 0) + len(stage.plans)
             self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
-            size, _ = fused_size(self.spec, self.lookup.plans, cuda=cuda_available())
+            size, line = fused_size(self.spec, self.lookup.plans, cuda=cuda_available(), choose=self.choose_fused)
             if size > 1:
+                self.echo(line)
                 self.lookup.groups = fused_groups(self.lookup.plans, size)
                 self.fit(fused_grid(self.lookup.groups), name=stage.name, num_samples=1, trials=len(stage.plans),
                          trainable=run_fused_trial)
@@ -193,18 +195,17 @@ class Sweep:
 def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = print,
               resume: bool = False, add_to_study: bool = False,
               argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None,
-              choose_share: Optional[Chooser] = None) -> SweepOutcome:
+              choose_share: Optional[Chooser] = None, choose_fused: Optional[FusedChooser] = None) -> SweepOutcome:
     """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
 
     With ``resume``, interrupted runs continue (same MLflow run, from their newest checkpoint)
     and the Optuna study goes on; without it, a study with interrupted runs is refused, and so
     is one whose base configuration differs from the study's unless ``add_to_study``.
     ``argv`` is the command line the parent run records (default: this process's); ``plans``
-    the design's expansion of ``spec`` when the caller has already made it; ``choose_share``
-    measures the study's workloads for ``gpus_per_trial: auto`` (``bench.auto.auto_share``).
+    the design's expansion of ``spec`` when the caller has already made it; ``choose_share`` and
+    ``choose_fused`` measure for ``gpus_per_trial`` and ``fused_trials: auto`` (``bench.auto``).
     """
-    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study,
-                                        plans=plans)
+    plans, resumable, changes = prepare(spec, resume=resume, address=address, add_to_study=add_to_study, plans=plans)
     if changes:
         echo(f"adding to study {spec.name} with a different base configuration: "
              f"{', '.join(f'{k}={v!r}' for k, v in changes.items())}; its runs are labelled{recipe_suffix(changes)}")
@@ -223,12 +224,13 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
         spec, measured = share_for_sweep(spec, sharing, plans, address=address, cuda=local_cuda,
                                          choose=choose_share, echo=echo)
         return _run(spec, sharing, address=address, echo=echo, resume=resume, plans=plans, resumable=resumable,
-                    changes=changes, argv=argv, measured=measured)
+                    changes=changes, argv=argv, measured=measured, choose_fused=choose_fused)
 
 
 def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Echo, resume: bool,
          plans: Optional[list[TrialPlan]], resumable: dict[str, Any], changes: dict[str, Any],
-         argv: Optional[list[str]], measured: Optional[Measured] = None) -> SweepOutcome:
+         argv: Optional[list[str]], measured: Optional[Measured] = None,
+         choose_fused: Optional[FusedChooser] = None) -> SweepOutcome:
     """The checked sweep: Ray, the store's parent run, the design's stages."""
     if new_store(spec):
         # Creating a SQLite store runs MLflow's migrations (seconds of Python) while Ray's start
@@ -237,7 +239,8 @@ def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Ech
             created = pool.submit(open_client, resolve_uri(spec.tracking.uri))
             connect_ray(address)
             created.result()
-    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes), sharing=sharing)
+    sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes), sharing=sharing,
+                  choose_fused=choose_fused)
     design = get_design(spec.search.kind)
     skipped = 0
     if plans is not None:

@@ -7,7 +7,7 @@ one plan per trial and says why, so a study never silently trains otherwise than
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ..errors import SpecError
 from ..train.fusable import fusable
@@ -16,12 +16,24 @@ from .plans import TrialPlan
 if TYPE_CHECKING:
     from .study import StudySpec
 
-AUTO_CUDA_K = 8  # HFTA's and issue 23's largest measured fused group; not yet measured per study
+class FusedChoice(Protocol):
+    """What a measurement of fused K returns (``bench.auto.AutoShare``): K and its table."""
+
+    k: int
+
+    def table(self) -> list[str]: ...
 
 
-def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool) -> tuple[int, str]:
+# The study's trial configs -> the measured choice, injected by the command line: the measuring
+# code lives in bench/, which imports run/ (the sweep), and tests hand in a fake.
+FusedChooser = Callable[[list[dict[str, Any]]], FusedChoice]
+
+
+def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool,
+               choose: Optional[FusedChooser] = None) -> tuple[int, str]:
     """(K, why) for the study's fixed plans: K = 1 with a one-line reason where fusing does not
-    apply; raises SpecError for an explicit K > 1 that cannot apply."""
+    apply; raises SpecError for an explicit K > 1 that cannot apply. ``auto`` on CUDA is measured
+    by ``choose`` (its table follows the line); without one (a dry run) the line says it will be."""
     asked = spec.resources.fused_trials
     if asked == 1:
         return 1, ""
@@ -37,7 +49,10 @@ def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool)
         return int(asked), f"fused trials: up to {asked} plans of one shape per trial"
     if not cuda:
         return 1, "fused trials: auto chose 1 (no CUDA: a fused model only pays on a GPU)"
-    return AUTO_CUDA_K, f"fused trials: auto chose up to {AUTO_CUDA_K} per trial (not measured for this study)"
+    if choose is None:
+        return 1, "fused trials: auto, measured on the GPU before the trials start (K = 1, 2, 4, 8 fused)"
+    chosen = choose([plan.config for plan in plans])
+    return chosen.k, "\n".join(chosen.table())
 
 
 def _blocker(spec: StudySpec, plans: list[TrialPlan]) -> str:

@@ -19,8 +19,8 @@ class ResourcesSpec(StrictModel):
                            "start); time_slice: packed without MPS, slower than one per GPU")
     fused_trials: Union[int, Literal["auto"]] = Field(
         1, description="plans of one fixed stage trained K at a time in one process as one fused model (same "
-                       "tensor shapes; each still its own MLflow run); auto: 1 without CUDA, else groups of up "
-                       "to 8, and unfused where a trial scheduler or differing shapes forbid it")
+                       "tensor shapes; each still its own MLflow run); auto: 1 without CUDA, else the K measured "
+                       "fastest, and unfused where a trial scheduler or differing shapes forbid it")
     max_concurrent: Optional[int] = Field(None, ge=1)
     max_failures: int = Field(2, ge=0, description="retries of a trial whose process died, from its checkpoint")
     checkpoint_every: int = Field(1, ge=1, description="epochs between trial checkpoints")

@@ -60,3 +60,15 @@ def test_a_real_measurement_on_cuda_chooses_a_k_and_caches_it(tmp_path: Path) ->
     assert first.k in (1, 2, 4, 8) and {run["k"] for run in first.rows[0]["runs"]} == {1, 2, 4, 8}
     again = auto_share([config("resnet20")], device=torch.device("cuda", 0), cache=cache)
     assert again.rows[0]["cached"] and again.k == first.k
+
+
+def test_fused_auto_is_measured_and_cached_apart_from_packing(tmp_path: Path) -> None:
+    from orchestrator.bench.auto import auto_fused
+
+    measure, cache = FakeMeasure(), PackingCache(tmp_path)
+    packed = auto_share([config("resnet20")], device=torch.device("cpu"), measure=measure, cache=cache)
+    fused = auto_fused([config("resnet20")], device=torch.device("cpu"), measure=measure, cache=cache)
+    assert measure.calls == ["resnet20", "resnet20"]  # a packing measurement is not a fused one
+    assert packed.k == fused.k == 4 and not fused.rows[0]["cached"]
+    assert fused.table()[-1] == "fused_trials auto: 4 trials per fused trial"
+    assert auto_fused([config("resnet20")], device=torch.device("cpu"), measure=measure, cache=cache).rows[0]["cached"]

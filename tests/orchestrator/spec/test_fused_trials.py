@@ -38,3 +38,28 @@ def test_auto_runs_unfused_and_says_why_in_one_line() -> None:
 
 def test_groups_hold_at_most_k_plans_in_order() -> None:
     assert fused_groups(list(range(5)), 2) == [[0, 1], [2, 3], [4]]  # type: ignore[arg-type]
+
+
+class Measured:
+    k = 4
+
+    def table(self) -> list[str]:
+        return ["the table", "fused_trials auto: 4 trials per fused trial"]
+
+
+def test_auto_on_cuda_takes_the_measured_k_and_its_table() -> None:
+    from orchestrator.designs import get_design
+    from orchestrator.spec.fused import fused_size
+    from orchestrator.study import parse_spec
+
+    spec = parse_spec({"name": "lrs", "search": {"kind": "grid", "repeats": 2,
+                                                 "factors": {"train.optimizer.lr": [0.01, 0.1]}},
+                       "resources": {"fused_trials": "auto"}})
+    plans = get_design(spec.search.kind).expand(spec)
+    seen: list[list[dict]] = []
+    size, line = fused_size(spec, plans, cuda=True, choose=lambda configs: seen.append(configs) or Measured())
+    assert size == 4 and line.splitlines() == Measured().table()
+    assert seen == [[plan.config for plan in plans]]  # every plan's config measured, nothing else
+    assert fused_size(spec, plans, cuda=False, choose=lambda configs: Measured())[0] == 1  # no CUDA: unfused
+    size, line = fused_size(spec, plans, cuda=True)  # a dry run: nothing measured yet
+    assert size == 1 and "measured on the GPU before the trials start" in line
