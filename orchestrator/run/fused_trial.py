@@ -16,14 +16,17 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import ray
 import torch
 from ray import tune
 
 from .. import faults
 from ..spec.plans import TrialPlan
-from ..tracking.names import FAILURE_KEY, MEMBERS_KEY, STOPPED_EARLY_KEY, TOTAL_EPOCHS_KEY
+from ..tracking.names import (DEVICE_KEY, FAILURE_KEY, MEMBERS_KEY, NODE_KEY, RESUMED_FROM_KEY, STOPPED_EARLY_KEY,
+                              TOTAL_EPOCHS_KEY)
 from ..train.config import TrialConfig
 from ..train.fused import FusedTrainer
+from ..train.system import system_metrics
 from . import checkpoint_retry
 from .plan_grid import FUSED_PLANS_KEY
 from .trial import CHECKPOINT_FILE, REPORT_FOLDER, dataset_for, newest_logged_state, release_freed_memory
@@ -72,28 +75,33 @@ def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: st
                                       dataset=dataset_for(plans[0].config["data"]))
     states = [_member_state(checkpoint_root, p.run_key, resume_epochs.get(p.run_key)) for p in plans]
     fused.load_state_dicts([state or fused.state_dict(k) for k, state in enumerate(states)])
+    node = ray.get_runtime_context().get_node_id()
+    # What a lone trial's epochs carry besides its metrics: where it ran, where it resumed.
+    extras = [{NODE_KEY: node, RESUMED_FROM_KEY: member.epoch} for member in fused.members]
     reported: set[int] = set()  # members whose failure was sent
     while not fused.done:
-        members = {plans[k].run_key: _member_result(fused, k, metrics) for k, metrics in fused.run_epoch().items()}
+        members = {plans[k].run_key: _member_result(fused, k, metrics, extras[k])
+                   for k, metrics in fused.run_epoch().items()}
         for k, reason in fused.failures.items():
             if k not in reported:
                 reported.add(k)
                 members[plans[k].run_key] = {"epoch": float(fused.members[k].epoch), FAILURE_KEY: reason,
                                              **{name: math.nan for name in objectives}}
         epoch = max(member.epoch for member in fused.members)
-        _report(fused, plans, {"epoch": float(epoch), MEMBERS_KEY: members},
+        _report(fused, plans, extras, {"epoch": float(epoch), MEMBERS_KEY: members},
                 checkpoint=fused.done or epoch % checkpoint_every == 0, storage_patience=storage_patience)
         faults.maybe_kill_worker(epoch, kill_after_epoch)
 
 
-def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float]) -> dict[str, Any]:
+def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
     member = fused.members[k]
-    return {**metrics, TOTAL_EPOCHS_KEY: member.total_epochs, STOPPED_EARLY_KEY: float(member.stopped_early),
-            DONE_KEY: float(member.done), "device": member.device.type}
+    return {**metrics, **extra, **system_metrics(member.device), TOTAL_EPOCHS_KEY: member.total_epochs,
+            STOPPED_EARLY_KEY: float(member.stopped_early), DONE_KEY: float(member.done),
+            DEVICE_KEY: member.device.type}
 
 
-def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any], *, checkpoint: bool,
-            storage_patience: Optional[float]) -> None:
+def _report(fused: FusedTrainer, plans: list[TrialPlan], extras: list[dict[str, Any]], result: dict[str, Any], *,
+            checkpoint: bool, storage_patience: Optional[float]) -> None:
     """Send one fused epoch; the last one carries every member's final report, and its summary
     in the member's result (members that ended earlier are added to it)."""
     if not checkpoint:
@@ -109,7 +117,8 @@ def _report(fused: FusedTrainer, plans: list[TrialPlan], result: dict[str, Any],
             if fused.done:
                 final = fused.members[k].final_report()
                 final.write(member_folder / REPORT_FOLDER)
-                member = result[MEMBERS_KEY].setdefault(plan.run_key, _member_result(fused, k, fused.members[k].last_metrics))
+                ended = _member_result(fused, k, fused.members[k].last_metrics, extras[k])
+                member = result[MEMBERS_KEY].setdefault(plan.run_key, ended)
                 member.update(final.summary())
         checkpoint_retry.send_with_checkpoint(lambda saved: tune.report(result, checkpoint=saved), folder,
                                               patience_s=storage_patience)

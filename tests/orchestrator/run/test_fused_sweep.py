@@ -64,3 +64,16 @@ def test_each_finished_member_holds_its_epochs_and_its_own_final_report(both_swe
         assert logged_files(client, run_id) == TRIAL_FILES
     top1 = runs.loc[runs["status"] == "FINISHED", "metrics.val/top1"]
     assert top1.nunique() > 1  # each run its own member's numbers, not one member's logged into all
+
+
+def test_a_members_run_holds_every_metric_and_tag_an_unfused_run_holds(both_sweeps) -> None:
+    """Node, resumed-from epoch, device, memory: what a lone trial records, a fused member does too."""
+    store_uri, _, _ = both_sweeps
+    fused, apart = children(store_uri, "fused"), children(store_uri, "apart")
+
+    def recorded(runs):
+        finished = runs[runs["status"] == "FINISHED"]
+        return {column for column in finished.columns
+                if column.startswith(("metrics.", "tags.")) and finished[column].notna().all()}
+
+    assert recorded(fused) == recorded(apart)
