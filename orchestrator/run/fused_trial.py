@@ -10,9 +10,7 @@ reported once with its failure and the others go on. A checkpoint holds one fold
 from __future__ import annotations
 
 import math
-import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,10 +27,7 @@ from ..train.fused import FusedTrainer
 from ..train.system import system_metrics
 from . import checkpoint_retry
 from .plan_grid import FUSED_PLANS_KEY
-from .trial import CHECKPOINT_FILE, REPORT_FOLDER, dataset_for, newest_logged_state, release_freed_memory
-
-DONE_KEY = "fused/done"  # in a member's result: its last epoch (finished or stopped early)
-
+from .trial import CHECKPOINT_FILE, REPORT_FOLDER, begin_trial, dataset_for, newest_logged_state
 
 def _member_state(checkpoint_root: str, run_key: str, logged: Optional[int]) -> Optional[dict[str, Any]]:
     """The member's state in Tune's checkpoint of this (retried) trial, else the newest one an
@@ -53,13 +48,9 @@ def run_fused_trial(config: dict[str, Any], *, objectives: list[str], checkpoint
                     storage_patience: Optional[float] = None) -> None:
     """Train the group's plans fused until each has finished or failed (see the module's doc);
     the options are :func:`~orchestrator.run.trial.run_trial`'s."""
-    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+    if not begin_trial(deadline):
         return
-    release_freed_memory()
     plans = [TrialPlan.from_dict(plan) for plan in config[FUSED_PLANS_KEY]]
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
-    if threads > 0:
-        torch.set_num_threads(threads)
     try:
         _train(plans, objectives, checkpoint_root=checkpoint_root, checkpoint_every=checkpoint_every,
                resume_epochs=resume_epochs or {}, kill_after_epoch=kill_after_epoch,
@@ -96,8 +87,7 @@ def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: st
 def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
     member = fused.members[k]
     return {**metrics, **extra, **system_metrics(member.device), TOTAL_EPOCHS_KEY: member.total_epochs,
-            STOPPED_EARLY_KEY: float(member.stopped_early), DONE_KEY: float(member.done),
-            DEVICE_KEY: member.device.type}
+            STOPPED_EARLY_KEY: float(member.stopped_early), DEVICE_KEY: member.device.type}
 
 
 def _report(fused: FusedTrainer, plans: list[TrialPlan], extras: list[dict[str, Any]], result: dict[str, Any], *,
@@ -117,8 +107,9 @@ def _report(fused: FusedTrainer, plans: list[TrialPlan], extras: list[dict[str, 
             if fused.done:
                 final = fused.members[k].final_report()
                 final.write(member_folder / REPORT_FOLDER)
-                ended = _member_result(fused, k, fused.members[k].last_metrics, extras[k])
-                member = result[MEMBERS_KEY].setdefault(plan.run_key, ended)
-                member.update(final.summary())
+                members = result[MEMBERS_KEY]
+                if plan.run_key not in members:  # it ended at an earlier epoch
+                    members[plan.run_key] = _member_result(fused, k, fused.members[k].last_metrics, extras[k])
+                members[plan.run_key].update(final.summary())
         checkpoint_retry.send_with_checkpoint(lambda saved: tune.report(result, checkpoint=saved), folder,
                                               patience_s=storage_patience)

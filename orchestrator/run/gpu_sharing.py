@@ -146,13 +146,14 @@ def _exported(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def gpu_sharing(mode: str, *, gpus_per_trial: float, cuda: bool, workdir: Path) -> Iterator[Sharing]:
+def gpu_sharing(mode: str, *, gpus_per_trial: float | str, cuda: bool, workdir: Path) -> Iterator[Sharing]:
     """How trials share GPUs while the ``with`` block runs (see the module's docstring).
 
-    ``mode`` is ``resources.gpu_sharing`` (``mps`` or ``time_slice``); ``workdir`` holds the pipe
-    and log folders of a daemon started here, which is stopped when the block exits, however.
+    ``mode`` is ``resources.gpu_sharing`` (``mps`` or ``time_slice``); ``gpus_per_trial`` a share,
+    or ``auto``, which is measured under the sharing set up here and may pack; ``workdir`` holds
+    the pipe and log folders of a daemon started here, which is stopped when the block exits, however.
     """
-    if not cuda or not 0 < gpus_per_trial < 1:
+    if not cuda or not (gpus_per_trial == "auto" or 0 < gpus_per_trial < 1):
         yield UNSHARED
         return
     if mode == "time_slice":

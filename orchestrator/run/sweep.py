@@ -214,9 +214,8 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
     # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
     local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and cuda_available()
-    auto = resources.gpus_per_trial == "auto"  # measured below, so the daemon must start as for a share
     with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
-            resources.gpu_sharing, gpus_per_trial=0.5 if auto else resources.gpus_per_trial, cuda=local_cuda,
+            resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
             workdir=Path(workdir)) as sharing:
         if sharing.message:
             echo(sharing.message)

@@ -124,6 +124,19 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def begin_trial(deadline: Optional[float]) -> bool:
+    """False for a trial that starts after the sweep's ``deadline`` (not a restored one), which
+    returns at once; else the worker is readied: the last trial's memory freed, the trial's
+    CPU share as torch's threads (Ray sets OMP_NUM_THREADS to it)."""
+    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+        return False
+    release_freed_memory()
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return True
+
+
 def run_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root: str, checkpoint_every: int = 1,
               resume_epochs: Optional[dict[str, int]] = None, deadline: Optional[float] = None,
               kill_after_epoch: Optional[int] = None, storage_patience: Optional[float] = None) -> None:
@@ -147,13 +160,9 @@ def run_trial(config: dict[str, Any], *, objectives: list[str], checkpoint_root:
     not validated again here; ``objectives`` are the study's metrics, reported as NaN with a
     failure before any epoch, ``checkpoint_every`` the epochs between checkpoints.
     """
-    if deadline is not None and time.time() >= deadline and tune.get_checkpoint() is None:
+    if not begin_trial(deadline):
         return
-    release_freed_memory()
     plan = TrialPlan.from_dict(config[PLAN_KEY])
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
-    if threads > 0:
-        torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS to the trial's CPU share
     reporter = EpochReporter(plan.run_key, objectives, storage_patience=storage_patience)
     try:
         _train(plan, reporter, checkpoint_root=checkpoint_root, checkpoint_every=checkpoint_every,
