@@ -8,6 +8,7 @@ small interface it hands the design; a design never imports the sweep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol, Union
 
@@ -42,7 +43,7 @@ class StudyState(Protocol):
     spec: StudySpec
     uri: str  # the tracking URI
     deadline: Optional[float]  # the time budget's end (epoch seconds), or None
-    identities: dict[str, dict[str, str]]  # Tune trial id -> its run key and MLflow run id
+    identities: Mapping[str, dict[str, str]]  # Tune trial id -> its run key and MLflow run id
     resumed_factors: list[dict[str, Any]]  # the factors of interrupted runs this sweep continues
 
     def pending(self, plans: list[TrialPlan]) -> list[TrialPlan]:

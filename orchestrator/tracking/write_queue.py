@@ -26,12 +26,15 @@ class WriteQueue:
         # queued writes belong to the process that queued them, so a copy starts empty.
         return WriteQueue, ()
 
-    def put(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Queue ``write(*args, **kwargs)`` behind every earlier write. Once a write gave up on
-        an unreachable store, raise that instead: later writes could only be lost, and the
-        caller (the sweep) should stop, to be resumed when the store is back."""
+    def put(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> Future:
+        """Queue ``write(*args, **kwargs)`` behind every earlier write; returns its future (a later
+        write may read its result: it ran first). Once a write gave up on an unreachable store,
+        raise that instead: later writes could only be lost, and the caller (the sweep) should
+        stop, to be resumed when the store is back."""
         self.check()
-        self._thread.submit(write, *args, **kwargs).add_done_callback(self._keep_failure)
+        future = self._thread.submit(write, *args, **kwargs)
+        future.add_done_callback(self._keep_failure)
+        return future
 
     def now(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``write(*args, **kwargs)`` behind every queued write, waited for: for a result the

@@ -146,11 +146,13 @@ class StudyTracker:
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-    def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int) -> None:
-        """One batched write per epoch: every metric at ``step``."""
+    def log_metrics(self, run_id: str, metrics: dict[str, float], *, step: int,
+                    tags: Optional[dict[str, str]] = None) -> None:
+        """One batched write per epoch: every metric at ``step``, with ``tags`` if any (MLflow
+        reads the run back on every batch, so a write saved is a read saved too)."""
         stamp = _now_ms()
         batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
-        self.client.log_batch(run_id, metrics=batch)
+        self.client.log_batch(run_id, metrics=batch, tags=[RunTag(k, v) for k, v in (tags or {}).items()])
 
     def finish_trial(
         self,
@@ -162,10 +164,8 @@ class StudyTracker:
         error: Optional[str] = None,
     ) -> None:
         """Log the summary, the outcome tags and (for a failure) the traceback, then close the run."""
-        if summary:
-            self.log_metrics(run_id, summary, step=0)
-        if tags:
-            self.set_tags(run_id, tags)
+        if summary or tags:
+            self.log_metrics(run_id, summary, step=0, tags=tags)
         if error:
             self.client.log_text(run_id, error, "error.txt")
         self.client.set_terminated(run_id, status=status)

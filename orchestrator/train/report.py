@@ -4,10 +4,13 @@ classes (seed 004's error analysis), parameters and MACs. The trainer returns a
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -83,25 +86,65 @@ def class_tables(labels: torch.Tensor, predictions: torch.Tensor,
 def plot_confusion(confusion: pd.DataFrame, path: Path) -> None:
     """Row-normalised confusion matrix as an image; class names on the axes up to 30 classes.
 
-    Drawn on a bare ``Figure`` (no pyplot state to close) with margins sized from the longest
-    class name: ``tight_layout`` would lay every label out twice, and a sweep of short trials
-    draws one of these per trial (0.16 -> 0.13 s at 10 classes, 0.6 -> 0.35 s at 100)."""
-    from matplotlib.figure import Figure  # the Agg canvas: files only, never a window
+    A sweep of short trials draws one per trial, nearly all with the same class names: the axes,
+    labels and colour bar are drawn once per process and kept (:class:`ConfusionFigure`), and
+    each later matrix redraws only its image over them (0.08 -> 0.02 s at 10 classes)."""
+    rates = confusion.to_numpy().astype(float)
+    rates /= rates.sum(axis=1, keepdims=True).clip(min=1)
+    with _DRAWING:
+        _figure_for(tuple(map(str, confusion.index)), tuple(map(str, confusion.columns))).save(rates, path)
 
-    counts = confusion.to_numpy().astype(float)
-    rates = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
-    size = min(4 + 0.25 * len(confusion), 24)
-    named = len(confusion) <= 30
-    longest = max(len(str(name)) for name in [*confusion.index, *confusion.columns]) if named else 0
-    margin = min((0.6 + 0.085 * longest) / size, 0.45)  # axis title and tick labels, as a fraction
-    fig = Figure(figsize=(size, size))
-    fig.subplots_adjust(left=margin, bottom=margin, right=0.92, top=0.97)
-    ax = fig.add_subplot()
-    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.046, label="fraction of the true class")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if named:
-        ax.set_xticks(range(len(confusion)), confusion.columns, rotation=90)
-        ax.set_yticks(range(len(confusion)), confusion.index)
-    fig.savefig(path, dpi=100)
+
+class ConfusionFigure:
+    """A confusion-matrix figure for one list of class names, drawn in full once; later matrices
+    are blitted: the kept background restored, the image and the axes' frame drawn on it
+    (Matplotlib's own way of redrawing one artist), which gives the pixels a full draw gives.
+
+    Drawn on a bare ``Figure`` (no pyplot state, the Agg canvas: files only, never a window) with
+    margins sized from the longest class name: ``tight_layout`` would lay every label out twice."""
+
+    def __init__(self, true_names: tuple[str, ...], predicted_names: tuple[str, ...]) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        count = len(true_names)
+        size = min(4 + 0.25 * count, 24)
+        named = count <= 30
+        longest = max(len(name) for name in [*true_names, *predicted_names]) if named else 0
+        margin = min((0.6 + 0.085 * longest) / size, 0.45)  # axis title and tick labels, as a fraction
+        self.figure = Figure(figsize=(size, size), dpi=DPI)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.figure.subplots_adjust(left=margin, bottom=margin, right=0.92, top=0.97)
+        self.axes = self.figure.add_subplot()
+        self.image = self.axes.imshow(np.zeros((count, count)), cmap="Blues", vmin=0, vmax=1)
+        self.figure.colorbar(self.image, ax=self.axes, fraction=0.046, label="fraction of the true class")
+        self.axes.set_xlabel("predicted")
+        self.axes.set_ylabel("true")
+        if named:
+            self.axes.set_xticks(range(count), predicted_names, rotation=90)
+            self.axes.set_yticks(range(count), true_names)
+        self.drawn_each_time = [self.image, *self.axes.spines.values()]  # the frame lies over the image's edge
+        for artist in self.drawn_each_time:
+            artist.set_visible(False)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        for artist in self.drawn_each_time:
+            artist.set_visible(True)
+
+    def save(self, rates: np.ndarray, path: Path) -> None:
+        self.image.set_data(rates)
+        self.canvas.restore_region(self.background)
+        for artist in self.drawn_each_time:
+            self.axes.draw_artist(artist)
+        from matplotlib.image import imsave
+
+        imsave(path, np.asarray(self.canvas.buffer_rgba()), dpi=DPI)
+
+
+DPI = 100
+_DRAWING = threading.Lock()  # one figure per process, drawn by whichever trial thread asks
+
+
+@functools.lru_cache(maxsize=1)
+def _figure_for(true_names: tuple[str, ...], predicted_names: tuple[str, ...]) -> ConfusionFigure:
+    return ConfusionFigure(true_names, predicted_names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -29,7 +30,7 @@ class BudgetedOptunaSearch(OptunaSearch):
     """
 
     def __init__(self, *args: Any, spec: StudySpec, deadline: Optional[float] = None,
-                 identities: Optional[dict[str, dict[str, str]]] = None, **kwargs: Any) -> None:
+                 identities: Optional[Mapping[str, dict[str, str]]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spec = spec
         self.deadline = deadline
@@ -101,7 +102,7 @@ class BudgetedOptunaSearch(OptunaSearch):
 
 def build_searcher(spec: StudySpec, space: Callable[[Any], dict], *, study_name: str, storage_path: Path,
                    deadline: Optional[float], points_to_evaluate: Optional[list[dict[str, Any]]] = None,
-                   identities: Optional[dict[str, dict[str, str]]] = None) -> OptunaSearch:
+                   identities: Optional[Mapping[str, dict[str, str]]] = None) -> OptunaSearch:
     search = spec.search
     metric = search.metric if not search.multi_objective else search.metrics
     mode = search.mode if not search.multi_objective else search.modes

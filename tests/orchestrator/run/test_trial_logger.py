@@ -1,12 +1,13 @@
-"""The MLflow logger callback queues its writes to one writer thread: Tune's loop does not wait
-on the store, the writes keep their order, run ids are known at once, and a stage (or a Ctrl-C)
-ends with all of them done."""
+"""The MLflow logger callback queues its writes to one writer thread, opening a run included:
+Tune's loop does not wait on the store, the writes keep their order, a run's id is there for
+whoever reads it, and a stage (or a Ctrl-C) ends with all of them done."""
 
 from __future__ import annotations
 
 import pickle
 import threading
 from types import SimpleNamespace
+from typing import Optional
 
 import pytest
 
@@ -21,18 +22,21 @@ class SlowStore:
 
     def __init__(self) -> None:
         self.gate = threading.Event()
+        self.opening = threading.Event()  # runs open at once unless a test clears this
+        self.opening.set()
         self.writes: list[tuple] = []
 
     def start_trial(self, plan: dict) -> str:
+        self.opening.wait(10)
         self.writes.append(("start", plan["seed"]))
         return f"run{plan['seed']}"
 
     def set_tags(self, run_id: str, tags: dict) -> None:
         self.writes.append(("tags", run_id))
 
-    def log_metrics(self, run_id: str, metrics: dict, *, step: int) -> None:
+    def log_metrics(self, run_id: str, metrics: dict, *, step: int, tags: Optional[dict] = None) -> None:
         self.gate.wait(10)
-        self.writes.append(("metrics", run_id, step))
+        self.writes.append(("metrics", run_id, step, *sorted(tags or {})))
 
     def finish_trial(self, run_id: str, **kwargs) -> None:
         if kwargs["status"] == "FAILED":
@@ -66,13 +70,28 @@ def test_callbacks_return_while_the_store_is_busy_and_writes_keep_their_order(lo
     logger, store = logger_and_store
     trial = a_trial(0)
     logger.on_trial_result(0, [], trial, {"epoch": 1, "val/top1": 50.0, "node_id": "n"})
-    assert logger.identities == {"t0": {"run_key": "c-s0", "mlflow_run_id": "run0"}}  # for Optuna, at once
+    assert logger.identities == {"t0": {"run_key": "c-s0", "mlflow_run_id": "run0"}}  # for Optuna
     logger.on_trial_complete(0, [], trial)
-    assert [write[0] for write in store.writes] in (["start"], ["start", "tags"])  # did not wait on metrics
+    assert [write[0] for write in store.writes] == ["start"]  # did not wait on metrics
     assert not logger.open
     store.gate.set()
     logger.on_experiment_end([])
-    assert store.writes == [("start", 0), ("tags", "run0"), ("metrics", "run0", 1), ("finish", "run0", "FINISHED")]
+    node_tags = ("orchestrate.device", "orchestrate.node", "orchestrate.node_ip")
+    assert store.writes == [("start", 0), ("metrics", "run0", 1, *node_tags), ("finish", "run0", "FINISHED")]
+
+
+def test_tunes_loop_does_not_wait_for_a_run_to_open_and_its_id_waits_for_it(logger_and_store) -> None:
+    logger, store = logger_and_store
+    store.opening.clear()
+    store.gate.set()
+    trial = a_trial(0)
+    logger.on_trial_result(0, [], trial, {"epoch": 1})
+    logger.on_trial_complete(0, [], trial)
+    assert store.writes == []  # the callbacks returned before the run was opened
+    threading.Timer(0.2, store.opening.set).start()
+    assert logger.identities["t0"] == {"run_key": "c-s0", "mlflow_run_id": "run0"}  # waited for
+    logger.on_experiment_end([])
+    assert store.writes == [("start", 0), ("metrics", "run0", 1), ("finish", "run0", "FINISHED")]
 
 
 def test_a_failed_write_is_raised_when_the_stage_ends(logger_and_store) -> None:
@@ -109,7 +128,7 @@ def test_the_pickled_logger_keeps_run_ids_and_writes_again(logger_and_store) -> 
 class GoneStore(SlowStore):
     """A tracker whose metric writes give up: the tracking server stayed away past its limit."""
 
-    def log_metrics(self, run_id: str, metrics: dict, *, step: int) -> None:
+    def log_metrics(self, run_id: str, metrics: dict, *, step: int, tags: Optional[dict] = None) -> None:
         raise GaveUp("tracking store http://mlflow:5000 unreachable for 300 s")
 
 
