@@ -123,6 +123,9 @@ def test_the_pickled_logger_keeps_run_ids_and_writes_again(logger_and_store) -> 
     restored.on_experiment_end([])
     assert store.writes[-1] == ("metrics", "run2", 2) and ("start", 2) in store.writes
     assert store.writes.count(("start", 2)) == 1  # the restored logger knew the run
+    restored.on_trial_result(0, [], a_trial(3), {"epoch": 1})  # and opens new ones
+    assert restored.identities == {"t2": {"run_key": "c-s2", "mlflow_run_id": "run2"},
+                                   "t3": {"run_key": "c-s3", "mlflow_run_id": "run3"}}
 
 
 class GoneStore(SlowStore):
