@@ -31,7 +31,7 @@ from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
 from .auto_share import Chooser, Measured, share_for_sweep
-from .callbacks import FailuresAreFinal, MlflowTrialLogger, ProgressPrinter, SweepTally, TrialPlans
+from .callbacks import FailuresAreFinal, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults
 from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, trial_share
 from .fused_members import FusedFanOut
@@ -40,6 +40,7 @@ from .plan_grid import PlanLookup, fused_grid, plan_grid
 from .prepare import new_store, prepare
 from .study_guard import relabel
 from .trial import run_trial, stop_when_trained_out, trial_dirname
+from .trial_logger import MlflowTrialLogger
 
 Echo = Callable[[str], None]
 

@@ -11,7 +11,8 @@ from typing import Optional
 
 import pytest
 
-from orchestrator.run.callbacks import MlflowTrialLogger, TrialPlans
+from orchestrator.run.callbacks import TrialPlans
+from orchestrator.run.trial_logger import MlflowTrialLogger
 from orchestrator.spec.plans import TrialPlan
 from orchestrator.retry import GaveUp
 
