@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from ..data import DatasetTensors, InMemoryLoader
 from ..data.augment import Cutout
-from ..profile import profile_model
+from ..profile import counted_macs
 from ..tracking.names import BASE_LR, LR, WEIGHT_DECAY
 from .config import TrialConfig
 from .graphs import graphed_step
@@ -80,6 +80,7 @@ class Trainer:
         self.ema = build_ema(recipe.ema, self.model)
         self.stopper = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
         self.params = count_params(model)
+        self.architecture: Optional[str] = None  # the model's build (name, options, classes), from a config
         self.epoch, self.global_step, self.train_seconds = 0, 0, 0.0
         self.best = {BEST_TOP1: float("-inf"), "val/best_epoch": 0.0, "val/top5_at_best": 0.0}
         self.last_metrics: dict[str, float] = {}
@@ -120,8 +121,10 @@ class Trainer:
         seed_everything(seed)
         model = build_model(config, everything, device)
         data = build_loaders(config, model, device, seed, everything, labelled)
-        return cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
-                   pretrain_loader=data.pretrain, class_names=data.class_names, test_loader=data.test)
+        trainer = cls(model, data.train, data.val, config.train, device=device, callbacks=callbacks,
+                      pretrain_loader=data.pretrain, class_names=data.class_names, test_loader=data.test)
+        trainer.architecture = f"{config.model.model_dump_json()} {trainer.num_classes} classes"
+        return trainer
 
     @property
     def total_epochs(self) -> int:
@@ -250,7 +253,7 @@ class Trainer:
                                                         autocast_dtype=self.autocast_dtype)
         per_class, confusion = class_tables(*self.report_predictions, self.class_names)
         images = next(iter(loader))[0]  # the input size after resizing and cropping
-        _, macs = profile_model(self.model, images.shape[-1], images.shape[1])  # in place: no copy
+        macs = counted_macs(self.model, images.shape[-1], images.shape[1], architecture=self.architecture)
         return FinalReport(
             epoch=self.epoch, best_top1=self.best[BEST_TOP1], best_epoch=int(self.best["val/best_epoch"]),
             top5_at_best=self.best["val/top5_at_best"], per_class=per_class, confusion=confusion,

@@ -65,3 +65,22 @@ def test_the_kept_predictions_are_the_report_splits_on_the_cpu(dataset) -> None:
     labels, classes = trainer.report_predictions
     assert torch.equal(labels, trainer.test_loader.labels.cpu()) and classes.device.type == "cpu"
     assert classes.shape == labels.shape
+
+
+def test_the_mac_count_is_made_once_per_architecture_and_input(dataset, monkeypatch) -> None:
+    from orchestrator import profile
+
+    monkeypatch.setattr(profile, "_COUNTED", {})
+    counted = []
+    real = profile.profile_model
+    monkeypatch.setattr(profile, "profile_model", lambda *args: counted.append(args[1:]) or real(*args))
+    eca = {**CONFIG, "model": {"name": "resnet20", "attention": "eca", "attention_kwargs": {"k_size": 5}}}
+    reports = []
+    for config, seed in ((CONFIG, 0), (CONFIG, 1), (eca, 0)):
+        trainer = Trainer.from_config(config, seed=seed, dataset=dataset)
+        trainer.run_epoch()
+        reports.append(trainer.final_report())
+    assert len(counted) == 2  # the second seed's architecture was counted already; ECA's was not
+    assert reports[0].macs == reports[1].macs < reports[2].macs
+    fresh = Trainer.from_config(eca, seed=0, dataset=dataset)
+    assert reports[2].macs == real(fresh.model, 16, 3)[1]
