@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import psutil
 import ray
 import torch
 from ray import tune
@@ -150,9 +151,8 @@ def release_freed_memory() -> None:
 
 
 def resident_bytes() -> int:
-    """This process's resident memory (Linux)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """This process's resident memory."""
+    return psutil.Process().memory_info().rss
 
 
 def begin_trial(deadline: Optional[float]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
@@ -21,7 +21,6 @@ from ..tracking.writer import StudyTracker
 from ..train.metrics import EPOCH_METRICS
 from .callbacks import TrialPlans, error_text, final_report_folder, first_line, outcome_of
 
-T = TypeVar("T")
 PBT_LINEAGE_FILE = "pbt_lineage.json"
 
 
@@ -46,10 +45,10 @@ class RunIdentities(Mapping[str, dict[str, str]]):
         return dict, (dict(self),)  # Tune pickles the searcher holding it: the ids, resolved
 
 
-def resolved(value: T) -> Future:
-    """A future already holding ``value``: a run id known without a write."""
+def resolved(run_id: str) -> Future:
+    """A future already holding ``run_id``: a run id known without a write."""
     done: Future = Future()
-    done.set_result(value)
+    done.set_result(run_id)
     return done
 
 
@@ -149,8 +148,7 @@ class MlflowTrialLogger(Callback):
         as it must not hide why the sweep stopped; unless the store itself is gone, which is why."""
         self.writes.drain()
         self.writes.check()
-        opened = [self.run_ids[trial_id] for trial_id in self.open]
-        for run in opened:
+        for run in (self.run_ids[trial_id] for trial_id in self.open):
             if run.exception() is None:  # a run that never opened has nothing to close
                 self.tracker.mark_interrupted(run.result())
         count, self.open = len(self.open), set()

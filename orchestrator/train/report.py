@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 EXTREMES = 5  # how many best and worst classes the report names
+DPI = 100  # the confusion-matrix PNG's
 
 
 @dataclass
@@ -132,16 +133,15 @@ class ConfusionFigure:
             artist.set_visible(True)
 
     def save(self, rates: np.ndarray, path: Path) -> None:
+        from matplotlib.image import imsave
+
         self.image.set_data(rates)
         self.canvas.restore_region(self.background)
         for artist in self.drawn_each_time:
             self.axes.draw_artist(artist)
-        from matplotlib.image import imsave
-
         imsave(path, np.asarray(self.canvas.buffer_rgba()), dpi=DPI)
 
 
-DPI = 100
 _DRAWING = threading.Lock()  # one figure per process, drawn by whichever trial thread asks
 
 
