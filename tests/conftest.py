@@ -36,8 +36,11 @@ def ray_local():
     """One local Ray for every sweep test: starting Ray costs seconds on a 2-core machine."""
     import ray
 
+    from orchestrator.run.cluster import worker_env
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+             runtime_env={"env_vars": worker_env()})
     yield ray
     ray.shutdown()
 

@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from orchestrator.run import trial
+from orchestrator.run import cluster, trial
 
 
 @pytest.fixture
@@ -66,3 +66,20 @@ def test_a_worker_holding_little_more_keeps_its_heap_for_the_next_trial(fresh_wo
         assert alive() is not None and trial.WORKER.held_after_trim == 1000
     finally:
         gc.enable()
+
+
+def _ray_init_environment(monkeypatch) -> dict[str, str]:
+    started = {}
+    monkeypatch.setattr(cluster.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(cluster.ray, "init", lambda **options: started.update(options))
+    cluster.connect_ray(None)
+    return started["runtime_env"]["env_vars"]
+
+
+def test_a_sweeps_workers_start_with_few_malloc_arenas(monkeypatch) -> None:
+    # A trial runs on a new thread of its reused worker; without the cap each thread's arena
+    # leaves its freed pages behind (glibc reads it only at the process's start).
+    monkeypatch.delenv(cluster.ARENA_CAP, raising=False)
+    assert _ray_init_environment(monkeypatch) == {cluster.ARENA_CAP: "2"}
+    monkeypatch.setenv(cluster.ARENA_CAP, "4")
+    assert _ray_init_environment(monkeypatch) == {cluster.ARENA_CAP: "4"}
