@@ -22,7 +22,9 @@ def _fully_drawn(confusion: pd.DataFrame) -> np.ndarray:
     counts = confusion.to_numpy().astype(float)
     figure.image.set_data(counts / counts.sum(axis=1, keepdims=True).clip(min=1))
     figure.canvas.draw()
-    return np.asarray(figure.canvas.buffer_rgba())
+    rgba = np.asarray(figure.canvas.buffer_rgba())
+    assert (rgba[..., 3] == 255).all()  # opaque: the PNG keeps the colour channels only
+    return rgba[..., :3]
 
 
 def test_a_kept_figure_draws_each_matrix_as_a_full_draw_would(tmp_path) -> None:
