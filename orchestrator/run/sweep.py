@@ -3,6 +3,7 @@ Tune stage, and driver-side callbacks record every trial in MLflow."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -155,13 +156,12 @@ class Sweep:
     def tuner(self, param_space: dict[str, Any], *, name: str, num_samples: int,
               search_alg: Optional[tune.search.Searcher], trainable: Callable[..., None] = run_trial) -> tune.Tuner:
         spec, resources = self.spec, self.spec.resources
-        trainable = tune.with_resources(
-            tune.with_parameters(trainable, objectives=spec.search.metrics, deadline=self.deadline,
-                                 checkpoint_root=self.checkpoint_root, checkpoint_every=resources.checkpoint_every,
-                                 resume_epochs=self.resume_epochs, kill_after_epoch=faults.kill_after_epoch_from_env(),
-                                 storage_patience=checkpoint_retry.patience()),
-            {"cpu": resources.cpus_per_trial, "gpu": trial_share(self.sharing, resources.gpus_per_trial)},
-        )
+        options = dict(objectives=spec.search.metrics, deadline=self.deadline, checkpoint_root=self.checkpoint_root,
+                       checkpoint_every=resources.checkpoint_every, resume_epochs=self.resume_epochs,
+                       kill_after_epoch=faults.kill_after_epoch_from_env(), storage_patience=checkpoint_retry.patience())
+        # Small values: tune.with_parameters would fetch each from the object store at every trial.
+        trainable = tune.with_resources(functools.partial(trainable, **options), {
+            "cpu": resources.cpus_per_trial, "gpu": trial_share(self.sharing, resources.gpus_per_trial)})
         scheduler = spec.search.scheduler
         lookup = self.lookup
         return tune.Tuner(
