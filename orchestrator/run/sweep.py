@@ -37,10 +37,10 @@ from .cluster import connect_ray, quiet_tune_defaults
 from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, trial_share
 from .fused_members import FusedFanOut
 from .fused_trial import run_fused_trial
-from .plan_grid import PlanLookup, fused_grid, plan_grid
+from .plan_grid import PlanLookup, TrialNames, fused_grid, plan_grid
 from .prepare import new_store, prepare
 from .study_guard import relabel
-from .trial import run_trial, stop_when_trained_out, trial_dirname
+from .trial import run_trial, stop_when_trained_out
 from .trial_logger import MlflowTrialLogger
 
 Echo = Callable[[str], None]
@@ -163,7 +163,7 @@ class Sweep:
         trainable = tune.with_resources(functools.partial(trainable, **options), {
             "cpu": resources.cpus_per_trial, "gpu": trial_share(self.sharing, resources.gpus_per_trial)})
         scheduler = spec.search.scheduler
-        lookup = self.lookup
+        names = TrialNames(self.lookup)
         return tune.Tuner(
             trainable,
             param_space=param_space,
@@ -176,8 +176,8 @@ class Sweep:
                 # loaded once per slot instead of once per trial (seconds each), which adds up
                 # over short or pruned trials and PBT's pauses. Each trial reseeds everything.
                 reuse_actors=resources.reuse_workers,
-                trial_name_creator=lambda trial: trial_dirname(lookup(trial.config)),
-                trial_dirname_creator=lambda trial: trial_dirname(lookup(trial.config)),
+                trial_name_creator=names,
+                trial_dirname_creator=names,
             ),
             run_config=tune.RunConfig(
                 name=name,

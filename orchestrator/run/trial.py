@@ -65,11 +65,6 @@ def dataset_for(data: dict[str, Any]) -> DatasetTensors:
                                sort_keys=True, default=str))
 
 
-def trial_dirname(plan: TrialPlan) -> str:
-    """A trial's folder is named by its run key, so any later sweep can find its checkpoints."""
-    return plan.run_key
-
-
 def resumable_state(checkpoint_root: str, run_key: str, *, logged: int) -> Optional[dict[str, Any]]:
     """The newest state any earlier sweep of the study saved for ``run_key`` at an epoch the
     run has logged (``logged``: its last logged epoch), or None.

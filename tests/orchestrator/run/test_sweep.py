@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import mlflow
@@ -72,6 +73,18 @@ def test_tune_keeps_each_trials_results_file_and_writes_no_logs_nobody_reads(fin
     trials = Path(store_uri.removeprefix("sqlite:///")).parent / "ray"
     assert len({path.parent for path in trials.rglob("result.json")}) == 6
     assert not [*trials.rglob("progress.csv"), *trials.rglob("events.out.tfevents*")]
+
+
+def test_tunes_saved_state_of_a_trial_does_not_carry_the_stages_plans(finished_sweep) -> None:
+    store_uri, _ = finished_sweep
+    states = [*(Path(store_uri.removeprefix("sqlite:///")).parent / "ray").rglob("experiment_state*.json")]
+    trials = [json.loads(trial) for state in states for trial, _ in json.loads(state.read_text())["trial_data"]]
+    assert len(trials) == 6
+    for trial in trials:
+        for key in ("trial_name_creator", "trial_dirname_creator"):
+            names = pickle.loads(bytes.fromhex(trial[key]["value"]))
+            # A closure over the lookup held every plan: the saved state grew as trials x plans.
+            assert getattr(names, "lookup", "a closure") is None, key
 
 
 def test_child_runs_hold_params_histories_summary_and_config(finished_sweep) -> None:
