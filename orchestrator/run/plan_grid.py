@@ -104,7 +104,7 @@ class TrialNames:
         self.lookup = lookup
 
     def __call__(self, trial: Trial) -> str:
-        plan = self.lookup(trial.config) if self.lookup else TrialPlan.from_dict(trial.config[PLAN_KEY])
+        plan = self.lookup(trial.config) if self.lookup is not None else TrialPlan.from_dict(trial.config[PLAN_KEY])
         return plan.run_key
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TrialNames:
