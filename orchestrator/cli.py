@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Optional
 
+from . import quick_exit  # first: its exit handler must run after those the imports below register
+
 import click
 
 from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
@@ -216,5 +218,10 @@ main.add_command(bench)
 main.add_command(weights)
 
 
-if __name__ == "__main__":  # `python -m orchestrator.cli`, as the entry point runs it
-    main()
+def entry() -> None:
+    """The ``orchestrate`` console script: the command, then a quick exit (:mod:`.quick_exit`)."""
+    quick_exit.run(main)
+
+
+if __name__ == "__main__":  # `python -m orchestrator.cli`, as the console script runs it
+    entry()
