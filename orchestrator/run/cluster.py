@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from typing import Optional
+from typing import Iterator, Optional
 
 import ray
 
@@ -22,6 +23,22 @@ def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
     except (OSError, ValueError) as exc:
         raise OrchestrateError(f"cannot reach a Ray cluster at {address} ({exc}); "
                                f"start one with `ray start --head` or drop --address") from None
+
+
+@contextlib.contextmanager
+def ray_stopped_at_end() -> Iterator[None]:
+    """Shut down, when the block ends, the Ray that ``connect_ray`` started or joined inside it;
+    a Ray already connected before (a test's) is left alone.
+
+    Done here rather than by Ray's own exit handler, which first sleeps half a second for the
+    workers' log lines, which ``log_to_driver=False`` never sends; and done inside the sweep,
+    so that a GPU's trial workers are gone before its MPS daemon stops."""
+    connected = ray.is_initialized()
+    try:
+        yield
+    finally:
+        if not connected and ray.is_initialized():
+            ray.shutdown()
 
 
 def quiet_tune_defaults() -> None:

@@ -33,7 +33,7 @@ from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
 from .auto_share import Chooser, Measured, share_for_sweep
 from .callbacks import FailuresAreFinal, ProgressPrinter, SweepTally, TrialPlans
-from .cluster import connect_ray, quiet_tune_defaults
+from .cluster import connect_ray, quiet_tune_defaults, ray_stopped_at_end
 from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, trial_share
 from .fused_members import FusedFanOut
 from .fused_trial import run_fused_trial
@@ -217,7 +217,7 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and cuda_available()
     with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
             resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
-            workdir=Path(workdir)) as sharing:
+            workdir=Path(workdir)) as sharing, ray_stopped_at_end():
         if sharing.message:
             echo(sharing.message)
         # auto is measured under the daemon just started: that is how the trials will run.
