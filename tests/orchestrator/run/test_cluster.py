@@ -42,4 +42,3 @@ def test_a_ray_connected_before_the_sweep_is_left_running(monkeypatch) -> None:
     with cluster.ray_stopped_at_end():
         pass
     assert (ray.connected, ray.shutdowns) == (True, 0)
-
