@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import click
@@ -134,3 +135,54 @@ def bench_memory(epochs: int, spec_path: Optional[str]) -> None:
     click.echo(f"same Trainer in a plain process   : {result.plain_mb:8.0f} MB")
     click.echo(f"ratio                             : {result.worker_mb / result.plain_mb:8.2f}x")
     click.echo(f"sweep driver                      : {result.driver_mb:8.0f} MB")
+
+
+@bench.command("gpu-sweep")
+@click.option("--trials", default=16, show_default=True, type=click.IntRange(min=4), help="Trials: 4 learning rates x seeds (a multiple of 4).")
+@click.option("--epochs", default=2, show_default=True, type=click.IntRange(min=1), help="Epochs per trial.")
+@click.option("--k", "members", default=8, show_default=True, type=click.IntRange(min=2), help="Trials per device when packed or fused.")
+@click.option("--train-size", default=50_000, show_default=True, type=click.IntRange(min=1), help="Synthetic 32x32 training images per trial.")
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
+              help="Where the trials train (default: cuda when there is one).")
+@click.option("--time-slice", is_flag=True, help="Also pack K trials without MPS (time-sliced).")
+@click.option("--folder", type=click.Path(file_okay=False), default=None,
+              help="Keep each arrangement's spec, MLflow store, Ray results and sweep log here "
+                   "(default: a temporary folder, removed).")
+@click.option("--json", "as_json", is_flag=True, help="Also print the rows as one JSON list at the end.")
+@friendly_errors
+def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, batch_size: int,
+                    device: Optional[str], time_slice: bool, folder: Optional[str], as_json: bool) -> None:
+    """Trials per hour of one ResNet-20 study through `orchestrate sweep` on one device: one trial
+    per device, K packed under MPS (and time-sliced), K fused; each a whole command, in one run."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from ..bench.gpu_sweep import HEADER, bench_gpu_sweep as run, check_trials, format_row, to_dict
+
+    try:
+        check_trials(trials)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    if folder is not None and Path(folder).exists() and any(Path(folder).iterdir()):
+        raise SpecError(f"--folder {folder} is not empty: give a new or empty folder for the arrangements' stores")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    named = torch.cuda.get_device_name(0) if device == "cuda" else f"{len(os.sched_getaffinity(0))} cores"
+    click.echo(f"bench gpu-sweep on {device} ({named}): {trials} trials (4 learning rates x {trials // 4} seeds), "
+               f"resnet20, batch {batch_size}, {epochs} epochs of {train_size:,} synthetic 32x32 images, "
+               f"the device's default precision; each arrangement one `orchestrate sweep`")
+    click.echo(HEADER)
+    rows: list = []
+
+    def show(row) -> None:
+        rows.append(row)
+        click.echo(format_row(row, rows[0]))
+
+    with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as scratch:
+        run(trials, epochs, device=device, members=members, batch_size=batch_size, train_size=train_size,
+            folder=Path(folder or scratch), time_slice=time_slice, on_row=show)
+    if as_json:
+        click.echo(json.dumps(to_dict(rows)))

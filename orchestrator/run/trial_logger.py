@@ -7,6 +7,7 @@ stable (configuration, seed) identity and one write per metric.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, Callable, Optional
@@ -74,6 +75,9 @@ class MlflowTrialLogger(Callback):
         self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
         self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
         self.open: set[str] = set()  # trial ids whose run is open
+        # trial id -> when Tune started it: its run opens at the first epoch, but is dated from
+        # here, so the run's duration in the UI holds the model's build and the first epoch.
+        self.started: dict[str, float] = {}
         self.identities = RunIdentities()
         self.writes = WriteQueue()
 
@@ -94,12 +98,13 @@ class MlflowTrialLogger(Callback):
     def _run(self, trial: Trial) -> Future:
         if trial.trial_id not in self.run_ids:
             plan = self.plan_for(trial)
+            started = self.started.pop(trial.trial_id, None)
             run_id = self.resumable.pop(plan.run_key, None)
             if run_id is not None:
                 self.logged_steps[trial.trial_id] = self.writes.now(self.tracker.reopen_trial, run_id)
                 run = resolved(run_id)
             else:
-                run = self.writes.put(self.tracker.start_trial, plan.to_dict())
+                run = self.writes.put(self.tracker.start_trial, plan.to_dict(), started=started)
             self.run_ids[trial.trial_id] = run
             self.identities.runs[trial.trial_id] = (plan.run_key, run)
             self.open.add(trial.trial_id)
@@ -109,6 +114,10 @@ class MlflowTrialLogger(Callback):
         """Queue ``write(run id, *args, **kwargs)`` for the trial's run."""
         run = self._run(trial)
         self.writes.put(lambda: write(run.result(), *args, **kwargs))
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        if trial.trial_id not in self.run_ids:
+            self.started.setdefault(trial.trial_id, time.time())
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         step = int(result["epoch"])

@@ -104,8 +104,9 @@ class StudyTracker:
         self.client.set_tag(run_id, f"{TAG}outcome", "interrupted")
         self.client.set_terminated(run_id, status="KILLED")
 
-    def start_trial(self, plan: dict[str, Any]) -> str:
-        """Create the child run of a plan (see :class:`orchestrator.spec.plans.TrialPlan`)."""
+    def start_trial(self, plan: dict[str, Any], *, started: Optional[float] = None) -> str:
+        """Create the child run of a plan (see :class:`orchestrator.spec.plans.TrialPlan`),
+        dated ``started`` (``time.time()`` when the trial began; default: now)."""
         tags = {
             f"{TAG}kind": KIND_TRIAL,
             f"{TAG}study": self.study,
@@ -121,7 +122,8 @@ class StudyTracker:
             tags["mlflow.parentRunId"] = self.parent_run_id
         tags[f"{TAG}outcome"] = "running"
         run = self.client.create_run(
-            self.experiment_id, run_name=f"{plan['label']} s{plan['seed']}", tags=tags
+            self.experiment_id, run_name=f"{plan['label']} s{plan['seed']}", tags=tags,
+            start_time=None if started is None else int(started * 1000),
         )
         run_id = run.info.run_id
         params = flatten(plan["config"]) | {"seed": plan["seed"]}

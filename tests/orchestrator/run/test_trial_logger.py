@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from types import SimpleNamespace
 from typing import Optional
 
@@ -27,7 +28,7 @@ class SlowStore:
         self.opening.set()
         self.writes: list[tuple] = []
 
-    def start_trial(self, plan: dict) -> str:
+    def start_trial(self, plan: dict, *, started: Optional[float] = None) -> str:
         self.opening.wait(10)
         self.writes.append(("start", plan["seed"]))
         return f"run{plan['seed']}"
@@ -146,3 +147,24 @@ def test_a_store_that_gave_up_stops_the_sweep_at_the_next_epoch_and_at_its_close
     with pytest.raises(GaveUp):  # and its close says why, instead of writing to the store again
         logger.close_open_runs()
     assert ("interrupted", "run0") not in store.writes
+
+
+def test_a_runs_start_is_when_tune_started_its_trial_not_its_first_epoch(tmp_path) -> None:
+    """The run opens at the first epoch; its MLflow start time (the UI's duration) is the trial's."""
+    from mlflow.tracking import MlflowClient
+
+    from orchestrator.tracking.writer import StudyTracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    plan = TrialPlan("c", "label", {}, 0, {"model": {"name": "resnet20"}})
+    logger = MlflowTrialLogger(StudyTracker("dated", uri), TrialPlans(lambda config: plan), epochs=1)
+    trial = a_trial(0)
+    before = time.time()
+    logger.on_trial_start(0, [], trial)
+    time.sleep(1.0)  # building the model and the first epoch
+    logger.on_trial_result(0, [], trial, {"epoch": 1, "val/top1": 50.0})
+    logger.on_trial_complete(0, [], trial)
+    logger.on_experiment_end([])
+    run = MlflowClient(uri).get_run(logger.identities["t0"]["mlflow_run_id"])
+    assert int(before * 1000) <= run.info.start_time < (before + 0.5) * 1000
+    assert run.info.end_time - run.info.start_time >= 1000
