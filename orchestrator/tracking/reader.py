@@ -55,14 +55,20 @@ def read_client(uri: Optional[str] = None) -> MlflowClient:
 
 def trial_runs(client: MlflowClient, experiment_id: str, *, extra_filter: str = "",
                page_size: int = PAGE_SIZE) -> Iterator[Any]:
-    """Every trial run of an experiment, page by page, oldest first: runs a live sweep adds
-    meanwhile land on later pages instead of shifting earlier ones."""
+    """Every trial run of an experiment, page by page, oldest first, each once. A run a live sweep
+    opens meanwhile is dated from its trial's start, which may sort it before runs already read:
+    the pages after it shift by one (a store's page token is an offset), so a run met again is
+    skipped."""
     query = f"tags.`{TAG}kind` = '{KIND_TRIAL}'" + (f" AND {extra_filter}" if extra_filter else "")
     token: Optional[str] = None
+    seen: set[str] = set()
     while True:
         page = client.search_runs([experiment_id], filter_string=query, max_results=page_size,
                                   page_token=token, order_by=["attributes.start_time ASC"])
-        yield from page
+        for run in page:
+            if run.info.run_id not in seen:
+                seen.add(run.info.run_id)
+                yield run
         token = page.token
         if not token:
             return

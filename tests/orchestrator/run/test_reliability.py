@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,23 @@ def test_two_sweeps_share_one_store_and_every_metric_of_every_step_lands(store_u
         run_of = dict(zip(runs["tags.orchestrate.run_key"], runs["run_id"]))
         for plan in expand(parse_spec(raw)):
             assert histories(store_uri, run_of[plan.run_key]) == uninterrupted(plan)
+
+
+def test_a_run_opened_while_the_store_is_read_page_by_page_leaves_no_run_read_twice(store_uri) -> None:
+    """A trial's run opens at its first epoch, dated from the trial's start: it can sort before
+    runs a reader already has and shift the later pages."""
+    tracker = StudyTracker("shifted", store_uri)
+    tracker.start_sweep({"search": {"kind": "grid", "repeats": 1, "metric": "val/top1", "mode": "max"}},
+                        trial_count=4)
+    start = time.time() - 100
+
+    def open_run(seed: int, offset: float) -> str:
+        return tracker.start_trial({"config_key": "c", "label": "c", "factors": {}, "seed": seed,
+                                    "config": {"model": {"name": "resnet20"}}}, started=start + offset)
+
+    before = [open_run(seed, 10 + seed) for seed in range(3)]
+    runs = reader.trial_runs(tracker.client, tracker.experiment_id, page_size=2)
+    read = [next(runs).info.run_id, next(runs).info.run_id]  # the first page
+    open_run(3, 0)  # started before all of them, opened now
+    read += [run.info.run_id for run in runs]
+    assert sorted(set(read)) == sorted(read) and set(before) <= set(read)
