@@ -1,4 +1,5 @@
-"""``orchestrate bench gpu``: the trainer on one device, in four sections measured in one run.
+"""``orchestrate bench gpu``: the trainer on one device, in five sections measured in one run
+(in this order, except the projection, the longest, which runs last):
 
 1. trainer vs a bare loop, per precision setting (ResNet-20, batch 512, crop + flip, SGD);
 2. packing: K trainer processes sharing the device (``gpus_per_trial: 1/K``);
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -226,26 +227,39 @@ def project(plan: Plan, device: torch.device, packing: dict[str, list[PackedRun]
     return Projection(rows, failed, len(study) if plan.labels is None else len(study_rows()))
 
 
-def run_gpu_bench(*, device: str = "cuda", quick: bool = False) -> GpuBench:
-    """All four sections on ``device``, in order (each uses what the ones before measured)."""
+def run_gpu_bench(*, device: str = "cuda", quick: bool = False,
+                  on_section: Callable[[str, GpuBench], None] = lambda section, bench: None) -> GpuBench:
+    """Every section on ``device``, in order (each uses what the ones before measured); the
+    projection, the longest, comes last. ``on_section`` sees each section's name and the bench
+    after it, so a run cut short keeps what it measured."""
     target = torch.device(device)
     plan = QUICK if quick else FULL
     start = time.perf_counter()
     name = torch.cuda.get_device_name(target) if target.type == "cuda" else "cpu"
     bench = GpuBench(device, name, quick)
+
+    def done(section: str) -> None:
+        bench.seconds = time.perf_counter() - start
+        on_section(section, bench)
+
     dataset = plan.precision.dataset()
     bench.precision = compare_precisions(plan.precision, plan.settings, target, dataset)
+    done("trainer vs bare loop")
     if plan.small_batch is not None and target.type == "cuda":
         small = tuple(s for s in plan.settings if s.name in SMALL_BATCH_SETTINGS)
         bench.small_batch = compare_precisions(plan.small_batch, small, target, plan.small_batch.dataset())
+        done("batch 128")
     setting = best_setting(bench.precision, plan.settings)
     bench.packing_setting = setting.name
     bench.packing = measure_packing(plan, target, setting)
+    done("packing")
     fastest = max((row.trainer for row in bench.precision), default=0.0)
     bench.loader = measure_loader(plan, target, dataset, fastest)
     bench.policies = measure_policies(dataset.train_images.to(target), batch_size=plan.precision.batch_size,
                                       batches=plan.policy_batches)
-    bench.projection = project(plan, target, bench.packing)
+    done("data path")
     bench.sharing = measure_sharing(plan.sharing, plan.ks, target, setting, cache=PackingCache())
-    bench.seconds = time.perf_counter() - start
+    done("sharing")
+    bench.projection = project(plan, target, bench.packing)
+    done("projection")
     return bench

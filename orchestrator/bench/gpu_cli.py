@@ -7,6 +7,8 @@ without the rest of the CLI.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -17,21 +19,37 @@ import click
               help="Where to train (default: cuda when there is one).")
 @click.option("--quick", is_flag=True, help="Tiny sizes and no compile: checks the bench itself, on a CPU too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as one JSON object.")
-def gpu_command(device: Optional[str], quick: bool, as_json: bool) -> None:
+@click.option("--save", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Rewrite the measurements as JSON in this file after each section: a run cut short "
+                   "(a time limit) keeps the sections it measured.")
+def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optional[str]) -> None:
     """Trainer vs a bare loop per precision, K trials packed per GPU, the data path on the device,
     and seed 003's table projected to 8 GPUs: in one run, on one device."""
     import torch
 
-    from .gpu import run_gpu_bench
+    from .gpu import GpuBench, run_gpu_bench
     from .gpu_report import format_bench
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    bench = run_gpu_bench(device=device, quick=quick)
+
+    def measured(section: str, bench: GpuBench) -> None:
+        click.echo(f"[{bench.seconds:5.0f} s] {section}: measured", err=True)
+        if save:
+            write_json(bench.to_dict(), Path(save))
+
+    bench = run_gpu_bench(device=device, quick=quick, on_section=measured)
     if as_json:
         click.echo(json.dumps(bench.to_dict(), indent=1))
         return
     for line in format_bench(bench):
         click.echo(line)
+
+
+def write_json(data: dict, path: Path) -> None:
+    """``data`` into ``path`` whole or not at all: a kill while writing leaves the last whole copy."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1))
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

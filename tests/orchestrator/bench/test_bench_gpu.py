@@ -84,7 +84,7 @@ def canned() -> GpuBench:
 
 @pytest.fixture
 def fake_bench(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gpu, "run_gpu_bench", lambda device, quick: canned())
+    monkeypatch.setattr(gpu, "run_gpu_bench", lambda device, quick, on_section: canned())
 
 
 def test_command_prints_the_four_tables_with_ratios_and_errors(fake_bench) -> None:
@@ -111,3 +111,20 @@ def test_command_json_is_one_object_with_a_key_per_section(fake_bench) -> None:
     assert data["trainer_vs_bare"][0]["ratio"] == pytest.approx(0.8)
     assert data["packing"]["models"]["resnet20"]["runs"][1]["speedup"] == pytest.approx(1.8)
     assert data["projection"]["complete"] is False and data["data_path"][0]["headroom"] == 20.0
+
+
+def test_save_keeps_each_measured_section_when_the_run_is_cut_short(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    def cut_after_the_first_section(device, quick, on_section):
+        whole = canned()
+        on_section("trainer vs bare loop", GpuBench(whole.device, whole.device_name, False, precision=whole.precision))
+        raise KeyboardInterrupt  # the time limit, during the next section
+
+    monkeypatch.setattr(gpu, "run_gpu_bench", cut_after_the_first_section)
+    saved = tmp_path / "bench_gpu.json"
+    result = CliRunner().invoke(gpu_command, ["--device", "cpu", "--save", str(saved)])
+    assert result.exit_code != 0
+    data = json.loads(saved.read_text())
+    assert data["trainer_vs_bare"][0]["ratio"] == pytest.approx(0.8)
+    assert data["projection"] is None and data["sharing"] is None
+    assert [path.name for path in tmp_path.iterdir()] == ["bench_gpu.json"]
