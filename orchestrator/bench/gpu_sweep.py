@@ -132,10 +132,11 @@ def check_trials(trials: int) -> None:
 
 def bench_gpu_sweep(trials: int, epochs: int, *, device: str, members: int, batch_size: int, train_size: int,
                     folder: Path, time_slice: bool = False,
+                    on_start: Callable[[Arrangement], None] = lambda arrangement: None,
                     on_row: Callable[[Arranged], None] = lambda row: None) -> list[Arranged]:
     """Every arrangement in turn, one trial per device first (the unit of the ratios), each in its
-    own subfolder of ``folder``; ``on_row`` sees each as it finishes, so a cut-short run keeps
-    what it measured."""
+    own subfolder of ``folder``; ``on_start`` sees each as it starts and ``on_row`` as it
+    finishes, so a cut-short run keeps what it measured."""
     check_trials(trials)
     cpus = len(os.sched_getaffinity(0))
     rows = []
@@ -143,6 +144,7 @@ def bench_gpu_sweep(trials: int, epochs: int, *, device: str, members: int, batc
         where = folder / f"{index}"
         spec = study(trials, epochs, device=device, batch_size=batch_size, train_size=train_size,
                      resources=arrangement.resources, folder=where)
+        on_start(arrangement)
         rows.append(run_arrangement(arrangement, spec, where))
         on_row(rows[-1])
     return rows

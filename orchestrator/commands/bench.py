@@ -183,6 +183,7 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
 
     with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as scratch:
         run(trials, epochs, device=device, members=members, batch_size=batch_size, train_size=train_size,
-            folder=Path(folder or scratch), time_slice=time_slice, on_row=show)
+            folder=Path(folder or scratch), time_slice=time_slice, on_row=show,
+            on_start=lambda arrangement: click.echo(f"{arrangement.name}: running `orchestrate sweep` ...", err=True))
     if as_json:
         click.echo(json.dumps(to_dict(rows)))
