@@ -1,9 +1,9 @@
 """One study through ``orchestrate sweep`` on one device, in each arrangement trials can share it.
 
 The arrangements: one trial per device (``gpus_per_trial: 1``), K trials packed under MPS
-(``gpus_per_trial: 1/K``, ``gpu_sharing: mps``), K packed time-sliced (``gpu_sharing:
-time_slice``, optional: the 0.92x that motivates MPS), and K fused in one process
-(``fused_trials: K``). Each runs as a whole command with its own Ray and its own MLflow store, so
+(``gpus_per_trial: 1/K``, ``gpu_sharing: mps``), and K fused in one process (``fused_trials: K``);
+on request also K packed time-sliced (``gpu_sharing: time_slice``: the 0.92x that motivates MPS)
+and ``gpus_per_trial: auto`` (the sweep measures and picks K itself, as the shipped specs ask). Each runs as a whole command with its own Ray and its own MLflow store, so
 its wall time holds all a user waits for; the figure is trials per hour, over the wall time and
 over the trials phase alone (the first trial run's start to the last one's end, as MLflow
 recorded them: what remains once Ray and the command have started), beside one trial per device.
@@ -29,6 +29,7 @@ from ..tracking.reader import latest_sweep_run, read_client, trial_runs
 STUDY = "bench_gpu_sweep"
 LEARNING_RATES = (0.05, 0.1, 0.2, 0.4)  # shape-free values the fused members differ in, as a study's do
 ONE_PER_DEVICE = "one trial per device"
+OPTIONAL = ("time-slice", "auto")  # arrangements measured on request only (CUDA)
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,18 @@ class Arranged:
         return 3600 * self.finished / self.trials_phase if self.trials_phase else 0.0
 
 
-def arrangements(device: str, members: int, *, cpus: int, time_slice: bool) -> list[Arrangement]:
-    """The arrangements measured on ``device`` with K = ``members``; on CUDA each trial (or fused
-    group) keeps one CPU, on a CPU the device is ``cpus`` cores."""
+def arrangements(device: str, members: int, *, cpus: int, also: tuple[str, ...] = ()) -> list[Arrangement]:
+    """The arrangements measured on ``device`` with K = ``members``, with those of ``also`` (of
+    ``OPTIONAL``); on CUDA each trial (or fused group) keeps one CPU, on a CPU the device is
+    ``cpus`` cores and there is nothing to time-slice or measure for ``auto``."""
     packed_name = f"packed 1/{members}"
     if device == "cuda":
         whole, share = {"cpus_per_trial": 1, "gpus_per_trial": 1}, {"cpus_per_trial": 1, "gpus_per_trial": 1 / members}
         packed = [Arrangement(f"{packed_name}, MPS", {**share, "gpu_sharing": "mps"})]
-        if time_slice:
+        if "time-slice" in also:
             packed.append(Arrangement(f"{packed_name}, time-sliced", {**share, "gpu_sharing": "time_slice"}))
+        if "auto" in also:
+            packed.append(Arrangement("gpus_per_trial auto", {"cpus_per_trial": 1, "gpus_per_trial": "auto"}))
     else:
         whole = {"cpus_per_trial": cpus, "gpus_per_trial": 0}
         packed = [Arrangement(packed_name, {"cpus_per_trial": cpus / members, "gpus_per_trial": 0})]
@@ -131,7 +135,7 @@ def check_trials(trials: int) -> None:
 
 
 def bench_gpu_sweep(trials: int, epochs: int, *, device: str, members: int, batch_size: int, train_size: int,
-                    folder: Path, time_slice: bool = False,
+                    folder: Path, also: tuple[str, ...] = (),
                     on_start: Callable[[Arrangement], None] = lambda arrangement: None,
                     on_row: Callable[[Arranged], None] = lambda row: None) -> list[Arranged]:
     """Every arrangement in turn, one trial per device first (the unit of the ratios), each in its
@@ -140,7 +144,7 @@ def bench_gpu_sweep(trials: int, epochs: int, *, device: str, members: int, batc
     check_trials(trials)
     cpus = len(os.sched_getaffinity(0))
     rows = []
-    for index, arrangement in enumerate(arrangements(device, members, cpus=cpus, time_slice=time_slice)):
+    for index, arrangement in enumerate(arrangements(device, members, cpus=cpus, also=also)):
         where = folder / f"{index}"
         spec = study(trials, epochs, device=device, batch_size=batch_size, train_size=train_size,
                      resources=arrangement.resources, folder=where)

@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from ..bench.gpu_cli import gpu_command
+from ..bench.gpu_sweep import OPTIONAL
 from ..errors import SpecError
 from . import friendly_errors
 from .data import ROOT_HELP
@@ -145,16 +146,18 @@ def bench_memory(epochs: int, spec_path: Optional[str]) -> None:
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
               help="Where the trials train (default: cuda when there is one).")
-@click.option("--time-slice", is_flag=True, help="Also pack K trials without MPS (time-sliced).")
+@click.option("--also", multiple=True, type=click.Choice(OPTIONAL),
+              help="On CUDA, also: time-slice (K packed without MPS), auto (gpus_per_trial: auto, measured "
+                   "by the sweep). Repeatable.")
 @click.option("--folder", type=click.Path(file_okay=False), default=None,
               help="Keep each arrangement's spec, MLflow store, Ray results and sweep log here "
                    "(default: a temporary folder, removed).")
 @click.option("--json", "as_json", is_flag=True, help="Also print the rows as one JSON list at the end.")
 @friendly_errors
 def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, batch_size: int,
-                    device: Optional[str], time_slice: bool, folder: Optional[str], as_json: bool) -> None:
+                    device: Optional[str], also: tuple[str, ...], folder: Optional[str], as_json: bool) -> None:
     """Trials per hour of one ResNet-20 study through `orchestrate sweep` on one device: one trial
-    per device, K packed under MPS (and time-sliced), K fused; each a whole command, in one run."""
+    per device, K packed under MPS, K fused (and what --also asks); each a whole command, in one run."""
     import json
     import tempfile
     from pathlib import Path
@@ -183,7 +186,7 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
 
     with tempfile.TemporaryDirectory(prefix="orchestrate-bench-") as scratch:
         run(trials, epochs, device=device, members=members, batch_size=batch_size, train_size=train_size,
-            folder=Path(folder or scratch), time_slice=time_slice, on_row=show,
+            folder=Path(folder or scratch), also=also, on_row=show,
             on_start=lambda arrangement: click.echo(f"{arrangement.name}: running `orchestrate sweep` ...", err=True))
     if as_json:
         click.echo(json.dumps(to_dict(rows)))

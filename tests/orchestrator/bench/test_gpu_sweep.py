@@ -28,8 +28,9 @@ def parsed(device: str, resources: dict, folder: Path):
 
 
 def test_on_cuda_the_study_runs_one_per_gpu_packed_under_mps_or_time_sliced_and_fused(tmp_path: Path) -> None:
-    asked = {one.name: one.resources for one in arrangements("cuda", 8, cpus=16, time_slice=True)}
-    assert list(asked) == [ONE_PER_DEVICE, "packed 1/8, MPS", "packed 1/8, time-sliced", "fused 8"]
+    asked = {one.name: one.resources for one in arrangements("cuda", 8, cpus=16, also=("time-slice", "auto"))}
+    assert list(asked) == [ONE_PER_DEVICE, "packed 1/8, MPS", "packed 1/8, time-sliced", "gpus_per_trial auto",
+                           "fused 8"]
     for name, resources in asked.items():
         spec, plans = parsed("cuda", resources, tmp_path)
         assert len(plans) == 16 and spec.data.batch_size == 128 and spec.train.device == "cuda"
@@ -37,13 +38,14 @@ def test_on_cuda_the_study_runs_one_per_gpu_packed_under_mps_or_time_sliced_and_
         k, _ = fused_size(spec, plans, cuda=True)
         assert (spec.resources.gpus_per_trial, spec.resources.gpu_sharing, k) == {
             ONE_PER_DEVICE: (1.0, "mps", 1), "packed 1/8, MPS": (0.125, "mps", 1),
-            "packed 1/8, time-sliced": (0.125, "time_slice", 1), "fused 8": (1.0, "mps", 8)}[name]
-    assert "packed 1/8, time-sliced" not in [one.name for one in arrangements("cuda", 8, cpus=16, time_slice=False)]
+            "packed 1/8, time-sliced": (0.125, "time_slice", 1), "gpus_per_trial auto": ("auto", "mps", 1),
+            "fused 8": (1.0, "mps", 8)}[name]
+    assert [one.name for one in arrangements("cuda", 8, cpus=16)] == [ONE_PER_DEVICE, "packed 1/8, MPS", "fused 8"]
 
 
 def test_on_a_cpu_the_device_is_the_machines_cores(tmp_path: Path) -> None:
-    asked = {one.name: one.resources for one in arrangements("cpu", 4, cpus=8, time_slice=True)}
-    assert list(asked) == [ONE_PER_DEVICE, "packed 1/4", "fused 4"]  # no GPU to time-slice
+    asked = {one.name: one.resources for one in arrangements("cpu", 4, cpus=8, also=("time-slice", "auto"))}
+    assert list(asked) == [ONE_PER_DEVICE, "packed 1/4", "fused 4"]  # no GPU to time-slice or measure
     cores = {name: parsed("cpu", resources, tmp_path)[0].resources.cpus_per_trial for name, resources in asked.items()}
     assert cores == {ONE_PER_DEVICE: 8, "packed 1/4": 2, "fused 4": 8}
 
