@@ -3,10 +3,11 @@
 The arrangements: one trial per device (``gpus_per_trial: 1``), K trials packed under MPS
 (``gpus_per_trial: 1/K``, ``gpu_sharing: mps``), and K fused in one process (``fused_trials: K``);
 on request also K packed time-sliced (``gpu_sharing: time_slice``: the 0.92x that motivates MPS)
-and ``gpus_per_trial: auto`` (the sweep measures and picks K itself, as the shipped specs ask). Each runs as a whole command with its own Ray and its own MLflow store, so
-its wall time holds all a user waits for; the figure is trials per hour, over the wall time and
-over the trials phase alone (the first trial run's start to the last one's end, as MLflow
-recorded them: what remains once Ray and the command have started), beside one trial per device.
+and ``gpus_per_trial: auto`` (the sweep measures and picks K itself, as the shipped specs ask).
+Each runs as a whole command with its own Ray and its own MLflow store, so its wall time holds all
+a user waits for; the figure is trials per hour, over the wall time and over the trials phase
+alone (the first trial run's start to the last one's end, as MLflow recorded them: what remains
+once Ray and the command have started), beside one trial per device.
 
 On a CPU the device is the machine's CPUs: one trial per device takes them all, a packed trial
 1/K of them, a fused group all of them, and there is no GPU to time-slice. That checks the bench

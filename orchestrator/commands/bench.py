@@ -139,10 +139,13 @@ def bench_memory(epochs: int, spec_path: Optional[str]) -> None:
 
 
 @bench.command("gpu-sweep")
-@click.option("--trials", default=16, show_default=True, type=click.IntRange(min=4), help="Trials: 4 learning rates x seeds (a multiple of 4).")
+@click.option("--trials", default=16, show_default=True, type=click.IntRange(min=4),
+              help="Trials: 4 learning rates x seeds (a multiple of 4).")
 @click.option("--epochs", default=2, show_default=True, type=click.IntRange(min=1), help="Epochs per trial.")
-@click.option("--k", "members", default=8, show_default=True, type=click.IntRange(min=2), help="Trials per device when packed or fused.")
-@click.option("--train-size", default=50_000, show_default=True, type=click.IntRange(min=1), help="Synthetic 32x32 training images per trial.")
+@click.option("--k", "members", default=8, show_default=True, type=click.IntRange(min=2),
+              help="Trials per device when packed or fused.")
+@click.option("--train-size", default=50_000, show_default=True, type=click.IntRange(min=1),
+              help="Synthetic 32x32 training images per trial.")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
               help="Where the trials train (default: cuda when there is one).")
@@ -164,7 +167,7 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
 
     import torch
 
-    from ..bench.gpu_sweep import HEADER, bench_gpu_sweep as run, check_trials, format_row, to_dict
+    from ..bench.gpu_sweep import HEADER, LEARNING_RATES, bench_gpu_sweep as run, check_trials, format_row, to_dict
 
     try:
         check_trials(trials)
@@ -172,11 +175,18 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
         raise SpecError(str(exc)) from None
     if folder is not None and Path(folder).exists() and any(Path(folder).iterdir()):
         raise SpecError(f"--folder {folder} is not empty: give a new or empty folder for the arrangements' stores")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SpecError("--device cuda: no CUDA device here; allowed: cpu")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     named = torch.cuda.get_device_name(0) if device == "cuda" else f"{len(os.sched_getaffinity(0))} cores"
-    click.echo(f"bench gpu-sweep on {device} ({named}): {trials} trials (4 learning rates x {trials // 4} seeds), "
+    rates = len(LEARNING_RATES)
+    click.echo(f"bench gpu-sweep on {device} ({named}): {trials} trials ({rates} learning rates x "
+               f"{trials // rates} seeds), "
                f"resnet20, batch {batch_size}, {epochs} epochs of {train_size:,} synthetic 32x32 images, "
                f"the device's default precision; each arrangement one `orchestrate sweep`")
+    if also and device != "cuda":
+        click.echo(f"--also {', '.join(also)}: CUDA only (nothing to time-slice or measure on {device}); left out",
+                   err=True)
     click.echo(HEADER)
     rows: list = []
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from orchestrator.bench.gpu_sweep import (ONE_PER_DEVICE, STUDY, Arranged, arrangements, format_row,
@@ -78,6 +79,8 @@ def test_each_row_is_its_trials_per_hour_against_one_trial_per_device() -> None:
 @pytest.mark.parametrize("arguments, says", [
     (["--trials", "6"], "--trials 6: allowed: a multiple of 4"),
     (["--k", "1"], "'--k': 1 is not in the range x>=2"),
+    pytest.param(["--device", "cuda"], "--device cuda: no CUDA device here; allowed: cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CPU machine's refusal")),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, arguments: list[str], says: str) -> None:
     folder = tmp_path / "kept"
