@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import process
-from ..tracking.names import GPU_SHARING_TAG
+from ..tracking.names import GPU_SHARING_TAG, OUTCOME_OF_STATUS
 from ..tracking.reader import latest_sweep_run, read_client, trial_runs
 
 STUDY = "bench_gpu_sweep"
@@ -108,8 +108,8 @@ def read_outcome(name: str, wall: float, uri: str) -> Arranged:
     runs = list(trial_runs(client, parent.info.experiment_id))
     ends = [run.info.end_time for run in runs if run.info.end_time]
     phase = (max(ends) - min(run.info.start_time for run in runs)) / 1000 if ends else 0.0
-    return Arranged(name, wall, phase, finished=sum(run.info.status == "FINISHED" for run in runs),
-                    failed=sum(run.info.status == "FAILED" for run in runs),
+    outcomes = [OUTCOME_OF_STATUS.get(run.info.status) for run in runs]
+    return Arranged(name, wall, phase, finished=outcomes.count("finished"), failed=outcomes.count("failed"),
                     sharing=parent.data.tags.get(GPU_SHARING_TAG, ""))
 
 
