@@ -45,8 +45,8 @@ def recipe_lines(config: dict[str, Any]) -> list[str]:
         f"schedule     {_schedule(train.scheduler, train.epochs)}",
         f"stages       {_stages(train, weights)}",
         f"epochs       {train.epochs} (classification), batch {trial.data.batch_size}; {_stopping(train)}",
-        f"precision    {AMP[train.amp]}; channels_last {_on(train.channels_last)}, compile {_on(train.compile)}, "
-        f"device {train.device}",
+        f"precision    {AMP[train.amp]}; channels_last {_channels_last(train.channels_last)}, "
+        f"compile {_on(train.compile)}, cuda_graphs {train.cuda_graphs}, device {train.device}",
     ]
 
 
@@ -56,6 +56,11 @@ def _indent(lines: list[str], by: int = 2) -> list[str]:
 
 def _on(flag: bool) -> str:
     return "on" if flag else "off"
+
+
+def _channels_last(flag: object) -> str:
+    """``auto`` is settled per device in the trainer's setup; the dry run's last lines say what it gives here."""
+    return "auto (on for CUDA under autocast, off on CPU and for fp32)" if flag == "auto" else _on(bool(flag))
 
 
 def _options(options: dict[str, Any]) -> str:

@@ -38,12 +38,10 @@ def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool,
     if asked == 1:
         return 1, ""
     explicit = asked != "auto"
-    if plans is None:  # proposed one at a time: nothing to group
-        return 1, "fused trials: 1 per trial (a search proposes its trials one at a time)"
     reason = _blocker(spec, plans)
     if reason:
         if explicit:
-            raise SpecError(f"resources.fused_trials: {reason}")
+            raise SpecError(f"resources.fused_trials: {reason}; allowed here: 1 or auto (got {asked})")
         return 1, f"fused trials: 1 per trial ({reason})"
     if explicit:
         return int(asked), f"fused trials: up to {asked} plans of one shape per trial"
@@ -55,11 +53,13 @@ def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool,
     return chosen.k, "\n".join(chosen.table())
 
 
-def _blocker(spec: StudySpec, plans: list[TrialPlan]) -> str:
-    """Why this study's plans cannot fuse ('' when they can)."""
+def _blocker(spec: StudySpec, plans: Optional[list[TrialPlan]]) -> str:
+    """Why this study's plans cannot fuse ('' when they can); ``plans`` is None for a search."""
     if spec.search.scheduler is not None:
         return (f"search.scheduler ({spec.search.scheduler.name}) stops trials one by one; fused members "
                 f"train in one trial")
+    if plans is None:
+        return "a search proposes its trials one at a time, so there is no group to fuse"
     ok, reason = fusable([plan.config for plan in plans])
     return "" if ok else reason
 

@@ -81,3 +81,14 @@ def test_seed_004_task_1_shows_the_densenet_cut_and_early_stopping() -> None:
     assert rows["alexnet_30e"]["epochs"].endswith("early stopping after 5 epochs without val/top1 improving by 0")
     assert rows["densenet_24_48e_cut"]["schedule"].endswith("cuts: x0.1 from epoch 24")
     assert rows["densenet_24_48e_restart"]["schedule"].endswith("cuts: cycle restarted at epoch 24")
+
+
+@pytest.mark.parametrize("channels_last, shown", [
+    ("auto", "channels_last auto (on for CUDA under autocast, off on CPU and for fp32)"),
+    (True, "channels_last on"), (False, "channels_last off")])
+def test_the_precision_line_shows_channels_last_as_asked_and_the_graph_setting(channels_last: object,
+                                                                              shown: str) -> None:
+    config = {"data": {"dataset": "digits"}, "model": {"name": "resnet20"},
+              "train": {"channels_last": channels_last, "cuda_graphs": "off"}}
+    precision = dict(line.split(None, 1) for line in recipe_lines(config))["precision"]
+    assert f"; {shown}, compile off, cuda_graphs off, device auto" in precision

@@ -31,6 +31,19 @@ def test_an_explicit_k_with_a_trial_scheduler_is_refused() -> None:
         "error: resources.fused_trials: search.scheduler (asha) stops trials one by one")
 
 
+def test_an_explicit_k_on_a_search_is_refused_not_run_unfused(tmp_path: Path) -> None:
+    spec = tmp_path / "search.yaml"
+    spec.write_text("name: lr_search\ndata: {dataset: digits}\nmodel: {name: resnet20}\n"
+                    "search: {kind: optuna, sampler: tpe, num_samples: 4, "
+                    "space: {train.optimizer.lr: {loguniform: [0.01, 0.1]}}}\n")
+    result = CliRunner().invoke(main, ["sweep", str(spec), "--dry-run", "resources.fused_trials=4"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: resources.fused_trials: a search proposes its trials one at a time, "
+                                     "so there is no group to fuse; allowed here: 1 or auto (got 4)")
+    auto = CliRunner().invoke(main, ["sweep", str(spec), "--dry-run", "resources.fused_trials=auto"])
+    assert auto.exit_code == 0 and "fused trials: 1 per trial (a search proposes its trials" in auto.output
+
+
 def test_auto_runs_unfused_and_says_why_in_one_line() -> None:
     lines = [line for line in dry_run("resources.fused_trials=auto").splitlines() if line.startswith("fused trials")]
     assert len(lines) == 1 and "1 per trial (trial 2 differs" in lines[0]
