@@ -54,8 +54,9 @@ def cuda_available() -> bool:
 
 def trial_share(sharing: Sharing, requested: float) -> float:
     """What a trial asks Ray for under ``sharing``: the requested share, or a whole GPU where
-    sharing was asked but cannot run fast (no MPS): never slower than one trial per GPU."""
-    return 1.0 if 0 < requested < 1 and not sharing.packed else requested
+    sharing was asked but cannot run fast (no MPS): never slower than one trial per GPU. Only
+    that outcome widens the share: a cluster's nodes run their own daemons (``NOT_SHARED`` here)."""
+    return 1.0 if 0 < requested < 1 and sharing.mode == ONE_PER_GPU else requested
 
 
 def find_control(path: Optional[str] = None) -> Optional[str]:

@@ -225,3 +225,21 @@ def test_a_gpu_node_runs_ray_start_under_its_own_daemon_and_stops_it_after(
     assert pipe.startswith(str(tmp_path / "mps"))
     assert lines(tools) == [lines(tools)[0], f"quit pipe={pipe}"]
     assert PIPE_ENV not in os.environ
+
+
+def test_on_a_cluster_a_share_below_one_is_asked_as_given(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster's GPU nodes pack under their own daemons (the compose GPU worker): the sweep
+    starts none here, and its trials still ask Ray for the share the spec gives."""
+    from orchestrator.run import sweep as sweep_module
+    from orchestrator.study import parse_spec
+
+    seen: dict = {}
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
+        mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
+    echoed: list[str] = []
+    sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}),
+                           address="10.0.0.1:6379", echo=echoed.append)
+    assert seen == {"mode": NOT_SHARED, "share": 0.25}
+    assert lines(tools) == [] and echoed == []
