@@ -65,11 +65,16 @@ def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: st
     fused = FusedTrainer.from_configs([TrialConfig.of_plan(p.config) for p in plans], seeds=[p.seed for p in plans],
                                       dataset=dataset_for(plans[0].config["data"]))
     states = [_member_state(checkpoint_root, p.run_key, resume_epochs.get(p.run_key)) for p in plans]
-    fused.load_state_dicts([state or fused.state_dict(k) for k, state in enumerate(states)])
+    # A failed member is not saved in the group's checkpoints: one missing from Tune's checkpoint
+    # of this retried trial failed before it and stays out (the driver has closed its run). Without
+    # that checkpoint, a member with no state saved starts afresh.
+    retried = tune.get_checkpoint() is not None
+    fused.load_state_dicts([state if state is not None or retried else fused.state_dict(k)
+                            for k, state in enumerate(states)])
     node = ray.get_runtime_context().get_node_id()
     # What a lone trial's epochs carry besides its metrics: where it ran, where it resumed.
     extras = [{NODE_KEY: node, RESUMED_FROM_KEY: member.epoch} for member in fused.members]
-    reported: set[int] = set()  # members whose failure was sent
+    reported = set(fused.failures)  # members whose failure was sent (by an earlier attempt too)
     while not fused.done:
         members = {plans[k].run_key: _member_result(fused, k, metrics, extras[k])
                    for k, metrics in fused.run_epoch().items()}
