@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator
@@ -28,12 +29,16 @@ class ResourcesSpec(StrictModel):
                                                   "(false: a fresh process per trial)")
     storage: Optional[str] = Field(None, description="Ray Tune storage; default ./ray_results")
 
-    @field_validator("fused_trials")
+    @field_validator("fused_trials", mode="before")
     @classmethod
-    def _at_least_one(cls, value: int | str) -> int | str:
-        if value != "auto" and value < 1:
-            raise ValueError("must be an integer >= 1 or 'auto'")
-        return value
+    def _k_or_auto(cls, value: Any) -> Any:
+        # One plain message for every mistake, instead of pydantic's two union branches (whose
+        # int branch names no 'auto' and takes true for 1).
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
+            raise ValueError("allowed: an integer >= 1 (trials fused in one process) or auto")
+        return int(value)
 
     @field_validator("gpus_per_trial", mode="before")
     @classmethod
@@ -45,7 +50,7 @@ class ResourcesSpec(StrictModel):
             share = float(value)
         except (TypeError, ValueError):
             share = -1.0
-        if isinstance(value, bool) or share < 0:
+        if isinstance(value, bool) or not 0 <= share < math.inf:  # nan and inf too: no share Ray can place
             raise ValueError("allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto")
         return share
 
