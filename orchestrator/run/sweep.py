@@ -22,12 +22,12 @@ from ..designs import PlanStage, Stage, get_design
 from ..labels import recipe_suffix
 from ..provenance import provenance
 from ..report.note import study_note
-from ..spec.fused import FusedChooser, fused_groups, fused_size
+from ..spec.fused import FusedChoice, FusedChooser, fused_groups, fused_size
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
-from ..tracking.names import (ADDED_TO_STUDY, GPU_SHARING_NOTE_TAG, GPU_SHARING_TAG, GPUS_PER_TRIAL_TAG,
-                              PACKING_ARTIFACT, TAG)
+from ..tracking.names import (ADDED_TO_STUDY, FUSED_PACKING_ARTIFACT, GPU_SHARING_NOTE_TAG, GPU_SHARING_TAG,
+                              GPUS_PER_TRIAL_TAG, PACKING_ARTIFACT, TAG)
 from ..tracking.store import open_client, redact, redact_spec, resolve_uri
 from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
@@ -127,9 +127,11 @@ class Sweep:
                 return
             self.tally.total = (self.tally.total or 0) + len(stage.plans)
             self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
-            size, line = fused_size(self.spec, self.lookup.plans, cuda=cuda_available(), choose=self.choose_fused)
-            if size > 1:
+            size, line = fused_size(self.spec, self.lookup.plans, cuda=cuda_available(),
+                                    choose=self._choose_fused if self.choose_fused is not None else None)
+            if line:  # the K, or why 1, or the measured table: shown whichever K it came to
                 self.echo(line)
+            if size > 1:
                 self.lookup.groups = fused_groups(self.lookup.plans, size)
                 self.fit(fused_grid(self.lookup.groups), name=stage.name, num_samples=1, trials=len(stage.plans),
                          trainable=run_fused_trial)
@@ -139,6 +141,12 @@ class Sweep:
             self.tally.total = (self.tally.total or 0) + stage.samples
             self.fit({}, name=stage.name, num_samples=stage.samples, trials=stage.samples,
                      search_alg=stage.searcher)
+
+    def _choose_fused(self, configs: list[dict[str, Any]]) -> FusedChoice:
+        """``choose_fused``'s measurement, recorded on the parent run as gpus_per_trial auto's is."""
+        chosen = self.choose_fused(configs)
+        self.record({"k": chosen.k, "workloads": chosen.rows}, FUSED_PACKING_ARTIFACT)
+        return chosen
 
     def fit(self, param_space: dict[str, Any], *, name: str, num_samples: int, trials: int,
             search_alg: Optional[tune.search.Searcher] = None, trainable: Callable[..., None] = run_trial) -> None:

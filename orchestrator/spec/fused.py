@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from .study import StudySpec
 
 class FusedChoice(Protocol):
-    """What a measurement of fused K returns (``bench.auto.AutoShare``): K and its table."""
+    """What a measurement of fused K returns (``bench.auto.AutoShare``): K, its table and record."""
 
     k: int
+    rows: list[dict[str, Any]]
 
     def table(self) -> list[str]: ...
 

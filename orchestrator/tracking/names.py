@@ -93,3 +93,4 @@ GPU_SHARING_TAG, GPU_SHARING_NOTE_TAG = TAG + "gpu_sharing", TAG + "gpu_sharing_
 MEMBERS_KEY = "fused/members"  # a fused trial's report: each member's own result, by run key
 # gpus_per_trial: auto, on the parent run: the share it resolved to, and its measurement table.
 GPUS_PER_TRIAL_TAG, PACKING_ARTIFACT = TAG + "gpus_per_trial", "packing.json"
+FUSED_PACKING_ARTIFACT = "fused_packing.json"  # fused_trials: auto, on the parent run: its measurement table

@@ -93,3 +93,39 @@ def test_on_a_cluster_auto_is_a_whole_gpu_per_trial_or_none_without_gpus(
                            choose_share=lambda configs: pytest.fail("a cluster's nodes are not measured from here"))
     assert seen == {"share": share}
     assert echoed[-1].startswith("gpus_per_trial auto: ") and "cluster" in echoed[-1]
+
+
+class ChosenFused:
+    k, rows = 1, [{"workload": "resnet20 8px b32 auto", "k": 1, "cached": False, "runs": []}]
+
+    def table(self) -> list[str]:
+        return ["the fused table", "fused_trials auto: 1 trials per fused trial"]
+
+
+def test_a_fused_measurement_is_printed_and_recorded_on_the_parent_run_whatever_k_it_chose(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """fused_trials: auto measures as gpus_per_trial: auto does, and its table is shown and kept
+    the same way, also when it chose K = 1 (the stage then runs unfused)."""
+    import mlflow
+
+    from orchestrator.designs import get_design
+    from orchestrator.tracking.names import FUSED_PACKING_ARTIFACT
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = parse_spec({"name": "fused", "data": {"dataset": "synthetic"}, "train": {"epochs": 1},
+                       "tracking": {"uri": uri}, "resources": {"fused_trials": "auto"},
+                       "search": {"kind": "grid", "repeats": 2, "factors": {"train.optimizer.lr": [0.01, 0.1]}}})
+    plans = get_design(spec.search.kind).expand(spec)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: (plans, {}, {}))
+    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
+    monkeypatch.setattr(sweep_module, "connect_ray", lambda address: None)
+    fitted: list[str] = []
+    monkeypatch.setattr(sweep_module.Sweep, "fit", lambda self, space, **kwargs: fitted.append(kwargs["name"]))
+    echoed: list[str] = []
+    outcome = sweep_module.run_sweep(spec, echo=echoed.append, plans=plans, choose_fused=lambda configs: ChosenFused())
+    assert fitted == ["grid"] and "\n".join(ChosenFused().table()) in echoed
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    recorded = mlflow.artifacts.load_dict(
+        f"{client.get_run(outcome.parent_run_id).info.artifact_uri}/{FUSED_PACKING_ARTIFACT}")
+    assert recorded == {"k": 1, "workloads": ChosenFused.rows}
