@@ -57,11 +57,12 @@ def fusable(configs: Sequence[TrialConfig | dict[str, Any]]) -> tuple[bool, str]
         if reason:
             return False, reason
     first = _shaping(validated[0])
-    for index, config in enumerate(validated[1:], start=1):
+    # Numbered from 1, as the dry run's table of trials is, so the line points at its rows.
+    for number, config in enumerate(validated[1:], start=2):
         other = _shaping(config)
         for key in sorted(first.keys() | other.keys()):
             a, b = first.get(key, MISSING), other.get(key, MISSING)
             if a != b:
-                return False, (f"trial {index} differs from trial 0 in {key} ({b!r} vs {a!r}); fused "
+                return False, (f"trial {number} differs from trial 1 in {key} ({b!r} vs {a!r}); fused "
                                f"members may differ only in {', '.join(SHAPE_FREE)}")
     return True, ""

@@ -23,7 +23,7 @@ def dry_run(*overrides: str) -> str:
 
 def test_an_explicit_k_on_plans_that_differ_in_shape_is_refused_with_fusables_reason() -> None:
     assert refused("resources.fused_trials=2").startswith(
-        "error: resources.fused_trials: trial 2 differs from trial 0 in model.attention")
+        "error: resources.fused_trials: trial 3 differs from trial 1 in model.attention")
 
 
 def test_an_explicit_k_with_a_trial_scheduler_is_refused() -> None:
@@ -46,7 +46,7 @@ def test_an_explicit_k_on_a_search_is_refused_not_run_unfused(tmp_path: Path) ->
 
 def test_auto_runs_unfused_and_says_why_in_one_line() -> None:
     lines = [line for line in dry_run("resources.fused_trials=auto").splitlines() if line.startswith("fused trials")]
-    assert len(lines) == 1 and "1 per trial (trial 2 differs" in lines[0]
+    assert len(lines) == 1 and "1 per trial (trial 3 differs" in lines[0]
 
 
 def test_groups_hold_at_most_k_plans_in_order() -> None:

@@ -132,5 +132,5 @@ def test_fusable_allows_only_shape_free_differences() -> None:
     compiled["train"]["compile"] = True
     assert fusable([BASE, compiled]) == (False, "train.compile: a fused step runs under torch.func.vmap, "
                                                 "which is not compiled here")
-    with pytest.raises(ValueError, match="cannot train fused: trial 1 differs from trial 0 in model.name"):
+    with pytest.raises(ValueError, match="cannot train fused: trial 2 differs from trial 1 in model.name"):
         FusedTrainer.from_configs([BASE, {**BASE, "model": {"name": "resnet32"}}], seeds=[0, 1])
