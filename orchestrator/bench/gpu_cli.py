@@ -13,6 +13,9 @@ from typing import Optional
 
 import click
 
+from ..commands import friendly_errors
+from ..errors import SpecError
+
 
 @click.command("gpu")
 @click.option("--device", type=click.Choice(["cuda", "cpu"]), default=None,
@@ -22,6 +25,7 @@ import click
 @click.option("--save", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Rewrite the measurements as JSON in this file after each section: a run cut short "
                    "(a time limit) keeps the sections it measured.")
+@friendly_errors
 def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optional[str]) -> None:
     """Trainer vs a bare loop per precision, K trials packed per GPU, the data path on the device,
     and seed 003's table projected to 8 GPUs: in one run, on one device."""
@@ -30,6 +34,12 @@ def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optiona
     from .gpu import GpuBench, run_gpu_bench
     from .gpu_report import format_bench
 
+    # Refused before anything runs: the first write comes after minutes of measuring.
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SpecError("--device cuda: no CUDA device here; allowed: cpu")
+    folder = Path(save).resolve().parent if save else None
+    if folder is not None and not folder.is_dir():
+        raise SpecError(f"--save {save}: no folder {folder}; allowed: a file in an existing folder")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     def measured(section: str, bench: GpuBench) -> None:

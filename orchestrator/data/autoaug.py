@@ -31,6 +31,12 @@ def _on_uint8(images: Tensor, transform: Callable[[Tensor], Tensor]) -> Tensor:
     return transform(as_bytes).float().div_(255)
 
 
+def _interpolation(name: str) -> InterpolationMode:
+    if name not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {name!r}; allowed: {', '.join(INTERPOLATIONS)}")
+    return INTERPOLATIONS[name]
+
+
 def _signed(values: Tensor, negate: Tensor) -> Tensor:
     return torch.where(negate, -values, values)
 
@@ -40,7 +46,14 @@ class RandAugment(Op):
 
     def __init__(self, num_ops: int = 2, magnitude: int = 9, num_magnitude_bins: int = 31,
                  interpolation: str = "nearest") -> None:
-        self.policy = TorchRandAugment(num_ops, magnitude, num_magnitude_bins, INTERPOLATIONS[interpolation])
+        # The magnitude indexes the bins when the first batch is drawn: a bin past the last would
+        # fail there, a negative one would silently count from the strongest.
+        if num_magnitude_bins < 2:
+            raise ValueError(f"num_magnitude_bins {num_magnitude_bins}; allowed: 2 or more")
+        if not 0 <= magnitude < num_magnitude_bins:
+            raise ValueError(f"magnitude {magnitude} is not a bin of num_magnitude_bins {num_magnitude_bins}; "
+                             f"allowed: 0 to {num_magnitude_bins - 1}")
+        self.policy = TorchRandAugment(num_ops, magnitude, num_magnitude_bins, _interpolation(interpolation))
 
     def names(self, size: tuple[int, int]) -> list[str]:
         return list(self.policy._augmentation_space(self.policy.num_magnitude_bins, size))
@@ -82,7 +95,7 @@ class AutoAugment(Op):
         choices = {p.value: p for p in AutoAugmentPolicy}
         if policy not in choices:
             raise ValueError(f"unknown AutoAugment policy {policy!r}; allowed: {', '.join(choices)}")
-        self.policy = TorchAutoAugment(choices[policy], INTERPOLATIONS[interpolation])
+        self.policy = TorchAutoAugment(choices[policy], _interpolation(interpolation))
         self.op_names = sorted({step[0] for sub_policy in self.policy.policies for step in sub_policy})
 
     def _step_table(self, step: int, size: tuple[int, int], device: torch.device) -> tuple[Tensor, ...]:

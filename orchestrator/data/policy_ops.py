@@ -36,7 +36,9 @@ def _blend(images: Tensor, other: Tensor, ratio: Tensor) -> Tensor:
 
 
 def _grey(images: Tensor) -> Tensor:
-    """torchvision's ``rgb_to_grayscale`` on uint8 (truncated), one channel."""
+    """torchvision's ``rgb_to_grayscale`` on uint8 (truncated), one channel; a grey image is its own."""
+    if images.shape[-3] == 1:
+        return images
     r, g, b = images.unbind(dim=-3)
     return (0.2989 * r + 0.587 * g + 0.114 * b).to(images.dtype).unsqueeze(dim=-3)
 
@@ -46,6 +48,8 @@ def brightness(images: Tensor, magnitude: Tensor) -> Tensor:
 
 
 def color(images: Tensor, magnitude: Tensor) -> Tensor:
+    if images.shape[-3] == 1:  # torchvision's (and PIL's) saturation leaves a grey image as it is
+        return images
     return _blend(images, _grey(images), 1.0 + magnitude)
 
 

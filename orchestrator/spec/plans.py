@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import ValidationError
 
-from ..errors import SpecError
+from ..errors import OptionError, SpecError
 from ..labels import short_value
 from ..schema import format_validation_error
 from ..train.config import TRIAL_SECTIONS, TrialConfig
+from ..train.device_plan import check_cuda_graphs
 
 if TYPE_CHECKING:
     from .study import StudySpec
@@ -96,9 +97,14 @@ def resolve_config(spec: StudySpec, factors: dict[str, Any], *, where: str) -> d
             raise SpecError(f"{where}.{path}: search keys are paths into the trial config ({allowed})")
         set_path(config, path, value)
     try:
-        return TrialConfig.model_validate(config).model_dump(mode="json")
+        resolved = TrialConfig.model_validate(config)
     except ValidationError as exc:
         raise SpecError(format_validation_error(exc, TrialConfig, prefix=f"{where}: ")) from None
+    try:  # the spec's own check, on this configuration's recipe (a patch may change the optimizer)
+        check_cuda_graphs(resolved.train, spec.resources.gpu_share)
+    except OptionError as exc:
+        raise SpecError(f"{where}: {exc.subpath}: {exc}") from None
+    return resolved.model_dump(mode="json")
 
 
 def factorial(factors: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from ..errors import OptionError
 from ..options import check_options
@@ -164,6 +164,18 @@ class TrainSpec(StrictModel):
         "auto", description="capture each training step in a CUDA graph; auto: where model and recipe allow")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     seed: int = Field(0, ge=0, description="seed of the first repeat; repeat r uses seed + r")
+
+    @field_validator("channels_last", mode="before")
+    @classmethod
+    def _switch_or_auto(cls, value: Any) -> Any:
+        # One plain message naming every allowed value, instead of pydantic's first union branch
+        # ("train.channels_last.literal['auto']: Input should be 'auto'").
+        if value == "auto":
+            return value
+        try:
+            return TypeAdapter(bool).validate_python(value)
+        except ValidationError:
+            raise ValueError(f"allowed: auto, true or false (got {value!r})") from None
 
     @field_validator("cuda_graphs", mode="before")
     @classmethod

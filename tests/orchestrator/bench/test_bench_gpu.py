@@ -113,6 +113,23 @@ def test_command_json_is_one_object_with_a_key_per_section(fake_bench) -> None:
     assert data["projection"]["complete"] is False and data["data_path"][0]["headroom"] == 20.0
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--device", "cuda"], "error: --device cuda: no CUDA device here; allowed: cpu"),
+    (["--save", "missing/bench.json"], "error: --save missing/bench.json: no folder "),
+])
+def test_bad_flags_are_one_line_and_exit_2_before_anything_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                  args: list[str], message: str) -> None:
+    def never(device, quick, on_section):
+        raise AssertionError("the bench ran")
+
+    monkeypatch.setattr(gpu, "run_gpu_bench", never)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(gpu_command, ["--quick", *args])
+    assert result.exit_code == 2 and result.output.startswith(message), result.output
+    assert len(result.output.splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_save_keeps_each_measured_section_when_the_run_is_cut_short(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path: Path) -> None:
     def cut_after_the_first_section(device, quick, on_section):

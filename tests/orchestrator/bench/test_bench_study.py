@@ -6,13 +6,16 @@ from __future__ import annotations
 import models
 import yaml
 
-from orchestrator.bench import gpu
+from orchestrator.bench import gpu, sharing
 from orchestrator.bench.study import PACKING_MODELS, STUDY, study_configs, study_rows
 from orchestrator.spec.loading import resolve_spec_path
 
 
 def test_every_model_the_bench_trains_resolves_in_the_zoo() -> None:
-    named = {*PACKING_MODELS, *(w.model for plan in (gpu.FULL, gpu.QUICK) for w in (plan.precision, *plan.packing))}
+    workloads = [w for plan in (gpu.FULL, gpu.QUICK) for w in (plan.precision, plan.small_batch, *plan.packing,
+                                                               *plan.sharing) if w is not None]
+    assert {*sharing.FULL_WORKLOADS, *sharing.QUICK_WORKLOADS} <= set(workloads)
+    named = {*PACKING_MODELS, *(w.model for w in workloads)}
     named |= {config["model"]["name"] for config in study_configs().values()}
     assert [name for name in sorted(named) if not models.is_model(name)] == []
 

@@ -116,6 +116,12 @@ def test_random_apply_and_random_choice_extremes() -> None:
     ("fancy", "unknown augmentation preset 'fancy'"),
     ([{"name": "colorjitter", "hue": 0.9}], "hue must lie within"),
     ([{"name": "random_apply"}], "takes a non-empty list"),
+    # Refused when the spec is read, not at the first batch (or, below bin 0, never).
+    ([{"name": "randaugment", "interpolation": "bicubic"}], "interpolation 'bicubic'; allowed: nearest, bilinear"),
+    ([{"name": "autoaugment", "interpolation": "bicubic"}], "interpolation 'bicubic'; allowed: nearest, bilinear"),
+    ([{"name": "randaugment", "magnitude": 31}], "magnitude 31 is not a bin of num_magnitude_bins 31; allowed: 0 to"),
+    ([{"name": "randaugment", "magnitude": -1}], "magnitude -1 is not a bin"),
+    ([{"name": "randaugment", "num_magnitude_bins": 1, "magnitude": 0}], "num_magnitude_bins 1; allowed: 2 or more"),
 ])
 def test_bad_augmentation_is_an_option_error(augment, message: str) -> None:
     with pytest.raises(OptionError, match=message):

@@ -63,6 +63,16 @@ def test_mixed_ops_and_per_image_magnitudes_equal_per_image_application() -> Non
     assert torch.equal(apply_ops(batch, op, magnitude, names, "nearest"), per_image(batch, names, op, magnitude))
 
 
+def test_one_channel_images_get_what_torchvision_gives_them() -> None:
+    """A grey dataset (``in_chans: 1``): torchvision's saturation leaves it, its contrast blends
+    with the image's own mean; every op is drawn by some image."""
+    batch, names = images(30)[:, :1].contiguous(), list(SPACE) + ["Invert"]
+    op = torch.arange(30) % len(names)
+    magnitude = torch.tensor([float(SPACE[name][0][9]) if name in SPACE and SPACE[name][0].ndim else 0.0
+                              for name in names], dtype=torch.float64)[op]
+    assert torch.equal(apply_ops(batch, op, magnitude, names, "nearest"), per_image(batch, names, op, magnitude))
+
+
 @pytest.mark.parametrize("policy", [RandAugment(), RandAugment(num_ops=3, magnitude=15, interpolation="bilinear"),
                                     AutoAugment("cifar10"), AutoAugment("imagenet")])
 def test_fixed_seed_batch_equals_its_draws_applied_per_image(policy) -> None:

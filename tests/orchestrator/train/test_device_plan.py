@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from orchestrator.data import load_dataset
+from orchestrator.errors import SpecError
+from orchestrator.study import load_spec
 from orchestrator.train.recipe import TrainSpec
 from orchestrator.train import Trainer
 from orchestrator.train.device_plan import device_line
@@ -37,6 +39,15 @@ def test_channels_last_defaults_to_auto_and_stays_off_on_cpu() -> None:
     conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert trainer.train_loader.channels_last is False and trainer.val_loader.channels_last is False
+
+
+def test_a_bad_channels_last_is_one_line_naming_every_allowed_value(tmp_path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ntrain: {channels_last: maybe}\n")
+    with pytest.raises(SpecError, match=r"^train.channels_last: allowed: auto, true or false \(got 'maybe'\)$"):
+        load_spec(path)
+    path.write_text("name: s\ntrain: {channels_last: yes}\n")  # YAML 1.1's switches stay switches
+    assert load_spec(path).train.channels_last is True
 
 
 @pytest.mark.gpu

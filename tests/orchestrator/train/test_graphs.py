@@ -79,6 +79,20 @@ def test_spec_refuses_on_for_cpu_trials(tmp_path) -> None:
     assert load_spec(path).train.cuda_graphs == "on"
 
 
+def test_spec_refuses_on_for_a_row_whose_own_recipe_cannot_capture(tmp_path) -> None:
+    """The base recipe captures, a variant's optimizer does not: refused before the sweep, not
+    failed in its trials on the GPU."""
+    from orchestrator.designs import get_design
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ntrain: {cuda_graphs: on}\nresources: {gpus_per_trial: 1}\n"
+                    "search: {kind: variants, reference: base, variants: {base: {}, "
+                    "rms: {train.optimizer: {name: rmsprop, lr: 0.01}}}}\n")
+    spec = load_spec(path)
+    with pytest.raises(SpecError, match=r"^search.variants.rms: train.cuda_graphs: on, but optimizer rmsprop"):
+        get_design(spec.search.kind).expand(spec)
+
+
 def _trained(graphs: str, dataset, **train) -> Trainer:
     config = {"data": {**DATA, "augment": "standard"}, "model": {"name": "resnet20"},
               "train": {"epochs": 2, "device": "cuda", "amp": "off", "cuda_graphs": graphs,
