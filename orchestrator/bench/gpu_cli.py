@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
-
-from ..commands import friendly_errors
-from ..errors import SpecError
 
 
 @click.command("gpu")
@@ -25,7 +23,6 @@ from ..errors import SpecError
 @click.option("--save", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Rewrite the measurements as JSON in this file after each section: a run cut short "
                    "(a time limit) keeps the sections it measured.")
-@friendly_errors
 def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optional[str]) -> None:
     """Trainer vs a bare loop per precision, K trials packed per GPU, the data path on the device,
     and seed 003's table projected to 8 GPUs: in one run, on one device."""
@@ -35,11 +32,13 @@ def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optiona
     from .gpu_report import format_bench
 
     # Refused before anything runs: the first write comes after minutes of measuring.
+    # (One line and exit 2 as ``commands.friendly_errors`` gives, without importing the command
+    # layer: this module also runs alone on a bare GPU machine.)
     if device == "cuda" and not torch.cuda.is_available():
-        raise SpecError("--device cuda: no CUDA device here; allowed: cpu")
+        _refuse("--device cuda: no CUDA device here; allowed: cpu")
     folder = Path(save).resolve().parent if save else None
     if folder is not None and not folder.is_dir():
-        raise SpecError(f"--save {save}: no folder {folder}; allowed: a file in an existing folder")
+        _refuse(f"--save {save}: no folder {folder}; allowed: a file in an existing folder")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
 
     def measured(section: str, bench: GpuBench) -> None:
@@ -60,6 +59,11 @@ def write_json(data: dict, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1))
     os.replace(partial, path)
+
+
+def _refuse(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from .fused_trial import run_fused_trial
 from .plan_grid import PlanLookup, TrialNames, fused_grid, plan_grid
 from .prepare import new_store, prepare
 from .study_guard import relabel
+from .study_scheduler import build_scheduler
 from .trial import run_trial, stop_when_trained_out
 from .trial_logger import MlflowTrialLogger
 
@@ -56,15 +57,6 @@ class SweepOutcome:
     pareto: list[str] = field(default_factory=list)  # a multi-objective search's front, by run name
     interrupted: int = 0  # runs marked KILLED because their trial was stopped
     stopped: bool = False  # Ctrl-C (or SIGTERM) ended the sweep before every trial did
-
-
-def build_scheduler(spec: StudySpec) -> Optional[Any]:
-    """The study's Tune trial scheduler (None without one), on its first objective."""
-    scheduler, search = spec.search.scheduler, spec.search
-    if scheduler is None:
-        return None
-    return scheduler.build(epochs=spec.train.epochs, metric=search.metrics[0], mode=search.modes[0],
-                           seed=spec.train.seed)
 
 
 class SweepInterrupted(Exception):
