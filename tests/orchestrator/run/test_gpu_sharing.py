@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,19 +176,27 @@ def test_a_sweep_sharing_a_gpu_runs_its_trials_under_the_daemon_and_stops_it(
     assert echoed == [f"trials share each GPU under an MPS daemon started in {seen['pipe']}"]
 
 
-def test_without_mps_a_sweep_asks_a_whole_gpu_per_trial_and_says_why(
-        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def packed_sweep_outcome(monkeypatch: pytest.MonkeyPatch, **run_kwargs: Any) -> tuple[dict, list[str]]:
+    """A sweep of ``gpus_per_trial: 0.25`` on a CUDA machine, stopped before Ray: the sharing mode
+    it chose, the share its trials would ask Ray for, and the lines it printed."""
     from orchestrator.run import sweep as sweep_module
     from orchestrator.study import parse_spec
 
-    monkeypatch.setenv("FAKE_MPS_FAIL", "1")
     seen: dict = {}
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
     monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
     monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
         mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
     echoed: list[str] = []
-    sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}), echo=echoed.append)
+    sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}),
+                           echo=echoed.append, **run_kwargs)
+    return seen, echoed
+
+
+def test_without_mps_a_sweep_asks_a_whole_gpu_per_trial_and_says_why(
+        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MPS_FAIL", "1")
+    seen, echoed = packed_sweep_outcome(monkeypatch)
     assert seen == {"mode": ONE_PER_GPU, "share": 1.0}
     assert len(echoed) == 1 and echoed[0].startswith("MPS unavailable (") and "0.92x" in echoed[0]
 
@@ -230,16 +239,6 @@ def test_a_gpu_node_runs_ray_start_under_its_own_daemon_and_stops_it_after(
 def test_on_a_cluster_a_share_below_one_is_asked_as_given(tools: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cluster's GPU nodes pack under their own daemons (the compose GPU worker): the sweep
     starts none here, and its trials still ask Ray for the share the spec gives."""
-    from orchestrator.run import sweep as sweep_module
-    from orchestrator.study import parse_spec
-
-    seen: dict = {}
-    monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
-    monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
-    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
-        mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
-    echoed: list[str] = []
-    sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}),
-                           address="10.0.0.1:6379", echo=echoed.append)
+    seen, echoed = packed_sweep_outcome(monkeypatch, address="10.0.0.1:6379")
     assert seen == {"mode": NOT_SHARED, "share": 0.25}
     assert lines(tools) == [] and echoed == []
