@@ -12,10 +12,13 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from ..train.graphs import spec_reason
+from ..train.recipe import TrainSpec
+from ..train.setup import resolve_amp, resolve_channels_last
 from .choice import KS, PackingCache, PackingKey, choose_k, measured
 from .fused import time_fused
 from .packing import PackedRun, PackingPool
-from .workload import Setting, Workload
+from .workload import TRAIN_KEYS, Setting, Workload, frozen, timed_model_options
 
 Measure = Callable[[Workload, Setting], list[PackedRun]]
 
@@ -47,14 +50,32 @@ class AutoShare:
         return lines
 
 
-def workload_of(config: dict[str, Any]) -> tuple[Workload, Setting]:
-    """The packing workload of one trial config: its model, input size, batch and precision."""
-    data, train = config["data"], config["train"]
+def workload_of(config: dict[str, Any], device: torch.device) -> tuple[Workload, Setting]:
+    """The packing workload of one trial config: its model and options, input size, batch, and
+    the train keys that change a step (amp, channels_last, compile, CUDA graphs, optimizer),
+    named as they resolve on ``device`` (e.g. ``bf16+channels_last+graphs``)."""
+    data, train = config["data"], TrainSpec.model_validate(config["train"])
     stored = int(data.get("options", {}).get("image_size") or 32)
-    amp = str(train.get("amp", "auto"))
+    recipe = train.model_dump(include=set(TRAIN_KEYS))  # the spec's defaults for keys the config leaves out
     workload = Workload(model=config["model"]["name"], batch_size=int(data["batch_size"]),
-                        stored_size=stored, input_size=data.get("image_size"))
-    return workload, Setting(name=amp, amp=amp, channels_last=bool(train.get("channels_last", False)))
+                        stored_size=stored, input_size=data.get("image_size"),
+                        model_options=frozen(timed_model_options(config["model"])),
+                        train=tuple((key, frozen(recipe[key])) for key in TRAIN_KEYS))
+    return workload, Setting(name=precision_name(train, device))
+
+
+def precision_name(train: TrainSpec, device: torch.device) -> str:
+    """What a step of ``train`` runs as on ``device``: the trainer's own resolution of amp,
+    channels_last, compile and CUDA graphs, so two recipes that train alike share a measurement."""
+    autocast = resolve_amp(train.amp, device)
+    parts = [{torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[autocast]]
+    if resolve_channels_last(train.channels_last, device, autocast):
+        parts.append("channels_last")
+    if train.compile:
+        parts.append("compile")
+    if train.cuda_graphs != "off" and spec_reason(train, device, autocast) is None:
+        parts.append("graphs")
+    return "+".join(parts)
 
 
 def pool_measure(device: torch.device) -> Measure:
@@ -92,15 +113,17 @@ def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: 
     device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None
     rows, seen = [], set()
     for config in configs:
-        workload, setting = workload_of(config)
+        workload, setting = workload_of(config, device)
         size = workload.input_size or workload.stored_size
         key = PackingKey.here(device, model=workload.model, input_size=size, batch_size=workload.batch_size,
-                              precision=f"{setting.name}+fused" if fused else setting.name)
+                              precision=f"{setting.name}+fused" if fused else setting.name,
+                              options=str(dict(workload.model_options)) if workload.model_options else "")
         if key in seen:
             continue
         seen.add(key)
         runs, cached = measured(key, lambda: measure(workload, setting), cache)
         k = choose_k(runs, device_mib) or 1  # nothing ran cleanly: one trial per GPU
-        rows.append({"workload": f"{workload.model} {size}px b{workload.batch_size} {setting.name}", "k": k,
+        model = f"{workload.model}({key.options.strip('{}')})" if key.options else workload.model
+        rows.append({"workload": f"{model} {size}px b{workload.batch_size} {setting.name}", "k": k,
                      "cached": cached, "runs": [vars(run) for run in runs]})
     return AutoShare(min((row["k"] for row in rows), default=1), rows, fused=fused)

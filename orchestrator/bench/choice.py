@@ -51,13 +51,15 @@ class PackingKey:
     model: str
     input_size: int
     batch_size: int
-    precision: str
+    precision: str  # as the step runs: e.g. bf16+channels_last+graphs
+    options: str = ""  # the model's options that change its shapes (a width, a kernel size)
 
     @classmethod
     def here(cls, device: torch.device, *, model: str, input_size: int, batch_size: int,
-             precision: str) -> PackingKey:
+             precision: str, options: str = "") -> PackingKey:
         gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        return cls(gpu, torch.__version__, str(torch.version.cuda), model, input_size, batch_size, precision)
+        return cls(gpu, torch.__version__, str(torch.version.cuda), model, input_size, batch_size, precision,
+                   options)
 
     @property
     def text(self) -> str:
@@ -89,13 +91,27 @@ class PackingCache:
         partial.replace(self.path)  # atomic: a reader never sees half a file
 
 
+def out_of_memory(error: str) -> bool:
+    """Whether a run's error is the device running out of memory (torch's OutOfMemoryError, or
+    the older RuntimeError that says so)."""
+    return "OutOfMemoryError" in error or "out of memory" in error.lower()
+
+
+def lasting(runs: list[PackedRun]) -> bool:
+    """Whether the runs say something a re-run would say again: one trial ran cleanly, and every
+    larger K that failed ran out of memory (the same GPU, software and shapes run out again). A
+    crash, a silent worker or a failed single trial may be this run's bad luck: measure again."""
+    single = [run for run in runs if run.k == 1]
+    return bool(single) and not single[0].errors and all(out_of_memory(error) for run in runs for error in run.errors)
+
+
 def measured(key: PackingKey, measure: Callable[[], list[PackedRun]],
              cache: PackingCache) -> tuple[list[PackedRun], bool]:
-    """(runs, True) from the cache, else (``measure()``, False), cached unless a run failed."""
+    """(runs, True) from the cache, else (``measure()``, False), cached when :func:`lasting`."""
     cached = cache.get(key)
     if cached is not None:
         return cached, True
     runs = measure()
-    if all(not run.errors for run in runs):
+    if lasting(runs):
         cache.put(key, runs)
     return runs, False

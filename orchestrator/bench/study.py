@@ -16,13 +16,12 @@ from ..designs import get_design
 from ..spec.loading import resolve_spec_path
 from ..study import load_spec
 from .projection import Row
+from .workload import TRAIN_KEYS, frozen, timed_model_options
 
 STUDY = "studies/cifar100_backbone_comparison.yaml"
 # Section 2's packing workloads: small, middle and large CNNs at 32 px (zoo names; a test checks them).
 PACKING_MODELS = ("resnet20", "resnet56", "densenet121_cifar")
 STORED_SIZE = 32  # CIFAR's images as held on the device
-TRAIN_KEYS = ("amp", "channels_last", "compile", "cuda_graphs", "optimizer")
-NOT_TIMED = ("pretrained",)  # weights change no step's cost, and a bare GPU machine cannot fetch them
 
 
 def study_configs(path: str = STUDY) -> dict[str, dict[str, Any]]:
@@ -70,16 +69,9 @@ def study_rows(path: str = STUDY, labels: Optional[tuple[str, ...]] = None) -> t
         if labels is not None and label not in labels:
             continue
         model = config["model"]
-        options = {k: v for k, v in model.items() if k != "name" and k not in NOT_TIMED and v is not None}
+        options = timed_model_options(model)
         size = input_size(label, config)
-        train = tuple((key, _frozen(config["train"][key])) for key in TRAIN_KEYS)
+        train = tuple((key, frozen(config["train"][key])) for key in TRAIN_KEYS)
         rows.append(Row(label, model["name"], size, packs_like(model["name"], options, size, references),
                         int(config["data"]["batch_size"]), tuple(sorted(options.items())), train))
     return tuple(rows)
-
-
-def _frozen(value: Any) -> Any:
-    """Mappings as sorted (key, value) pairs, so a row stays hashable."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
-    return value

@@ -79,6 +79,22 @@ class Workload:
         return {"data": data, "model": {"name": self.model, **_thawed(self.model_options)}, "train": train}
 
 
+TRAIN_KEYS = ("amp", "channels_last", "compile", "cuda_graphs", "optimizer")  # a row's keys that change a step
+NOT_TIMED = ("pretrained",)  # weights change no step's cost, and a bare GPU machine cannot fetch them
+
+
+def frozen(value: Any) -> Any:
+    """Mappings as sorted (key, value) pairs, so a workload stays hashable."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    return value
+
+
+def timed_model_options(model: dict[str, Any]) -> dict[str, Any]:
+    """A trial config's model options that change what a step costs (not its name or weights)."""
+    return {k: v for k, v in model.items() if k != "name" and k not in NOT_TIMED and v is not None}
+
+
 def _thawed(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     """(key, value) pairs back into a mapping, nested pairs included (a row's optimizer)."""
     return {key: _thawed(value) if isinstance(value, tuple) and value and isinstance(value[0], tuple) else value

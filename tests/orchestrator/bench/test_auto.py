@@ -39,7 +39,7 @@ def test_each_workload_measured_once_and_the_smallest_k_among_them_chosen(tmp_pa
     assert measure.calls == ["resnet20", "resnet56"]  # resnet20's second study was a cache hit
     assert [row["cached"] for row in both.rows] == [True, False]
     table = both.table()
-    assert "resnet20 32px b128 bf16" in table[2] and table[2].split()[-2:] == ["4", "yes"]
+    assert "resnet20 32px b128 fp32" in table[2]  # bf16 asked, but a CPU measurement trains in fp32 and table[2].split()[-2:] == ["4", "yes"]
     assert table[-1] == "gpus_per_trial auto: 2 trials per GPU (gpus_per_trial 0.5)"
 
 
@@ -72,3 +72,29 @@ def test_fused_auto_is_measured_and_cached_apart_from_packing(tmp_path: Path) ->
     assert packed.k == fused.k == 4 and not fused.rows[0]["cached"]
     assert fused.table()[-1] == "fused_trials auto: 4 trials per fused trial"
     assert auto_fused([config("resnet20")], device=torch.device("cpu"), measure=measure, cache=cache).rows[0]["cached"]
+
+
+def test_a_measurement_trains_the_trials_recipe_and_is_named_as_it_resolves_on_the_device() -> None:
+    from orchestrator.bench.auto import workload_of
+
+    cuda = torch.device("cuda")  # only named: resolving a recipe for it needs no GPU
+    recipe = {"amp": "bf16", "channels_last": "auto", "cuda_graphs": "auto", "optimizer": {"name": "adamw", "lr": 1e-3}}
+    workload, setting = workload_of({**config("resnet20"), "train": recipe}, cuda)
+    assert setting.name == "bf16+channels_last+graphs"
+    trained = workload.config(setting, cuda)["train"]
+    assert (trained["channels_last"], trained["cuda_graphs"], trained["optimizer"]["name"]) == ("auto", "auto", "adamw")
+    names = [workload_of({**config("resnet20"), "train": {**recipe, **change}}, cuda)[1].name
+             for change in ({"channels_last": False}, {"channels_last": True}, {"cuda_graphs": "off"},
+                            {"optimizer": {"name": "rmsprop", "lr": 1e-3}}, {"amp": "off"}, {"compile": True})]
+    assert names == ["bf16+graphs", "bf16+channels_last+graphs", "bf16+channels_last",
+                                    "bf16+channels_last", "fp32+graphs", "bf16+channels_last+compile"]
+    assert workload_of({**config("resnet20"), "train": recipe}, torch.device("cpu"))[1].name == "fp32"
+
+
+def test_recipes_that_train_differently_are_measured_apart_and_alike_ones_once(tmp_path: Path) -> None:
+    measure, cache = FakeMeasure(), PackingCache(tmp_path)
+    wide = {**config("resnet20"), "model": {"name": "resnet20", "pretrained": False, "width": 2}}
+    alike = {**config("resnet20"), "model": {"name": "resnet20", "pretrained": True}}  # weights cost no step
+    chosen = auto_share([config("resnet20"), wide, alike], device=torch.device("cpu"), measure=measure, cache=cache)
+    assert measure.calls == ["resnet20", "resnet20"] and len(chosen.rows) == 2
+    assert chosen.rows[1]["workload"].startswith("resnet20('width': 2) 32px")

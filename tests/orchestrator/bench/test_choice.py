@@ -67,8 +67,25 @@ def test_failed_measurements_are_not_cached_and_a_torn_file_measures_again(tmp_p
     failing = [PackedRun(1, 10.0), PackedRun(2, 0.0, errors=["worker 1 exited with code 1"])]
     measured(key(), lambda: failing, cache)
     assert cache.get(key()) is None
+    alone_failed = [PackedRun(1, 0.0, errors=["OutOfMemoryError: CUDA out of memory"]), *MPS[1:]]
+    measured(key(), lambda: alone_failed, cache)
+    assert cache.get(key()) is None  # one trial alone failing may be another process's memory
     cache.path.write_text("{not json")
     assert measured(key(), lambda: MPS, cache) == (MPS, False) and cache.get(key()) == MPS
+
+
+def test_a_larger_k_out_of_memory_is_cached_as_a_finding_so_a_rerun_does_not_measure_again(tmp_path: Path) -> None:
+    full = [*MPS[:3], PackedRun(8, 0.0, peak_mib=[], errors=["OutOfMemoryError: CUDA out of memory. Tried to "
+                                                              "allocate 2.00 GiB"])]
+    calls: list[int] = []
+
+    def measure() -> list[PackedRun]:
+        calls.append(1)
+        return full
+
+    assert measured(key(), measure, PackingCache(tmp_path)) == (full, False)
+    assert measured(key(), measure, PackingCache(tmp_path)) == (full, True) and len(calls) == 1
+    assert choose_k(full, None) == choose_k(MPS[:3], None)  # the cached failure still counts as not fitting
 
 
 def test_the_key_names_this_machine() -> None:
