@@ -7,6 +7,10 @@ daemon with its own pipe and log folders (exported, so Ray workers started after
 them) and stops it on the way out, after an exception or Ctrl-C too. A daemon that is already
 running (an administrator's) is used and left alone. Where MPS cannot start, the caller runs one
 trial per GPU and prints the outcome's one line; ``gpu_sharing: time_slice`` packs anyway.
+
+A control pipe alone is not a daemon: one that crashed (or was killed with its node) leaves its
+pipe behind, and a CUDA client that finds no daemon behind a pipe runs without MPS, silently
+time-sliced. So a daemon counts as running only when it answers the control client.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ PIPE_ENV, LOG_ENV = "CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY"
 UNPACKED_RATIO = 0.92  # K time-sliced processes vs one, ResNet-20 on an H200 (issue 23)
 START_WAIT_S = 10.0  # how long a started daemon may take to open its control pipe
 COMMAND_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 5.0  # a live daemon answers in milliseconds; a pipe nobody reads may block the client
+PROBE = "get_server_list"  # a control command that changes nothing
 
 # Outcome modes, recorded on the sweep's parent run.
 NOT_SHARED, MPS_STARTED, MPS_EXISTING, TIME_SLICE, ONE_PER_GPU = (
@@ -71,10 +77,30 @@ def find_control(path: Optional[str] = None) -> Optional[str]:
     return None
 
 
-def running_daemon(environ: dict[str, str]) -> Optional[Path]:
-    """The pipe folder of a daemon already running (its control pipe exists), or None."""
-    pipe_dir = Path(environ.get(PIPE_ENV) or DEFAULT_PIPE_DIR)
-    return pipe_dir if (pipe_dir / "control").exists() else None
+def pipe_folder(environ: dict[str, str]) -> Path:
+    """Where CUDA clients of this environment look for a daemon's control pipe."""
+    return Path(environ.get(PIPE_ENV) or DEFAULT_PIPE_DIR)
+
+
+def daemon_answers(control: str, pipe_dir: Path) -> bool:
+    """Whether a control daemon answers at ``pipe_dir`` (the client exits 0 on a harmless command)."""
+    try:
+        done = subprocess.run([control], input=f"{PROBE}\n", env={**os.environ, PIPE_ENV: str(pipe_dir)},
+                              capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def running_daemon(environ: dict[str, str], control: Optional[str]) -> tuple[Optional[Path], Optional[Path]]:
+    """(the pipe folder of a daemon already running, the folder of a pipe no daemon answers at).
+    Without the control binary a pipe cannot be asked, and is trusted as an administrator's."""
+    pipe_dir = pipe_folder(environ)
+    if not (pipe_dir / "control").exists():
+        return None, None
+    if control is None or daemon_answers(control, pipe_dir):
+        return pipe_dir, None
+    return None, pipe_dir
 
 
 def gpus_in_mode(wanted: str) -> list[int]:
@@ -101,27 +127,45 @@ def _unavailable(reason: str) -> Sharing:
         f"{UNPACKED_RATIO}x of that (resources.gpu_sharing: time_slice packs anyway)"))
 
 
-def _start(control: str, workdir: Path) -> tuple[Optional[dict[str, str]], str]:
-    """Start a daemon with its own folders under ``workdir``: (its environment, "") or (None, why not)."""
+def _own_folders(workdir: Path) -> dict[str, str]:
+    """The environment naming the pipe and log folders of a daemon started under ``workdir``."""
     folders = {PIPE_ENV: workdir / "mps" / "pipe", LOG_ENV: workdir / "mps" / "log"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    env = {name: str(folder.resolve()) for name, folder in folders.items()}
+    return {name: str(folder.resolve()) for name, folder in folders.items()}
+
+
+def _left_behind(control: str, pipe_dir: Path) -> bool:
+    """Whether a daemon of ours answers at ``pipe_dir`` (a GPU node's folder stays across restarts,
+    and a node killed with SIGKILL leaves its daemon running); a pipe there that nobody answers is
+    cleared, so that a new daemon's own pipe is the one waited for."""
+    if not (pipe_dir / "control").exists():
+        return False
+    if daemon_answers(control, pipe_dir):
+        return True
+    for stale in pipe_dir.iterdir():
+        stale.unlink()
+    return False
+
+
+def _start(control: str, env: dict[str, str]) -> str:
+    """Start a daemon with the pipe and log folders of ``env``: "" or why it did not start."""
+    pipe_dir = Path(env[PIPE_ENV])
     try:
         done = subprocess.run([control, "-d"], env={**os.environ, **env}, capture_output=True, text=True,
                               timeout=COMMAND_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError) as error:
-        return None, f"{MPS_CONTROL} -d: {error}"
+        return f"{MPS_CONTROL} -d: {error}"
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()
-        return None, f"{MPS_CONTROL} -d exited with {done.returncode}: {last[-1] if last else 'no message'}"
+        return f"{MPS_CONTROL} -d exited with {done.returncode}: {last[-1] if last else 'no message'}"
     deadline = time.monotonic() + START_WAIT_S
-    while not (folders[PIPE_ENV] / "control").exists():
+    while not (pipe_dir / "control").exists():
         if time.monotonic() > deadline:
             _stop(control, env)
-            return None, f"the daemon opened no control pipe in {folders[PIPE_ENV]} within {START_WAIT_S:g} s"
+            return f"the daemon opened no control pipe in {pipe_dir} within {START_WAIT_S:g} s"
         time.sleep(0.05)
-    return env, ""
+    return ""
 
 
 def _stop(control: str, env: dict[str, str]) -> None:
@@ -168,11 +212,12 @@ def gpu_sharing(mode: str, *, gpus_per_trial: float | str, cuda: bool, workdir: 
             f"trials share each GPU without MPS (resources.gpu_sharing: time_slice); measured {UNPACKED_RATIO}x "
             "of one trial per GPU on an H200"))
         return
-    existing = running_daemon(dict(os.environ))
+    control = find_control()
+    existing, stale = running_daemon(dict(os.environ), control)
     if existing is not None:
         yield Sharing(MPS_EXISTING, packed=True, message=f"trials share each GPU under the MPS daemon at {existing}")
         return
-    control = find_control()
+    ignored = f" (no daemon answers at the control pipe left in {stale})" if stale else ""
     if control is None:
         yield _unavailable(f"no {MPS_CONTROL} on PATH or in {', '.join(map(str, EXTRA_BIN_DIRS))}")
         return
@@ -182,13 +227,16 @@ def gpu_sharing(mode: str, *, gpus_per_trial: float | str, cuda: bool, workdir: 
     if prohibited:
         yield _unavailable(f"{_listed(prohibited)} in Prohibited compute mode")
         return
-    env, why = _start(control, Path(workdir))
-    if env is None:
+    env = _own_folders(Path(workdir))
+    taken_over = _left_behind(control, Path(env[PIPE_ENV]))
+    why = "" if taken_over else _start(control, env)
+    if why:
         yield _unavailable(why)
         return
+    how = "left running by a killed run, taken over" if taken_over else "started"
     try:
         with _exported(env):
             yield Sharing(MPS_STARTED, packed=True, environment=env,
-                          message=f"trials share each GPU under an MPS daemon started in {env[PIPE_ENV]}")
+                          message=f"trials share each GPU under an MPS daemon {how} in {env[PIPE_ENV]}{ignored}")
     finally:
         _stop(control, env)

@@ -13,18 +13,21 @@ from orchestrator.run import gpu_sharing
 from orchestrator.run.gpu_sharing import (MPS_EXISTING, MPS_STARTED, NOT_SHARED, ONE_PER_GPU, PIPE_ENV, TIME_SLICE,
                                       gpu_sharing as sharing, trial_share)
 
-# Records each call; ``-d`` opens the control pipe (a file here) as the daemon does, ``quit`` on
-# stdin closes it; FAKE_MPS_FAIL makes the start fail as without permission.
+# Records each start and quit; ``-d`` opens the control pipe (a file here) as the daemon does and
+# marks the daemon alive, ``quit`` on stdin closes both; a command with no live daemon behind the
+# pipe fails as the real client does; FAKE_MPS_FAIL makes the start fail as without permission.
 FAKE_CONTROL = """#!/bin/sh
 if [ "$1" = "-d" ]; then
   echo "start pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> "$FAKE_CALLS"
   if [ -n "$FAKE_MPS_FAIL" ]; then echo "An instance of this daemon is already running: permission denied" >&2; exit 1; fi
-  touch "$CUDA_MPS_PIPE_DIRECTORY/control"
-else
-  read command
-  echo "$command pipe=$CUDA_MPS_PIPE_DIRECTORY" >> "$FAKE_CALLS"
-  rm -f "$CUDA_MPS_PIPE_DIRECTORY/control"
+  touch "$CUDA_MPS_PIPE_DIRECTORY/control" "$CUDA_MPS_PIPE_DIRECTORY/alive"
+  exit 0
 fi
+read command
+[ -e "$CUDA_MPS_PIPE_DIRECTORY/alive" ] || { echo "Cannot find MPS control daemon process" >&2; exit 1; }
+[ "$command" = "get_server_list" ] && exit 0
+echo "$command pipe=$CUDA_MPS_PIPE_DIRECTORY" >> "$FAKE_CALLS"
+rm -f "$CUDA_MPS_PIPE_DIRECTORY/control" "$CUDA_MPS_PIPE_DIRECTORY/alive"
 """
 FAKE_SMI = """#!/bin/sh
 echo "$FAKE_COMPUTE_MODE"
@@ -81,10 +84,44 @@ def test_an_administrators_daemon_is_used_and_left_alone(tools: Path, tmp_path: 
     admin = tmp_path / "admin-pipe"
     admin.mkdir()
     (admin / "control").touch()
+    (admin / "alive").touch()
     monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", admin)
     with sharing("mps", gpus_per_trial=0.125, cuda=True, workdir=tmp_path) as outcome:
         assert outcome.mode == MPS_EXISTING and outcome.packed and str(admin) in outcome.message
     assert lines(tools) == [] and (admin / "control").exists()
+
+
+def test_a_pipe_no_daemon_answers_at_is_not_taken_for_one(tools: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crashed administrator's daemon leaves its pipe: a client there would run without MPS,
+    silently. The sweep starts its own and says why it did not use the pipe it found."""
+    crashed = tmp_path / "crashed-admin-pipe"
+    crashed.mkdir()
+    (crashed / "control").touch()
+    monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", crashed)
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path / "study") as outcome:
+        assert outcome.mode == MPS_STARTED and Path(os.environ[PIPE_ENV]) != crashed
+        assert f"no daemon answers at the control pipe left in {crashed}" in outcome.message
+    assert [line.split()[0] for line in lines(tools)] == ["start", "quit"]
+    assert (crashed / "control").exists()  # not ours to clear
+
+
+def test_a_nodes_own_folder_takes_over_its_killed_daemon_and_clears_a_dead_pipe(tools: Path, tmp_path: Path) -> None:
+    """A GPU node's folder outlives the node: after a SIGKILL its daemon may still run there (taken
+    over and stopped with the node), or only its pipe be left (cleared, and a new daemon started)."""
+    pipe = tmp_path / "node" / "mps" / "pipe"
+    pipe.mkdir(parents=True)
+    (pipe / "control").touch()
+    (pipe / "alive").touch()
+    with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path / "node") as outcome:
+        assert outcome.mode == MPS_STARTED and "left running by a killed run, taken over" in outcome.message
+    assert lines(tools) == [f"quit pipe={pipe.resolve()}"]  # not started again, stopped at the end
+    (pipe / "control").touch()  # a daemon that died with its node: its pipes alone are left
+    (pipe / "control_lock").touch()
+    with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path / "node") as outcome:
+        assert outcome.mode == MPS_STARTED and "started in" in outcome.message
+        assert not (pipe / "control_lock").exists()  # cleared before the new daemon opened its pipe
+    assert [line.split()[0] for line in lines(tools)] == ["quit", "start", "quit"]
 
 
 def test_without_the_binary_trials_run_one_per_gpu_with_one_line(tools: Path, tmp_path: Path,
@@ -130,12 +167,18 @@ def test_a_real_daemon_serves_a_cuda_process_and_is_gone_afterwards(tmp_path: Pa
     import subprocess
     import sys
 
-    if gpu_sharing.find_control() is None or gpu_sharing.running_daemon(dict(os.environ)) is not None:
+    control = gpu_sharing.find_control()
+    if control is None or gpu_sharing.running_daemon(dict(os.environ), control)[0] is not None:
         pytest.skip("needs nvidia-cuda-mps-control and no daemon already running")
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    os.mkfifo(stale / "control")  # what a killed daemon leaves: its pipe, nobody reading it
+    assert not gpu_sharing.daemon_answers(control, stale)
     with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path) as outcome:
         if not outcome.packed:
             pytest.skip(outcome.message)
         pipe = Path(os.environ[PIPE_ENV])
+        assert gpu_sharing.daemon_answers(control, pipe)
         probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.ones(1, device='cuda').item())"],
                                capture_output=True, text=True, timeout=120)  # inherits the exported folders
         assert probe.returncode == 0 and probe.stdout.strip() == "1.0", probe.stderr

@@ -29,7 +29,8 @@ def test_a_packed_sweep_trains_under_its_own_daemon_and_leaves_none_behind(tmp_p
     from orchestrator.tracking.names import GPU_SHARING_TAG, TAG
     from orchestrator.tracking.reader import latest_sweep_run, read_client, trial_runs
 
-    if gpu_sharing.find_control() is None or gpu_sharing.running_daemon(dict(os.environ)) is not None:
+    control = gpu_sharing.find_control()
+    if control is None or gpu_sharing.running_daemon(dict(os.environ), control)[0] is not None:
         pytest.skip("needs nvidia-cuda-mps-control and no daemon already running")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     spec = {"name": "packed_gpu", "data": {"dataset": "digits", "batch_size": 64},
