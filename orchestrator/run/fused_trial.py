@@ -20,10 +20,10 @@ from ray import tune
 
 from .. import faults
 from ..spec.plans import TrialPlan
-from ..tracking.names import (DEVICE_KEY, FAILURE_KEY, MEMBERS_KEY, NODE_KEY, RESUMED_FROM_KEY, STOPPED_EARLY_KEY,
-                              TOTAL_EPOCHS_KEY)
+from ..tracking.names import (CUDA_GRAPHS_KEY, DEVICE_KEY, FAILURE_KEY, MEMBERS_KEY, NODE_KEY, RESUMED_FROM_KEY,
+                              STOPPED_EARLY_KEY, TOTAL_EPOCHS_KEY)
 from ..train.config import TrialConfig
-from ..train.fused import FusedTrainer
+from ..train.fused import FUSED_GRAPHS, FusedTrainer
 from ..train.system import system_metrics
 from . import checkpoint_retry
 from .plan_grid import FUSED_PLANS_KEY
@@ -92,7 +92,8 @@ def _train(plans: list[TrialPlan], objectives: list[str], *, checkpoint_root: st
 def _member_result(fused: FusedTrainer, k: int, metrics: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
     member = fused.members[k]
     return {**metrics, **extra, **system_metrics(member.device), TOTAL_EPOCHS_KEY: member.total_epochs,
-            STOPPED_EARLY_KEY: float(member.stopped_early), DEVICE_KEY: member.device.type}
+            STOPPED_EARLY_KEY: float(member.stopped_early), DEVICE_KEY: member.device.type,
+            CUDA_GRAPHS_KEY: FUSED_GRAPHS}
 
 
 def _report(fused: FusedTrainer, plans: list[TrialPlan], extras: list[dict[str, Any]], result: dict[str, Any], *,

@@ -29,7 +29,7 @@ from .. import faults, storage
 from . import checkpoint_retry
 from ..data import DatasetTensors, load_dataset
 from ..spec.plans import PLAN_KEY, TrialPlan
-from ..tracking.names import (COPIED_FROM_KEY, DEVICE_KEY, FAILURE_KEY, NODE_KEY, RESUMED_FROM_KEY, STOPPED_EARLY_KEY,
+from ..tracking.names import (COPIED_FROM_KEY, CUDA_GRAPHS_KEY, DEVICE_KEY, FAILURE_KEY, NODE_KEY, RESUMED_FROM_KEY, STOPPED_EARLY_KEY,
                               TOTAL_EPOCHS_KEY, TRACEBACK_KEY, trained_out)
 from ..train import Trainer
 from ..train.config import TrialConfig
@@ -241,7 +241,8 @@ class EpochReporter:
         """Send one epoch. The last one carries the final report (per-class accuracy,
         confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
         result = {**metrics, TOTAL_EPOCHS_KEY: trainer.total_epochs,
-                  STOPPED_EARLY_KEY: float(trainer.stopped_early), DEVICE_KEY: trainer.device.type}
+                  STOPPED_EARLY_KEY: float(trainer.stopped_early), DEVICE_KEY: trainer.device.type,
+                  CUDA_GRAPHS_KEY: trainer.cuda_graphs}
         if not checkpoint:
             self._send(result)
             return

@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from ..tracking.names import (BASE_LR, COPIED_FROM_KEY, NODE_KEY, SUMMARY_FROM, SYSTEM_METRICS, TAG,
-                              WEIGHT_DECAY)
+from ..tracking.names import (BASE_LR, COPIED_FROM_KEY, CUDA_GRAPHS_KEY, CUDA_GRAPHS_TAG, DEVICE_KEY, DEVICE_TAG,
+                              NODE_KEY, SUMMARY_FROM, SYSTEM_METRICS, TAG, WEIGHT_DECAY)
 from ..tracking.write_queue import WriteQueue
 from ..tracking.writer import StudyTracker
 from ..train.metrics import EPOCH_METRICS
@@ -46,6 +46,14 @@ class RunIdentities(Mapping[str, dict[str, str]]):
         return dict, (dict(self),)  # Tune pickles the searcher holding it: the ids, resolved
 
 
+def trained_as(result: dict) -> dict[str, str]:
+    """The run's tags of where its trial trained and whether its steps ran as CUDA graphs."""
+    tags = {DEVICE_TAG: str(result.get(DEVICE_KEY, "cpu"))}
+    if CUDA_GRAPHS_KEY in result:
+        tags[CUDA_GRAPHS_TAG] = str(result[CUDA_GRAPHS_KEY])
+    return tags
+
+
 def resolved(run_id: str) -> Future:
     """A future already holding ``run_id``: a run id known without a write."""
     done: Future = Future()
@@ -73,6 +81,7 @@ class MlflowTrialLogger(Callback):
         self.run_ids: dict[str, Future] = {}  # trial id -> its run's id, once the writer opened it
         self.logged_steps: dict[str, int] = {}
         self.nodes: dict[str, str] = {}  # trial id -> the Ray node its run's tag names
+        self.graphs: dict[str, str] = {}  # trial id -> its CUDA graph state as last tagged
         self.lineage: dict[str, list[dict[str, Any]]] = {}  # trial id -> the PBT copies it made
         self.open: set[str] = set()  # trial ids whose run is open
         # trial id -> when Tune started it: its run opens at the first epoch, but is dated from
@@ -125,8 +134,11 @@ class MlflowTrialLogger(Callback):
         tags = {}
         if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
             self.nodes[trial.trial_id] = node
-            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")),
-                    f"{TAG}device": str(result.get("device", "cpu"))}
+            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")), **trained_as(result)}
+        graphs = result.get(CUDA_GRAPHS_KEY)
+        if graphs is not None and self.graphs.get(trial.trial_id) != graphs:  # a capture that failed mid-run
+            self.graphs[trial.trial_id] = graphs
+            tags[CUDA_GRAPHS_TAG] = str(graphs)
         if COPIED_FROM_KEY in result:
             self._record_copy(trial, result)
         if step <= self.logged_steps.get(trial.trial_id, 0):
@@ -175,7 +187,7 @@ class MlflowTrialLogger(Callback):
         report = final_report_folder(trial) if outcome == "finished" else None
         if report is not None:
             self._write(trial, self.tracker.log_folder, report)
-        tags = {f"{TAG}outcome": outcome, f"{TAG}device": str(last.get("device", "cpu"))}
+        tags = {f"{TAG}outcome": outcome, **trained_as(last)}
         self._write(trial, self.tracker.finish_trial, status="KILLED" if outcome == "pruned" else "FINISHED",
                     summary=summary, tags=tags)
         self.open.discard(trial.trial_id)

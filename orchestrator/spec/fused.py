@@ -61,6 +61,8 @@ def _blocker(spec: StudySpec, plans: Optional[list[TrialPlan]]) -> str:
                 f"train in one trial")
     if plans is None:
         return "a search proposes its trials one at a time, so there is no group to fuse"
+    if any(plan.config["train"].get("cuda_graphs") == "on" for plan in plans):
+        return "train.cuda_graphs: on captures one trial's step; fused members train in one step that is not captured"
     ok, reason = fusable([plan.config for plan in plans])
     return "" if ok else reason
 

@@ -76,6 +76,9 @@ TRACEBACK_KEY = "failure/traceback"  # with it: the plain-text traceback
 TOTAL_EPOCHS_KEY = "total_epochs"  # the epochs the trial's recipe trains
 STOPPED_EARLY_KEY = "stopped_early"  # 1.0 once the recipe's early stopping ended the trial
 DEVICE_KEY = "device"  # the device type the trial trained on
+CUDA_GRAPHS_KEY = "cuda_graphs"  # whether its training steps were captured: "on", or "off: why"
+# On a trial's run, from those keys: where it trained and whether its steps ran as CUDA graphs.
+DEVICE_TAG, CUDA_GRAPHS_TAG = TAG + DEVICE_KEY, TAG + CUDA_GRAPHS_KEY
 
 
 def trained_out(result: dict) -> bool:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # MLflow loads when a client is made (see mlflow_client): SQL
 
 PAGE_SIZE = 1000  # runs per search request: MLflow's default page, so memory stays bounded
 IDENTITY_TAGS = (
-    "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device",
+    "config_key", "run_key", "label", "seed", "model", "factors", "outcome", "failure", "device", "cuda_graphs",
 )
 
 

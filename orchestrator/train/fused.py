@@ -27,6 +27,8 @@ from .loop import DeviceMemoryError, Predictions, evaluate, joined
 from .trainer import EpochCallback, Trainer
 
 FAILED_BEFORE = "failed before the checkpoint this run resumed from"
+# A member's CUDA graph state: the fused step runs every member at once, eagerly.
+FUSED_GRAPHS = "off: fused members train in one vmapped step, which is not captured"
 
 
 class FusedTrainer:

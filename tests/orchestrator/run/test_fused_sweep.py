@@ -8,6 +8,7 @@ import pytest
 
 from orchestrator.run.sweep import run_sweep
 from orchestrator.study import parse_spec
+from orchestrator.train.fused import FUSED_GRAPHS
 from tests.orchestrator.run.test_sweep import TRIAL_FILES, logged_files, runs_of, small_spec
 
 
@@ -77,3 +78,5 @@ def test_a_members_run_holds_every_metric_and_tag_an_unfused_run_holds(both_swee
                 if column.startswith(("metrics.", "tags.")) and finished[column].notna().all()}
 
     assert recorded(fused) == recorded(apart)
+    finished = fused[fused["status"] == "FINISHED"]
+    assert (finished["tags.orchestrate.cuda_graphs"] == FUSED_GRAPHS).all()  # not the member trainer's own

@@ -182,6 +182,7 @@ def test_trial_runs_record_device_node_and_per_epoch_memory(finished_sweep) -> N
     client = mlflow.MlflowClient(tracking_uri=store_uri)
     children = runs_of(store_uri, "tiny").query("`tags.orchestrate.kind` == 'trial'")
     assert (children["tags.orchestrate.device"] == "cpu").all() and children["tags.orchestrate.node"].notna().all()
+    assert (children["tags.orchestrate.cuda_graphs"] == "off: the trial trains on cpu (CUDA graphs need CUDA)").all()
     for run_id in children["run_id"]:
         assert [m.step for m in client.get_metric_history(run_id, "sys/rss_mb")] == [1, 2]
     assert set(children["tags.mlflow.runName"]) == {f"{label} s{seed}" for label, seed in zip(

@@ -168,3 +168,17 @@ def test_a_runs_start_is_when_tune_started_its_trial_not_its_first_epoch(tmp_pat
     run = MlflowClient(uri).get_run(logger.identities["t0"]["mlflow_run_id"])
     assert int(before * 1000) <= run.info.start_time < (before + 0.5) * 1000
     assert run.info.end_time - run.info.start_time >= 1000
+
+
+def test_the_cuda_graph_state_is_tagged_first_and_again_only_when_a_capture_fails(logger_and_store) -> None:
+    logger, store = logger_and_store
+    tagged: list[dict] = []
+    store.log_metrics = lambda run_id, metrics, *, step, tags=None: tagged.append(dict(tags or {}))
+    store.gate.set()
+    trial = a_trial(0, epoch=3)
+    for epoch, graphs in ((1, "on"), (2, "on"), (3, "off: capture failed: operation not permitted")):
+        logger.on_trial_result(0, [], trial, {"epoch": epoch, "node_id": "n", "device": "cuda", "cuda_graphs": graphs})
+    logger.on_experiment_end([])
+    assert [tags.get("orchestrate.cuda_graphs") for tags in tagged] == [
+        "on", None, "off: capture failed: operation not permitted"]
+    assert tagged[0]["orchestrate.device"] == "cuda"

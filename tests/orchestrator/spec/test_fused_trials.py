@@ -76,3 +76,12 @@ def test_auto_on_cuda_takes_the_measured_k_and_its_table() -> None:
     assert fused_size(spec, plans, cuda=False, choose=lambda configs: Measured())[0] == 1  # no CUDA: unfused
     size, line = fused_size(spec, plans, cuda=True)  # a dry run: nothing measured yet
     assert size == 1 and "measured on the GPU before the trials start" in line
+
+
+def test_an_explicit_k_with_cuda_graphs_on_is_refused_and_auto_runs_unfused() -> None:
+    graphs_on = ("train.cuda_graphs=on", "train.device=cuda", *SAME_SHAPE)
+    assert refused("resources.fused_trials=2", *graphs_on).startswith(
+        "error: resources.fused_trials: train.cuda_graphs: on captures one trial's step; fused members train "
+        "in one step that is not captured; allowed here: 1 or auto (got 2)")
+    assert "fused trials: 1 per trial (train.cuda_graphs: on captures" in dry_run("resources.fused_trials=auto",
+                                                                                   *graphs_on)

@@ -3,6 +3,7 @@ it cannot capture, and (on CUDA) captured steps equal to uncaptured ones, batch 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
@@ -65,6 +66,11 @@ def test_trainer_on_cpu_trains_uncaptured_with_its_reason() -> None:
     trainer = Trainer.from_config({"data": DATA, "model": {"name": "resnet20"},
                                    "train": {"epochs": 1, "device": "cpu"}}, seed=0, dataset=dataset)
     assert trainer.graphed is None and trainer.graphs_reason == "the trial trains on cpu (CUDA graphs need CUDA)"
+    assert trainer.cuda_graphs == "off: the trial trains on cpu (CUDA graphs need CUDA)"  # tagged on its run
+    trainer.graphed = SimpleNamespace(failed=None)  # what the run's tag says of a captured step, then a failed one
+    assert trainer.cuda_graphs == "on"
+    trainer.graphed.failed = "capture failed: operation not permitted when stream is capturing"
+    assert trainer.cuda_graphs == "off: capture failed: operation not permitted when stream is capturing"
     with pytest.raises(ValueError, match="train.cuda_graphs: on, but the trial trains on cpu"):
         Trainer.from_config({"data": DATA, "model": {"name": "resnet20"},
                              "train": {"epochs": 1, "device": "cpu", "cuda_graphs": "on"}}, seed=0, dataset=dataset)
