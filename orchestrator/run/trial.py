@@ -33,6 +33,7 @@ from ..tracking.names import (COPIED_FROM_KEY, CUDA_GRAPHS_KEY, DEVICE_KEY, FAIL
                               TOTAL_EPOCHS_KEY, TRACEBACK_KEY, trained_out)
 from ..train import Trainer
 from ..train.config import TrialConfig
+from ..train.graphs import graph_state
 from ..train.system import system_metrics
 
 CHECKPOINT_FILE = "trainer.pt"
@@ -242,7 +243,7 @@ class EpochReporter:
         confusion matrix, MACs) in its checkpoint folder, for the driver to log as artifacts."""
         result = {**metrics, TOTAL_EPOCHS_KEY: trainer.total_epochs,
                   STOPPED_EARLY_KEY: float(trainer.stopped_early), DEVICE_KEY: trainer.device.type,
-                  CUDA_GRAPHS_KEY: trainer.cuda_graphs}
+                  CUDA_GRAPHS_KEY: graph_state(trainer.graphed, trainer.graphs_reason)}
         if not checkpoint:
             self._send(result)
             return

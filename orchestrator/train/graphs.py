@@ -184,6 +184,14 @@ class GraphedStep:
         return logits, loss
 
 
+def graph_state(graphed: Optional[GraphedStep], reason: Optional[str]) -> str:
+    """What a trial's run records: ``on`` while its steps replay a captured graph, else ``off: why``
+    (the recipe, the device, the batch shapes, or a capture that failed and fell back to eager)."""
+    if graphed is None:
+        return f"off: {reason}"
+    return f"off: {graphed.failed}" if graphed.failed else "on"
+
+
 def graphed_step(train: TrainSpec, model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                  loader: InMemoryLoader) -> tuple[Optional[GraphedStep], Optional[str]]:
     """The trainer's choice for the training batches of ``loader`` (on the trial's device): (the

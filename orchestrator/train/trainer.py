@@ -90,14 +90,6 @@ class Trainer:
         # The recipe's base values in effect; PBT moves them mid-run through ``retune``.
         self.hyperparameters = {"lr": recipe.optimizer.lr, "weight_decay": recipe.optimizer.weight_decay}
 
-    @property
-    def cuda_graphs(self) -> str:
-        """``on`` while the training steps replay a captured graph, else ``off: why`` (the recipe,
-        the device, the batch shapes, or a capture that failed and fell back to eager steps)."""
-        if self.graphed is None:
-            return f"off: {self.graphs_reason}"
-        return f"off: {self.graphed.failed}" if self.graphed.failed else "on"
-
     def _num_classes(self, model: nn.Module) -> int:
         """Without class names: the classifier's outputs (timm's ``get_classifier``), else the labels'."""
         head = model.get_classifier() if hasattr(model, "get_classifier") else None

@@ -14,7 +14,7 @@ from orchestrator.errors import SpecError
 from orchestrator.train.recipe import TrainSpec
 from orchestrator.study import load_spec
 from orchestrator.train import Trainer
-from orchestrator.train.graphs import GraphedStep, resolve_cuda_graphs, shape_reason, spec_reason
+from orchestrator.train.graphs import GraphedStep, graph_state, resolve_cuda_graphs, shape_reason, spec_reason
 
 DATA = {"dataset": "synthetic", "batch_size": 32, "eval_batch_size": 64,
         "options": {"num_classes": 4, "train_size": 256, "val_size": 64, "image_size": 16}}
@@ -66,11 +66,11 @@ def test_trainer_on_cpu_trains_uncaptured_with_its_reason() -> None:
     trainer = Trainer.from_config({"data": DATA, "model": {"name": "resnet20"},
                                    "train": {"epochs": 1, "device": "cpu"}}, seed=0, dataset=dataset)
     assert trainer.graphed is None and trainer.graphs_reason == "the trial trains on cpu (CUDA graphs need CUDA)"
-    assert trainer.cuda_graphs == "off: the trial trains on cpu (CUDA graphs need CUDA)"  # tagged on its run
-    trainer.graphed = SimpleNamespace(failed=None)  # what the run's tag says of a captured step, then a failed one
-    assert trainer.cuda_graphs == "on"
-    trainer.graphed.failed = "capture failed: operation not permitted when stream is capturing"
-    assert trainer.cuda_graphs == "off: capture failed: operation not permitted when stream is capturing"
+    assert graph_state(trainer.graphed, trainer.graphs_reason) == "off: the trial trains on cpu (CUDA graphs need CUDA)"
+    captured = SimpleNamespace(failed=None)  # what the run's tag says of a captured step, then of a failed one
+    assert graph_state(captured, None) == "on"  # type: ignore[arg-type]
+    captured.failed = "capture failed: operation not permitted when stream is capturing"
+    assert graph_state(captured, None) == f"off: {captured.failed}"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="train.cuda_graphs: on, but the trial trains on cpu"):
         Trainer.from_config({"data": DATA, "model": {"name": "resnet20"},
                              "train": {"epochs": 1, "device": "cpu", "cuda_graphs": "on"}}, seed=0, dataset=dataset)
