@@ -216,7 +216,7 @@ def project(plan: Plan, device: torch.device, packing: dict[str, list[PackedRun]
     rows, failed = [], {}
     for row in study:
         workload = plan.row_workload(row)
-        try:  # the row's own train keys (amp, channels_last, cuda_graphs, optimizer) override the setting's
+        try:  # the row's own train keys (amp, channels_last, cuda_graphs, optimizer, schedule) override the setting's
             timing = time_trainer(workload, Setting(row.label), device)
         except Exception as error:  # noqa: BLE001  (an out-of-memory model is a finding)
             failed[row.label] = _error(error)
@@ -224,7 +224,7 @@ def project(plan: Plan, device: torch.device, packing: dict[str, list[PackedRun]
         k, speedup = packing_for(row, timing.peak_mib, device_mib, packing)
         rows.append(RowProjection(row.label, row.model, row.input_size, workload.batch_size,
                                   timing.images_per_second, timing.peak_mib, k, speedup))
-    return Projection(rows, failed, len(study) if plan.labels is None else len(study_rows()))
+    return Projection(rows, failed, len(study) if plan.labels is None else len(study_configs()))
 
 
 def run_gpu_bench(*, device: str = "cuda", quick: bool = False,

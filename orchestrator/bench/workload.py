@@ -76,10 +76,13 @@ class Workload:
                  "cuda_graphs": setting.cuda_graphs,
                  "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4},
                  "scheduler": {"name": "cosine"}, **_thawed(self.train)}
+        train["scheduler"] = _within(train["scheduler"])
         return {"data": data, "model": {"name": self.model, **_thawed(self.model_options)}, "train": train}
 
 
-TRAIN_KEYS = ("amp", "channels_last", "compile", "cuda_graphs", "optimizer")  # a row's keys that change a step
+# A row's train keys that change what a step costs: the schedule too (stepped per batch or per
+# epoch; onecycle's momentum cycle keeps a step out of a CUDA graph).
+TRAIN_KEYS = ("amp", "channels_last", "compile", "cuda_graphs", "optimizer", "scheduler")
 NOT_TIMED = ("pretrained",)  # weights change no step's cost, and a bare GPU machine cannot fetch them
 
 
@@ -93,6 +96,14 @@ def frozen(value: Any) -> Any:
 def timed_model_options(model: dict[str, Any]) -> dict[str, Any]:
     """A trial config's model options that change what a step costs (not its name or weights)."""
     return {k: v for k, v in model.items() if k != "name" and k not in NOT_TIMED and v is not None}
+
+
+def _within(scheduler: dict[str, Any]) -> dict[str, Any]:
+    """The row's schedule with at most one warm-up epoch: its kind and interval are what a step
+    pays for, and a warm-up as long as the row's (5 epochs) would not fit the few timed ones."""
+    if scheduler.get("warmup_epochs"):
+        return {**scheduler, "warmup_epochs": 1}
+    return scheduler
 
 
 def _thawed(pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:

@@ -32,7 +32,27 @@ def test_projection_rows_are_the_spec_rows() -> None:
         assert row.batch_size == changes.get("data.batch_size", base["batch_size"]), label
         assert row.input_size == changes.get("data.image_size", base.get("image_size", 32)), label
         assert row.precision == changes.get("train.amp", raw["train"].get("amp", "auto")), label
+        schedule = changes.get("train.scheduler", raw["train"]["scheduler"])
+        assert {k: v for k, v in dict(row.train)["scheduler"] if k in schedule} == schedule, label
         options = {k.removeprefix("model."): v for k, v in changes.items() if k.startswith("model.")}
         assert dict(row.model_options) == {k: v for k, v in options.items() if k not in ("name", "pretrained")}
     quick = study_rows(labels=gpu.QUICK.labels)
     assert [row.label for row in quick] == [label for label in rows if label in gpu.QUICK.labels]
+
+
+def test_a_row_trains_its_own_schedule_with_a_warm_up_that_fits_the_timed_epochs() -> None:
+    """The stepped cosine with 5 warm-up epochs of the pretrained rows: stepped per batch in the
+    bench too, its warm-up cut to the one untimed epoch (5 would not fit the 3 the bench trains)."""
+    import torch
+
+    from orchestrator.train import Trainer
+
+    row = next(row for row in study_rows() if dict(dict(row.train)["scheduler"]).get("warmup_epochs") == 5)
+    workload = gpu.QUICK.row_workload(row).scaled(model="resnet20", model_options=(), steps=4, batch_size=4,
+                                                 input_size=None, timed_epochs=2)  # the row's recipe, a small model
+    config = workload.config(gpu.SETTINGS[0], torch.device("cpu"))
+    assert config["train"]["scheduler"] == {"name": "cosine", "warmup_epochs": 1, "interval": "step"} | {
+        k: v for k, v in config["train"]["scheduler"].items() if k not in ("name", "warmup_epochs", "interval")}
+    trainer = Trainer.from_config(config, seed=0, dataset=workload.dataset())
+    lrs = [trainer.run_epoch()["opt/lr"] for _ in range(1 + workload.timed_epochs)]
+    assert lrs[0] < lrs[1] > lrs[2]  # each epoch's first LR: warming up, at the peak, decaying
