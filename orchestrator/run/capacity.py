@@ -24,10 +24,12 @@ WAIT_REPORT_SECONDS = 30.0
 FIELDS = {"CPU": ("cpus_per_trial", "CPU"), "GPU": ("gpus_per_trial", "GPU")}
 
 
-def per_trial(resources: ResourcesSpec) -> dict[str, float]:
-    """What one trial asks Ray for, in Ray's resource names."""
+def per_trial(resources: ResourcesSpec, gpus: Optional[float] = None) -> dict[str, float]:
+    """What one trial asks Ray for, in Ray's resource names; ``gpus``: its share as the sweep
+    settled it (a whole GPU where packing could not run fast), else the spec's."""
     # auto resolves to what the machine has (no GPU without one, at most one), so it never lacks.
-    gpus = 0.0 if resources.gpus_per_trial == "auto" else resources.gpus_per_trial
+    if gpus is None:
+        gpus = 0.0 if resources.gpus_per_trial == "auto" else resources.gpus_per_trial
     return {"CPU": resources.cpus_per_trial, "GPU": gpus}
 
 

@@ -72,6 +72,7 @@ class Sweep:
         self.spec = spec
         self.choose_fused = choose_fused  # measures fused_trials: auto (bench.auto.auto_fused)
         self.sharing = sharing  # how trials share GPUs: a whole GPU each where sharing could not be fast
+        self.gpu_share = trial_share(sharing, spec.resources.gpus_per_trial)  # what a trial asks Ray for
         self.echo = echo
         self.spec_data = redact_spec(spec.model_dump(mode="json"))
         self.tracker = StudyTracker(spec.name, spec.tracking.uri)
@@ -90,14 +91,13 @@ class Sweep:
         self.logger = MlflowTrialLogger(self.tracker, plans, epochs=spec.train.epochs,
                                         resumable={k: run.info.run_id for k, run in resumable.items()})
         self.identities = self.logger.identities
-        search = spec.search
         self.callbacks = [
             JsonLoggerCallback(),
             FailuresAreFinal(),
-            FusedFanOut([self.logger, ProgressPrinter(self.tally, plans, epochs=spec.train.epochs,
-                                                      metric=search.metrics[0], mode=search.modes[0], echo=echo)],
+            FusedFanOut([self.logger, ProgressPrinter(self.tally, plans, epochs=spec.train.epochs, echo=echo,
+                                                      metric=spec.search.metrics[0], mode=spec.search.modes[0])],
                         plans, self.lookup),
-            capacity.PendingReporter(capacity.per_trial(spec.resources), echo),
+            capacity.PendingReporter(capacity.per_trial(spec.resources, gpus=self.gpu_share), echo),
         ]
 
     def pending(self, plans: list[TrialPlan]) -> list[TrialPlan]:
@@ -161,7 +161,7 @@ class Sweep:
                        kill_after_epoch=faults.kill_after_epoch_from_env(), storage_patience=checkpoint_retry.patience())
         # Small values: tune.with_parameters would fetch each from the object store at every trial.
         trainable = tune.with_resources(functools.partial(trainable, **options), {
-            "cpu": resources.cpus_per_trial, "gpu": trial_share(self.sharing, resources.gpus_per_trial)})
+            "cpu": resources.cpus_per_trial, "gpu": self.gpu_share})
         scheduler = spec.search.scheduler
         names = TrialNames(self.lookup)
         return tune.Tuner(

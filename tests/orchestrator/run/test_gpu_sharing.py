@@ -221,15 +221,22 @@ def test_a_sweep_sharing_a_gpu_runs_its_trials_under_the_daemon_and_stops_it(
 
 def packed_sweep_outcome(monkeypatch: pytest.MonkeyPatch, **run_kwargs: Any) -> tuple[dict, list[str]]:
     """A sweep of ``gpus_per_trial: 0.25`` on a CUDA machine, stopped before Ray: the sharing mode
-    it chose, the share its trials would ask Ray for, and the lines it printed."""
+    it chose, the share its trials would ask Ray for (and its wait line name), and the lines it printed."""
+    from orchestrator.run import capacity
     from orchestrator.run import sweep as sweep_module
     from orchestrator.study import parse_spec
 
     seen: dict = {}
+
+    def run(spec, sharing, *, echo, **kwargs) -> None:
+        sweep = sweep_module.Sweep(spec, echo, resumable={}, sharing=sharing)
+        waiting = next(callback for callback in sweep.callbacks if isinstance(callback, capacity.PendingReporter))
+        assert waiting.asked["GPU"] == sweep.gpu_share  # the wait line names what the trials ask for
+        seen.update(mode=sharing.mode, share=sweep.gpu_share)
+
     monkeypatch.setattr(sweep_module, "prepare", lambda spec, **kwargs: ([], {}, {}))
     monkeypatch.setattr(sweep_module, "cuda_available", lambda: True)
-    monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
-        mode=sharing.mode, share=trial_share(sharing, spec.resources.gpus_per_trial)))
+    monkeypatch.setattr(sweep_module, "_run", run)
     echoed: list[str] = []
     sweep_module.run_sweep(parse_spec({"name": "shared", "resources": {"gpus_per_trial": 0.25}}),
                            echo=echoed.append, **run_kwargs)
