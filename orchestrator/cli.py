@@ -60,9 +60,10 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bo
     check_rows(spec.reported, [plan.label for plan in plans] if plans is not None else None)
     import torch
 
-    from .spec.fused import fused_size
+    from .spec.fused import fused_size, unmeasured
 
-    _, fused_line = fused_size(spec, plans, cuda=torch.cuda.is_available())  # refuses a K > 1 that cannot hold
+    here = unmeasured(spec, cuda=torch.cuda.is_available(), cluster=bool(address or os.environ.get("RAY_ADDRESS")))
+    _, fused_line = fused_size(spec, plans, unmeasured=here)  # refuses a K > 1 that cannot hold
     for warning in spec_warnings(spec):
         click.echo(f"warning: {warning}", err=True)
     if dry_run:

@@ -48,7 +48,7 @@ def prepare(spec: StudySpec, *, resume: bool, address: Optional[str] = None, add
     ``plans``: the design's expansion when the caller already has it (expanding a large study
     resolves and validates every plan); None expands here (an Optuna study's is cheap)."""
     plans = plans if plans is not None else get_design(spec.search.kind).expand(spec)
-    fused_size(spec, plans, cuda=False)  # refuses an explicit fused_trials that cannot hold
+    fused_size(spec, plans)  # refuses an explicit fused_trials that cannot hold
     address = address or os.environ.get("RAY_ADDRESS")
     capacity.check_target(address, spec.resources)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there

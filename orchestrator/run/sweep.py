@@ -22,7 +22,7 @@ from ..designs import PlanStage, Stage, get_design
 from ..labels import recipe_suffix
 from ..provenance import provenance
 from ..report.note import study_note
-from ..spec.fused import FusedChoice, FusedChooser, fused_groups, fused_size
+from ..spec.fused import FusedChoice, FusedChooser, fused_groups, fused_size, unmeasured
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
@@ -68,11 +68,13 @@ class Sweep:
     :class:`~orchestrator.designs.StudyState` its design plans against."""
 
     def __init__(self, spec: StudySpec, echo: Echo, *, resumable: dict[str, Any], label_suffix: str = "",
-                 sharing: Sharing = UNSHARED, choose_fused: Optional[FusedChooser] = None) -> None:
+                 sharing: Sharing = UNSHARED, choose_fused: Optional[FusedChooser] = None,
+                 cluster: bool = False) -> None:
         self.spec = spec
         self.choose_fused = choose_fused  # measures fused_trials: auto (bench.auto.auto_fused)
         self.sharing = sharing  # how trials share GPUs: a whole GPU each where sharing could not be fast
         self.gpu_share = trial_share(sharing, spec.resources.gpus_per_trial)  # what a trial asks Ray for
+        self.fused_unmeasured = unmeasured(spec, cuda=cuda_available(), cluster=cluster, gpu_share=self.gpu_share)
         self.echo = echo
         self.spec_data = redact_spec(spec.model_dump(mode="json"))
         self.tracker = StudyTracker(spec.name, spec.tracking.uri)
@@ -80,8 +82,7 @@ class Sweep:
         self.tally = SweepTally(total=0)
         self.deadline = time.time() + spec.search.time_budget if spec.search.time_budget else None
         self.checkpoint_root = storage.join(spec.resources.storage or "ray_results", spec.name)
-        self.storage = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S"))
-        self.resumable = resumable
+        self.storage, self.resumable = storage.join(self.checkpoint_root, time.strftime("%Y%m%d-%H%M%S")), resumable
         self.resumed_factors = [json.loads(run.data.tags[f"{TAG}factors"]) for run in resumable.values()]
         self.resume_epochs = {key: reader.last_logged_step(self.tracker.client, run.info.run_id)
                               for key, run in resumable.items()}
@@ -119,7 +120,7 @@ class Sweep:
                 return
             self.tally.total = (self.tally.total or 0) + len(stage.plans)
             self.lookup.plans = [relabel(p, self.label_suffix) for p in stage.plans]
-            size, line = fused_size(self.spec, self.lookup.plans, cuda=cuda_available(),
+            size, line = fused_size(self.spec, self.lookup.plans, unmeasured=self.fused_unmeasured,
                                     choose=self._choose_fused if self.choose_fused is not None else None)
             if line:  # the K, or why 1, or the measured table: shown whichever K it came to
                 self.echo(line)
@@ -193,9 +194,8 @@ class Sweep:
         )
 
 
-def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = print,
-              resume: bool = False, add_to_study: bool = False,
-              argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None,
+def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = print, resume: bool = False,
+              add_to_study: bool = False, argv: Optional[list[str]] = None, plans: Optional[list[TrialPlan]] = None,
               choose_share: Optional[Chooser] = None, choose_fused: Optional[FusedChooser] = None) -> SweepOutcome:
     """Validate, expand and run ``spec``; configurations already FINISHED in the store are kept.
 
@@ -240,7 +240,7 @@ def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Ech
             connect_ray(address)
             created.result()
     sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes), sharing=sharing,
-                  choose_fused=choose_fused)
+                  choose_fused=choose_fused, cluster=address is not None or bool(os.environ.get("RAY_ADDRESS")))
     design = get_design(spec.search.kind)
     skipped = 0
     if plans is not None:

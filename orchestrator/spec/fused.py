@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ..errors import SpecError
+from ..train.device_plan import trial_device
 from ..train.fusable import fusable
 from .plans import TrialPlan
 
@@ -30,11 +31,25 @@ class FusedChoice(Protocol):
 FusedChooser = Callable[[list[dict[str, Any]]], FusedChoice]
 
 
-def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool,
+def unmeasured(spec: StudySpec, *, cuda: bool, cluster: bool, gpu_share: Optional[float] = None) -> str:
+    """Why ``fused_trials: auto`` is not measured for the study's trials ('' when it is): a fused
+    model pays only on a GPU, and only this machine's can be measured before the trials start.
+    ``cuda``: this machine has CUDA; ``cluster``: the trials run on a Ray cluster's nodes;
+    ``gpu_share``: a trial's GPU share as settled (default: the spec's, ``auto`` as a whole GPU)."""
+    if cluster:
+        return "a cluster's GPUs are not measured from here; give fused_trials: K to fuse there"
+    share = spec.resources.gpu_share if gpu_share is None else gpu_share
+    if not cuda or trial_device(spec.train, share).type != "cuda":
+        return "the trials train without CUDA: a fused model only pays on a GPU"
+    return ""
+
+
+def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, unmeasured: str = "",
                choose: Optional[FusedChooser] = None) -> tuple[int, str]:
     """(K, why) for the study's fixed plans: K = 1 with a one-line reason where fusing does not
-    apply; raises SpecError for an explicit K > 1 that cannot apply. ``auto`` on CUDA is measured
-    by ``choose`` (its table follows the line); without one (a dry run) the line says it will be."""
+    apply; raises SpecError for an explicit K > 1 that cannot apply. ``auto`` is measured by
+    ``choose`` (its table follows the line) unless :func:`unmeasured` gave a reason; without
+    ``choose`` (a dry run) the line says it will be."""
     asked = spec.resources.fused_trials
     if asked == 1:
         return 1, ""
@@ -46,8 +61,8 @@ def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, cuda: bool,
         return 1, f"fused trials: 1 per trial ({reason})"
     if explicit:
         return int(asked), f"fused trials: up to {asked} plans of one shape per trial"
-    if not cuda:
-        return 1, "fused trials: auto chose 1 (no CUDA: a fused model only pays on a GPU)"
+    if unmeasured:
+        return 1, f"fused trials: auto chose 1 ({unmeasured})"
     if choose is None:
         return 1, "fused trials: auto, measured on the GPU before the trials start (K = 1, 2, 4, 8 fused)"
     chosen = choose([plan.config for plan in plans])

@@ -36,7 +36,7 @@ def test_on_cuda_the_study_runs_one_per_gpu_packed_under_mps_or_time_sliced_and_
         spec, plans = parsed("cuda", resources, tmp_path)
         assert len(plans) == 16 and spec.data.batch_size == 128 and spec.train.device == "cuda"
         assert len({plan.config["train"]["optimizer"]["lr"] for plan in plans}) == 4  # members differ
-        k, _ = fused_size(spec, plans, cuda=True)
+        k, _ = fused_size(spec, plans)
         assert (spec.resources.gpus_per_trial, spec.resources.gpu_sharing, k) == {
             ONE_PER_DEVICE: (1.0, "mps", 1), "packed 1/8, MPS": (0.125, "mps", 1),
             "packed 1/8, time-sliced": (0.125, "time_slice", 1), "gpus_per_trial auto": ("auto", "mps", 1),

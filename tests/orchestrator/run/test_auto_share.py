@@ -102,18 +102,16 @@ class ChosenFused:
         return ["the fused table", "fused_trials auto: 1 trials per fused trial"]
 
 
-def test_a_fused_measurement_is_printed_and_recorded_on_the_parent_run_whatever_k_it_chose(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """fused_trials: auto measures as gpus_per_trial: auto does, and its table is shown and kept
-    the same way, also when it chose K = 1 (the stage then runs unfused)."""
+def fused_auto_sweep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **run_kwargs) -> tuple[list[str], list[str], str]:
+    """A sweep of four plans with ``fused_trials: auto`` on a CUDA machine, Tune's stage not run:
+    the stages it fitted, the lines it printed, and its parent run's artifact folder."""
     import mlflow
 
     from orchestrator.designs import get_design
-    from orchestrator.tracking.names import FUSED_PACKING_ARTIFACT
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     spec = parse_spec({"name": "fused", "data": {"dataset": "synthetic"}, "train": {"epochs": 1},
-                       "tracking": {"uri": uri}, "resources": {"fused_trials": "auto"},
+                       "tracking": {"uri": uri}, "resources": {"fused_trials": "auto", "gpus_per_trial": 1},
                        "search": {"kind": "grid", "repeats": 2, "factors": {"train.optimizer.lr": [0.01, 0.1]}}})
     plans = get_design(spec.search.kind).expand(spec)
     monkeypatch.chdir(tmp_path)
@@ -123,9 +121,28 @@ def test_a_fused_measurement_is_printed_and_recorded_on_the_parent_run_whatever_
     fitted: list[str] = []
     monkeypatch.setattr(sweep_module.Sweep, "fit", lambda self, space, **kwargs: fitted.append(kwargs["name"]))
     echoed: list[str] = []
-    outcome = sweep_module.run_sweep(spec, echo=echoed.append, plans=plans, choose_fused=lambda configs: ChosenFused())
+    outcome = sweep_module.run_sweep(spec, echo=echoed.append, plans=plans, **run_kwargs)
+    return fitted, echoed, mlflow.MlflowClient(tracking_uri=uri).get_run(outcome.parent_run_id).info.artifact_uri
+
+
+def test_a_fused_measurement_is_printed_and_recorded_on_the_parent_run_whatever_k_it_chose(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """fused_trials: auto measures as gpus_per_trial: auto does, and its table is shown and kept
+    the same way, also when it chose K = 1 (the stage then runs unfused)."""
+    import mlflow
+
+    from orchestrator.tracking.names import FUSED_PACKING_ARTIFACT
+
+    fitted, echoed, artifacts = fused_auto_sweep(monkeypatch, tmp_path, choose_fused=lambda configs: ChosenFused())
     assert fitted == ["grid"] and "\n".join(ChosenFused().table()) in echoed
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    recorded = mlflow.artifacts.load_dict(
-        f"{client.get_run(outcome.parent_run_id).info.artifact_uri}/{FUSED_PACKING_ARTIFACT}")
+    recorded = mlflow.artifacts.load_dict(f"{artifacts}/{FUSED_PACKING_ARTIFACT}")
     assert recorded == {"k": 1, "workloads": ChosenFused.rows}
+
+
+def test_a_sweep_on_a_cluster_does_not_measure_fused_trials_on_the_driver(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    fitted, echoed, _ = fused_auto_sweep(monkeypatch, tmp_path, address="10.0.0.1:6379",
+                                         choose_fused=lambda configs: pytest.fail("the driver's GPU is not the nodes'"))
+    assert fitted == ["grid"]
+    assert ("fused trials: auto chose 1 (a cluster's GPUs are not measured from here; give fused_trials: K to "
+            "fuse there)") in echoed

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from orchestrator.cli import main
-from orchestrator.spec.fused import fused_groups
+from orchestrator.spec.fused import fused_groups, unmeasured
 from tests.orchestrator.spec.test_plugin_options import refused
 
 SAME_SHAPE = ("search.factors={train.optimizer.lr: [0.01, 0.05, 0.1]}",)
@@ -70,12 +70,31 @@ def test_auto_on_cuda_takes_the_measured_k_and_its_table() -> None:
                        "resources": {"fused_trials": "auto"}})
     plans = get_design(spec.search.kind).expand(spec)
     seen: list[list[dict]] = []
-    size, line = fused_size(spec, plans, cuda=True, choose=lambda configs: seen.append(configs) or Measured())
+    size, line = fused_size(spec, plans, choose=lambda configs: seen.append(configs) or Measured())
     assert size == 4 and line.splitlines() == Measured().table()
     assert seen == [[plan.config for plan in plans]]  # every plan's config measured, nothing else
-    assert fused_size(spec, plans, cuda=False, choose=lambda configs: Measured())[0] == 1  # no CUDA: unfused
-    size, line = fused_size(spec, plans, cuda=True)  # a dry run: nothing measured yet
+    no_cuda = unmeasured(spec, cuda=False, cluster=False)
+    assert fused_size(spec, plans, unmeasured=no_cuda, choose=lambda configs: Measured()) == (
+        1, "fused trials: auto chose 1 (the trials train without CUDA: a fused model only pays on a GPU)")
+    size, line = fused_size(spec, plans)  # a dry run: nothing measured yet
     assert size == 1 and "measured on the GPU before the trials start" in line
+
+
+def test_auto_is_measured_only_for_trials_on_this_machines_gpu() -> None:
+    """A cluster's trials run on its nodes' GPUs, which the driver cannot measure; trials given no
+    GPU share (or told to train on CPU) train without CUDA however many GPUs this machine has."""
+    from orchestrator.study import parse_spec
+
+    def spec(**resources):
+        return parse_spec({"name": "lrs", "resources": {"fused_trials": "auto", **resources}})
+
+    assert unmeasured(spec(gpus_per_trial=0.5), cuda=True, cluster=False) == ""
+    assert unmeasured(spec(gpus_per_trial="auto"), cuda=True, cluster=False) == ""
+    assert "cluster's GPUs are not measured" in unmeasured(spec(gpus_per_trial=1), cuda=True, cluster=True)
+    assert "without CUDA" in unmeasured(spec(gpus_per_trial=0), cuda=True, cluster=False)
+    assert "without CUDA" in unmeasured(spec(gpus_per_trial=1), cuda=True, cluster=False, gpu_share=0.0)
+    cpu_trials = parse_spec({"name": "lrs", "train": {"device": "cpu"}, "resources": {"fused_trials": "auto"}})
+    assert "without CUDA" in unmeasured(cpu_trials, cuda=True, cluster=False)
 
 
 def test_an_explicit_k_with_cuda_graphs_on_is_refused_and_auto_runs_unfused() -> None:
