@@ -108,7 +108,7 @@ def sharing_lines(bench: GpuBench) -> list[str]:
 
 
 def format_bench(bench: GpuBench) -> list[str]:
-    """The four sections as text tables, one line each."""
+    """The five sections as text tables, one line each."""
     head = f"bench gpu on {bench.device} ({bench.device_name}){', quick' if bench.quick else ''}"
     sections = [precision_lines(bench), packing_lines(bench), loader_lines(bench), projection_lines(bench),
                 sharing_lines(bench)]

@@ -47,7 +47,10 @@ class RandAugment(Op):
     def __init__(self, num_ops: int = 2, magnitude: int = 9, num_magnitude_bins: int = 31,
                  interpolation: str = "nearest") -> None:
         # The magnitude indexes the bins when the first batch is drawn: a bin past the last would
-        # fail there, a negative one would silently count from the strongest.
+        # fail there, a negative one would silently count from the strongest. A negative num_ops
+        # would apply no op, silently.
+        if num_ops < 0:
+            raise ValueError(f"num_ops {num_ops}; allowed: 0 or more")
         if num_magnitude_bins < 2:
             raise ValueError(f"num_magnitude_bins {num_magnitude_bins}; allowed: 2 or more")
         if not 0 <= magnitude < num_magnitude_bins:

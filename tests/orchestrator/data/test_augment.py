@@ -122,6 +122,7 @@ def test_random_apply_and_random_choice_extremes() -> None:
     ([{"name": "randaugment", "magnitude": 31}], "magnitude 31 is not a bin of num_magnitude_bins 31; allowed: 0 to"),
     ([{"name": "randaugment", "magnitude": -1}], "magnitude -1 is not a bin"),
     ([{"name": "randaugment", "num_magnitude_bins": 1, "magnitude": 0}], "num_magnitude_bins 1; allowed: 2 or more"),
+    ([{"name": "randaugment", "num_ops": -1}], "num_ops -1; allowed: 0 or more"),  # else no op, silently
 ])
 def test_bad_augmentation_is_an_option_error(augment, message: str) -> None:
     with pytest.raises(OptionError, match=message):
