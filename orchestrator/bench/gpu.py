@@ -27,7 +27,7 @@ from .choice import PackingCache
 from .packing import PackedRun, PackingPool, recommended_k, speedups
 from .policies import PolicyRow, measure_policies
 from .projection import BATCH, Projection, Row, RowProjection, packing_for
-from .study import PACKING_MODELS, study_rows
+from .study import PACKING_MODELS, study_configs, study_rows
 from .sharing import FULL_WORKLOADS, QUICK_WORKLOADS, SharingSection, measure_sharing
 from .workload import SETTINGS, Setting, Workload, synchronize, time_trainer
 

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from orchestrator.spec.plans import config_key, set_path
-from orchestrator.tracking.names import TAG
+from orchestrator.tracking.names import DEVICE_TAG, TAG
 from orchestrator.tracking.writer import StudyTracker
 
 STATUS = {"finished": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
@@ -105,7 +105,7 @@ def _log_trial(tracker: StudyTracker, trial: Trial) -> None:
         summary["summary/test_top1_at_best"] = trial.test_top1
     tags = {f"{TAG}outcome": trial.outcome}
     if trial.device:
-        tags[f"{TAG}device"] = trial.device
+        tags[DEVICE_TAG] = trial.device
     if trial.outcome == "failed":
         summary, tags[f"{TAG}failure"] = {}, "RuntimeError: CUDA out of memory"
     if trial.per_class:

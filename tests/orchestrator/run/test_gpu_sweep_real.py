@@ -26,7 +26,7 @@ def mps_processes() -> list[str]:
 
 @pytest.mark.gpu
 def test_a_packed_sweep_trains_under_its_own_daemon_and_leaves_none_behind(tmp_path: Path) -> None:
-    from orchestrator.tracking.names import GPU_SHARING_TAG, TAG
+    from orchestrator.tracking.names import CUDA_GRAPHS_TAG, DEVICE_TAG, GPU_SHARING_TAG
     from orchestrator.tracking.reader import latest_sweep_run, read_client, trial_runs
 
     control = gpu_sharing.find_control()
@@ -48,5 +48,7 @@ def test_a_packed_sweep_trains_under_its_own_daemon_and_leaves_none_behind(tmp_p
     assert parent.data.tags[GPU_SHARING_TAG] == gpu_sharing.MPS_STARTED
     runs = list(trial_runs(client, parent.info.experiment_id))
     assert [run.info.status for run in runs] == ["FINISHED"] * 4
-    assert all(run.data.tags[f"{TAG}device"].startswith("cuda") for run in runs)
+    assert all(run.data.tags[DEVICE_TAG] == "cuda" for run in runs)
+    # bf16 on CUDA, SGD, full batches: every trial's steps captured (a failed capture says why here)
+    assert [run.data.tags[CUDA_GRAPHS_TAG] for run in runs] == ["on"] * 4
     assert mps_processes() == []
