@@ -8,8 +8,8 @@ them) and stops it on the way out, after an exception or Ctrl-C too. A daemon th
 running (an administrator's) is used and left alone. Where MPS cannot start, the caller runs one
 trial per GPU and prints the outcome's one line; ``gpu_sharing: time_slice`` packs anyway.
 
-A control pipe alone is not a daemon: one that crashed (or was killed with its node) leaves its
-pipe behind, and a CUDA client that finds no daemon behind a pipe runs without MPS, silently
+A control pipe (a socket, ``control``) alone is not a daemon: one that crashed (or was killed
+with its node) leaves it behind, and a CUDA client that finds no daemon behind a pipe runs without MPS, silently
 time-sliced. So a daemon counts as running only when it answers the control client.
 """
 
@@ -33,6 +33,7 @@ START_WAIT_S = 10.0  # how long a started daemon may take to open its control pi
 COMMAND_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 5.0  # a live daemon answers in milliseconds; a pipe nobody reads may block the client
 PROBE = "get_server_list"  # a control command that changes nothing
+NO_DAEMON = "Cannot find MPS control daemon"  # what the control client says where none listens
 
 # Outcome modes, recorded on the sweep's parent run.
 NOT_SHARED, MPS_STARTED, MPS_EXISTING, TIME_SLICE, ONE_PER_GPU = (
@@ -83,13 +84,14 @@ def pipe_folder(environ: dict[str, str]) -> Path:
 
 
 def daemon_answers(control: str, pipe_dir: Path) -> bool:
-    """Whether a control daemon answers at ``pipe_dir`` (the client exits 0 on a harmless command)."""
+    """Whether a control daemon answers at ``pipe_dir``: the client runs a harmless command and
+    does not say it found none (its words where the socket is left but nobody listens)."""
     try:
         done = subprocess.run([control], input=f"{PROBE}\n", env={**os.environ, PIPE_ENV: str(pipe_dir)},
                               capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError):
         return False
-    return done.returncode == 0
+    return done.returncode == 0 and NO_DAEMON not in done.stdout + done.stderr
 
 
 def running_daemon(environ: dict[str, str], control: Optional[str]) -> tuple[Optional[Path], Optional[Path]]:

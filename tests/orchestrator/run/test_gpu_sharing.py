@@ -24,7 +24,7 @@ if [ "$1" = "-d" ]; then
   exit 0
 fi
 read command
-[ -e "$CUDA_MPS_PIPE_DIRECTORY/alive" ] || { echo "Cannot find MPS control daemon process" >&2; exit 1; }
+[ -e "$CUDA_MPS_PIPE_DIRECTORY/alive" ] || { echo "Cannot find MPS control daemon process" >&2; exit "${FAKE_NO_DAEMON_EXIT:-1}"; }
 [ "$command" = "get_server_list" ] && exit 0
 echo "$command pipe=$CUDA_MPS_PIPE_DIRECTORY" >> "$FAKE_CALLS"
 rm -f "$CUDA_MPS_PIPE_DIRECTORY/control" "$CUDA_MPS_PIPE_DIRECTORY/alive"
@@ -91,10 +91,12 @@ def test_an_administrators_daemon_is_used_and_left_alone(tools: Path, tmp_path: 
     assert lines(tools) == [] and (admin / "control").exists()
 
 
+@pytest.mark.parametrize("client_exit", ["1", "0"])  # the client's words count, whatever its exit code
 def test_a_pipe_no_daemon_answers_at_is_not_taken_for_one(tools: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch, client_exit: str) -> None:
     """A crashed administrator's daemon leaves its pipe: a client there would run without MPS,
     silently. The sweep starts its own and says why it did not use the pipe it found."""
+    monkeypatch.setenv("FAKE_NO_DAEMON_EXIT", client_exit)
     crashed = tmp_path / "crashed-admin-pipe"
     crashed.mkdir()
     (crashed / "control").touch()
@@ -170,9 +172,12 @@ def test_a_real_daemon_serves_a_cuda_process_and_is_gone_afterwards(tmp_path: Pa
     control = gpu_sharing.find_control()
     if control is None or gpu_sharing.running_daemon(dict(os.environ), control)[0] is not None:
         pytest.skip("needs nvidia-cuda-mps-control and no daemon already running")
+    import socket
+
     stale = tmp_path / "stale"
     stale.mkdir()
-    os.mkfifo(stale / "control")  # what a killed daemon leaves: its pipe, nobody reading it
+    with socket.socket(socket.AF_UNIX) as left:  # what a killed daemon leaves: its socket, nobody listening
+        left.bind(str(stale / "control"))
     assert not gpu_sharing.daemon_answers(control, stale)
     with sharing("mps", gpus_per_trial=0.5, cuda=True, workdir=tmp_path) as outcome:
         if not outcome.packed:
