@@ -50,10 +50,11 @@ class AutoShare:
         return lines
 
 
-def workload_of(config: dict[str, Any], device: torch.device) -> tuple[Workload, Setting]:
+def workload_of(config: dict[str, Any], device: torch.device, *, fused: bool = False) -> tuple[Workload, Setting]:
     """The packing workload of one trial config: its model and options, input size, batch, and
     the train keys that change a step (amp, channels_last, compile, CUDA graphs, optimizer),
-    named as they resolve on ``device`` (e.g. ``bf16+channels_last+graphs``)."""
+    named as they resolve on ``device`` (e.g. ``bf16+channels_last+graphs``; ``fused``: members of
+    one fused model, whose step is not captured: ``bf16+channels_last+fused``)."""
     data, train = config["data"], TrainSpec.model_validate(config["train"])
     stored = int(data.get("options", {}).get("image_size") or 32)
     recipe = train.model_dump(include=set(TRAIN_KEYS))  # the spec's defaults for keys the config leaves out
@@ -61,10 +62,10 @@ def workload_of(config: dict[str, Any], device: torch.device) -> tuple[Workload,
                         stored_size=stored, input_size=data.get("image_size"),
                         model_options=frozen(timed_model_options(config["model"])),
                         train=tuple((key, frozen(recipe[key])) for key in TRAIN_KEYS))
-    return workload, Setting(name=precision_name(train, device))
+    return workload, Setting(name=precision_name(train, device, fused=fused))
 
 
-def precision_name(train: TrainSpec, device: torch.device) -> str:
+def precision_name(train: TrainSpec, device: torch.device, *, fused: bool = False) -> str:
     """What a step of ``train`` runs as on ``device``: the trainer's own resolution of amp,
     channels_last, compile and CUDA graphs, so two recipes that train alike share a measurement."""
     autocast = resolve_amp(train.amp, device)
@@ -73,7 +74,9 @@ def precision_name(train: TrainSpec, device: torch.device) -> str:
         parts.append("channels_last")
     if train.compile:
         parts.append("compile")
-    if train.cuda_graphs != "off" and spec_reason(train, device, autocast) is None:
+    if fused:
+        parts.append("fused")
+    elif train.cuda_graphs != "off" and spec_reason(train, device, autocast) is None:
         parts.append("graphs")
     return "+".join(parts)
 
@@ -97,7 +100,7 @@ def fused_measure(device: torch.device) -> Measure:
 def auto_fused(configs: list[dict[str, Any]], *, device: torch.device, measure: Optional[Measure] = None,
                cache: Optional[PackingCache] = None) -> AutoShare:
     """``fused_trials: auto``: as :func:`auto_share`, with K members fused in one process; cached
-    apart from the packing measurements (its precision reads ``<amp>+fused``)."""
+    apart from the packing measurements (its precision ends in ``+fused``)."""
     return auto_share(configs, device=device, measure=measure or fused_measure(device), cache=cache, fused=True)
 
 
@@ -113,10 +116,10 @@ def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: 
     device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None
     rows, seen = [], set()
     for config in configs:
-        workload, setting = workload_of(config, device)
+        workload, setting = workload_of(config, device, fused=fused)
         size = workload.input_size or workload.stored_size
         key = PackingKey.here(device, model=workload.model, input_size=size, batch_size=workload.batch_size,
-                              precision=f"{setting.name}+fused" if fused else setting.name,
+                              precision=setting.name,
                               options=str(dict(workload.model_options)) if workload.model_options else "")
         if key in seen:
             continue

@@ -89,6 +89,8 @@ def test_a_measurement_trains_the_trials_recipe_and_is_named_as_it_resolves_on_t
     assert names == ["bf16+graphs", "bf16+channels_last+graphs", "bf16+channels_last",
                                     "bf16+channels_last", "fp32+graphs", "bf16+channels_last+compile"]
     assert workload_of({**config("resnet20"), "train": recipe}, torch.device("cpu"))[1].name == "fp32"
+    fused = workload_of({**config("resnet20"), "train": recipe}, cuda, fused=True)[1].name
+    assert fused == "bf16+channels_last+fused"  # a fused step is not captured, whatever the recipe asks
 
 
 def test_recipes_that_train_differently_are_measured_apart_and_alike_ones_once(tmp_path: Path) -> None:
