@@ -8,6 +8,9 @@ them) and stops it on the way out, after an exception or Ctrl-C too. A daemon th
 running (an administrator's) is used and left alone. Where MPS cannot start, the caller runs one
 trial per GPU and prints the outcome's one line; ``gpu_sharing: time_slice`` packs anyway.
 
+A daemon runs apart from the sweep that started it, so a sweep killed with SIGKILL leaves its
+daemon running: the next local sweep stops it (:func:`reap_killed`).
+
 A control pipe (a socket, ``control``) alone is not a daemon: one that crashed (or was killed
 with its node) leaves it behind, and a CUDA client that finds no daemon behind a pipe runs without MPS, silently
 time-sliced. So a daemon counts as running only when it answers the control client.
@@ -19,15 +22,19 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 MPS_CONTROL = "nvidia-cuda-mps-control"
 EXTRA_BIN_DIRS = (Path("/usr/local/nvidia/bin"),)  # where NVIDIA's container runtime mounts it
 DEFAULT_PIPE_DIR = Path("/tmp/nvidia-mps")  # the daemon's pipe folder when none is set
 PIPE_ENV, LOG_ENV = "CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY"
+# Each local sweep's daemon folder, named by its process id. Short, under the temp folder: the
+# daemon's control socket path must stay within the ~100 characters a Unix socket allows.
+SWEEPS_DIR = Path(tempfile.gettempdir()) / f"orchestrate-mps-{os.getuid()}"
 UNPACKED_RATIO = 0.92  # K time-sliced processes vs one, ResNet-20 on an H200 (issue 23)
 START_WAIT_S = 10.0  # how long a started daemon may take to open its control pipe
 COMMAND_TIMEOUT_S = 30.0
@@ -175,6 +182,47 @@ def _stop(control: str, env: dict[str, str]) -> None:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run([control], input="quit\n", env={**os.environ, **env}, capture_output=True, text=True,
                        timeout=COMMAND_TIMEOUT_S)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def reap_killed(base: Path, echo: Callable[[str], None]) -> None:
+    """Stop the daemons of sweeps that were killed, and remove their folders. A daemon runs apart
+    from the sweep that started it, so a SIGKILL (the OOM killer, a cluster's scheduler) leaves it
+    running; its folder is named by the sweep's process id, and a folder whose process is gone is
+    a killed sweep's. A live one is another sweep's, still running: left alone."""
+    control = find_control()
+    for folder in sorted(base.glob("*")):
+        if not folder.name.isdigit() or _alive(int(folder.name)):
+            continue
+        pipe_dir = folder / "mps" / "pipe"
+        if control is not None and (pipe_dir / "control").exists() and daemon_answers(control, pipe_dir):
+            _stop(control, {PIPE_ENV: str(pipe_dir), LOG_ENV: str(folder / "mps" / "log")})
+            echo(f"stopped the MPS daemon left running by a killed sweep (process {folder.name}) in {pipe_dir}")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sweep_folder(echo: Callable[[str], None], base: Optional[Path] = None) -> Iterator[Path]:
+    """This sweep's folder for the daemon it may start (``base``/its process id, default under
+    :data:`SWEEPS_DIR`), after :func:`reap_killed`; removed when the block exits."""
+    base = SWEEPS_DIR if base is None else base
+    base.mkdir(parents=True, exist_ok=True)
+    reap_killed(base, echo)
+    folder = base / str(os.getpid())
+    folder.mkdir(exist_ok=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from . import capacity, checkpoint_retry
 from .auto_share import Chooser, Measured, share_for_sweep
 from .callbacks import FailuresAreFinal, ProgressPrinter, SweepTally, TrialPlans
 from .cluster import connect_ray, quiet_tune_defaults, ray_stopped_at_end
-from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, trial_share
+from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, sweep_folder, trial_share
 from .fused_members import FusedFanOut
 from .fused_trial import run_fused_trial
 from .plan_grid import PlanLookup, TrialNames, fused_grid, plan_grid
@@ -215,9 +214,9 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
     # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
     local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and cuda_available()
-    with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir, gpu_sharing(
+    with sweep_folder(echo) as workdir, gpu_sharing(
             resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
-            workdir=Path(workdir)) as sharing, ray_stopped_at_end():
+            workdir=workdir) as sharing, ray_stopped_at_end():
         if sharing.message:
             echo(sharing.message)
         # auto is measured under the daemon just started: that is how the trials will run.

@@ -54,6 +54,7 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(PIPE_ENV, raising=False)
     monkeypatch.setattr(gpu_sharing, "DEFAULT_PIPE_DIR", tmp_path / "no-admin-daemon")
     monkeypatch.setattr(gpu_sharing, "EXTRA_BIN_DIRS", ())
+    monkeypatch.setattr(gpu_sharing, "SWEEPS_DIR", tmp_path / "sweeps")
     return calls
 
 
@@ -124,6 +125,30 @@ def test_a_nodes_own_folder_takes_over_its_killed_daemon_and_clears_a_dead_pipe(
         assert outcome.mode == MPS_STARTED and "started in" in outcome.message
         assert not (pipe / "control_lock").exists()  # cleared before the new daemon opened its pipe
     assert [line.split()[0] for line in lines(tools)] == ["quit", "start", "quit"]
+
+
+def test_a_killed_sweeps_daemon_is_stopped_by_the_next_sweep_and_a_running_sweeps_left_alone(
+        tools: Path, tmp_path: Path) -> None:
+    """A SIGKILLed sweep cannot stop its daemon; the next sweep on the machine finds its folder
+    (named by a process that is gone) and stops it. A folder of a live process is another sweep's."""
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    base = tmp_path / "sweeps"
+    for pid in (gone.pid, os.getppid()):
+        pipe = base / str(pid) / "mps" / "pipe"
+        pipe.mkdir(parents=True)
+        (pipe / "control").touch()
+        (pipe / "alive").touch()
+    echoed: list[str] = []
+    with gpu_sharing.sweep_folder(echoed.append, base) as folder:
+        assert folder == base / str(os.getpid()) and folder.is_dir()
+        assert lines(tools) == [f"quit pipe={base / str(gone.pid) / 'mps' / 'pipe'}"]
+        assert echoed == [f"stopped the MPS daemon left running by a killed sweep (process {gone.pid}) in "
+                          f"{base / str(gone.pid) / 'mps' / 'pipe'}"]
+        assert not (base / str(gone.pid)).exists() and (base / str(os.getppid()) / "mps" / "pipe" / "alive").exists()
+    assert not folder.exists()  # its own folder goes with it
 
 
 def test_without_the_binary_trials_run_one_per_gpu_with_one_line(tools: Path, tmp_path: Path,
@@ -219,6 +244,8 @@ def test_a_sweep_sharing_a_gpu_runs_its_trials_under_the_daemon_and_stops_it(
     else:
         assert sweep_module.run_sweep(spec, echo=echoed.append) == "outcome"
     assert seen["mode"] == MPS_STARTED and seen["share"] == 0.25
+    own = (tmp_path / "sweeps" / str(os.getpid())).resolve()  # named by the sweep's process: found if it is killed
+    assert seen["pipe"] == str(own / "mps" / "pipe") and not own.exists()
     assert seen["calls"] == [f"start pipe={seen['pipe']} log={Path(seen['pipe']).parent / 'log'}"]
     assert lines(tools)[-1] == f"quit pipe={seen['pipe']}" and os.environ.get(PIPE_ENV) is None
     assert echoed == [f"trials share each GPU under an MPS daemon started in {seen['pipe']}"]
