@@ -39,9 +39,9 @@ def unmeasured(spec: StudySpec, *, cuda: bool, cluster: bool, gpu_share: Optiona
     if cluster:
         return "a cluster's GPUs are not measured from here; give fused_trials: K to fuse there"
     share = spec.resources.gpu_share if gpu_share is None else gpu_share
-    if not cuda or trial_device(spec.train, share).type != "cuda":
-        return "the trials train without CUDA: a fused model only pays on a GPU"
-    return ""
+    if trial_device(spec.train, share).type != "cuda":
+        return "the trials train on CPU: a fused model only pays on a GPU"
+    return "" if cuda else "no CUDA here to measure a fused model on"
 
 
 def fused_size(spec: StudySpec, plans: Optional[list[TrialPlan]], *, unmeasured: str = "",

@@ -73,9 +73,9 @@ def test_auto_on_cuda_takes_the_measured_k_and_its_table() -> None:
     size, line = fused_size(spec, plans, choose=lambda configs: seen.append(configs) or Measured())
     assert size == 4 and line.splitlines() == Measured().table()
     assert seen == [[plan.config for plan in plans]]  # every plan's config measured, nothing else
-    no_cuda = unmeasured(spec, cuda=False, cluster=False)
+    no_cuda = unmeasured(spec, cuda=False, cluster=False)  # the spec gives its trials no GPU
     assert fused_size(spec, plans, unmeasured=no_cuda, choose=lambda configs: Measured()) == (
-        1, "fused trials: auto chose 1 (the trials train without CUDA: a fused model only pays on a GPU)")
+        1, "fused trials: auto chose 1 (the trials train on CPU: a fused model only pays on a GPU)")
     size, line = fused_size(spec, plans)  # a dry run: nothing measured yet
     assert size == 1 and "measured on the GPU before the trials start" in line
 
@@ -91,10 +91,11 @@ def test_auto_is_measured_only_for_trials_on_this_machines_gpu() -> None:
     assert unmeasured(spec(gpus_per_trial=0.5), cuda=True, cluster=False) == ""
     assert unmeasured(spec(gpus_per_trial="auto"), cuda=True, cluster=False) == ""
     assert "cluster's GPUs are not measured" in unmeasured(spec(gpus_per_trial=1), cuda=True, cluster=True)
-    assert "without CUDA" in unmeasured(spec(gpus_per_trial=0), cuda=True, cluster=False)
-    assert "without CUDA" in unmeasured(spec(gpus_per_trial=1), cuda=True, cluster=False, gpu_share=0.0)
+    assert "trials train on CPU" in unmeasured(spec(gpus_per_trial=0), cuda=True, cluster=False)
+    assert "trials train on CPU" in unmeasured(spec(gpus_per_trial=1), cuda=True, cluster=False, gpu_share=0.0)
     cpu_trials = parse_spec({"name": "lrs", "train": {"device": "cpu"}, "resources": {"fused_trials": "auto"}})
-    assert "without CUDA" in unmeasured(cpu_trials, cuda=True, cluster=False)
+    assert "trials train on CPU" in unmeasured(cpu_trials, cuda=True, cluster=False)
+    assert unmeasured(spec(gpus_per_trial=1), cuda=False, cluster=False) == "no CUDA here to measure a fused model on"
 
 
 def test_an_explicit_k_with_cuda_graphs_on_is_refused_and_auto_runs_unfused() -> None:
