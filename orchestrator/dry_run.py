@@ -12,7 +12,7 @@ from typing import Optional
 from .designs import get_design
 from .spec.plans import TrialPlan
 from .study import SweepSpec
-from .train.device_plan import device_line
+from .train.device_plan import device_line, trial_device
 
 TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "tiny_imagenet": 100_000, "digits": 1_437}
 # Sustained multiply-accumulates per second of a small CNN's training step (forward + backward =
@@ -31,6 +31,10 @@ def spec_warnings(spec: SweepSpec) -> list[str]:
     if spec.train.scheduler.warmup_epochs >= epochs:
         found.append(f"train.scheduler.warmup_epochs ({spec.train.scheduler.warmup_epochs}) >= train.epochs "
                      f"({epochs}): training never leaves the warm-up")
+    share = spec.resources.gpus_per_trial
+    if spec.train.device == "cpu" and share != "auto" and share > 0:
+        found.append(f"train.device is cpu but resources.gpus_per_trial asks {share:g} GPU per trial: each trial "
+                     f"holds a GPU share it does not use (resources.gpus_per_trial=0 frees it)")
     confirm = getattr(search, "confirm", None)
     if confirm is not None and confirm.top_k > search.num_samples:
         found.append(f"search.confirm.top_k ({confirm.top_k}) > search.num_samples "
@@ -56,7 +60,8 @@ def epoch_seconds(spec: SweepSpec) -> Optional[float]:
     size = int(data.options.get("image_size") or zoo.default_input_size(spec.model.name))
     _, macs = profile_model(zoo.create_model(spec.model.name, num_classes=10), size)
     resources = spec.resources
-    rate = GPU_MACS * resources.gpu_share if resources.gpu_share else CPU_CORE_MACS * resources.cpus_per_trial
+    on_gpu = trial_device(spec.train, resources.gpu_share).type == "cuda"
+    rate = GPU_MACS * resources.gpu_share if on_gpu else CPU_CORE_MACS * resources.cpus_per_trial
     return 3 * macs * images / rate
 
 

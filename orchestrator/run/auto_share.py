@@ -45,6 +45,9 @@ def resolve_share(spec: StudySpec, sharing: Sharing, configs: list[dict[str, Any
     elif not cuda:
         share = 0.0
         echo("gpus_per_trial auto: no CUDA device here, so trials train on CPU (nothing measured)")
+    elif spec.train.device == "cpu":
+        share = 0.0
+        echo("gpus_per_trial auto: train.device is cpu, so trials ask for no GPU (nothing measured)")
     elif not sharing.packed or choose is None:
         share = 1.0  # MPS did not start: packing would be slower than one trial per GPU
         echo("gpus_per_trial auto: one trial per GPU (trials cannot share a GPU fast here; nothing measured)")

@@ -148,6 +148,8 @@ def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
                           "(auto), cuda_graphs off: the trial trains on cpu (CUDA graphs need CUDA)")
     assert summary[1] == "per trial: 1 CPUs, 0 GPUs; objectives: val/top1 (max)"
     assert summary[2].startswith("cost: 48 trial-epochs at most; ~") and "s per trial-epoch" in summary[2]
+    on_cpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cpu", "resources.gpus_per_trial=0.5")
+    assert on_cpu.output.strip().splitlines()[-1] == result.output.strip().splitlines()[-1]  # timed as CPU trials
 
 
 @pytest.mark.parametrize(
@@ -156,6 +158,9 @@ def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
         (["train.epochs=10"], "search.scheduler.grace_period (10) >= train.epochs (10): asha never stops a trial"),
         (["search.confirm.top_k=65"], "search.confirm.top_k (65) > search.num_samples (64)"),
         (["train.scheduler.warmup_epochs=300"], "train.scheduler.warmup_epochs (300) >= train.epochs (200)"),
+        (["train.device=cpu", "resources.gpus_per_trial=0.5"],
+         "train.device is cpu but resources.gpus_per_trial asks 0.5 GPU per trial: each trial holds a GPU share "
+         "it does not use (resources.gpus_per_trial=0 frees it)"),
     ],
 )
 def test_contradictory_settings_warn_at_validation(overrides: list[str], warning: str) -> None:

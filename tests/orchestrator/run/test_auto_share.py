@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -18,7 +19,8 @@ class Chosen:
         return ["the table"]
 
 
-def sweep(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, sharing: str, tmp_path: Path) -> tuple[dict, list[str]]:
+def sweep(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, sharing: str, tmp_path: Path,
+          train: Optional[dict] = None) -> tuple[dict, list[str]]:
     seen: dict = {}
     monkeypatch.setenv("PATH", str(tmp_path))  # no MPS binary: mps falls back to one trial per GPU
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -27,7 +29,7 @@ def sweep(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, sharing: str, tmp_path
     monkeypatch.setattr(sweep_module, "_run", lambda spec, sharing, **kwargs: seen.update(
         share=spec.resources.gpus_per_trial, measured=kwargs["measured"]))
     echoed: list[str] = []
-    spec = parse_spec({"name": "auto", "resources": {"gpus_per_trial": "auto", "gpu_sharing": sharing}})
+    spec = parse_spec({"name": "auto", "train": train or {}, "resources": {"gpus_per_trial": "auto", "gpu_sharing": sharing}})
     calls: list[list[dict]] = []
     sweep_module.run_sweep(spec, echo=echoed.append, choose_share=lambda configs: calls.append(configs) or Chosen())
     seen["measured_configs"] = len(calls[0]) if calls else 0
@@ -45,6 +47,13 @@ def test_without_cuda_auto_is_no_gpu_and_nothing_is_measured(monkeypatch: pytest
     seen, echoed = sweep(monkeypatch, cuda=False, sharing="mps", tmp_path=tmp_path)
     assert seen == {"share": 0.0, "measured": None, "measured_configs": 0}
     assert echoed == ["gpus_per_trial auto: no CUDA device here, so trials train on CPU (nothing measured)"]
+
+
+def test_trials_told_to_train_on_cpu_ask_for_no_gpu_and_nothing_is_measured(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen, echoed = sweep(monkeypatch, cuda=True, sharing="time_slice", tmp_path=tmp_path, train={"device": "cpu"})
+    assert seen == {"share": 0.0, "measured": None, "measured_configs": 0}
+    assert echoed[-1] == "gpus_per_trial auto: train.device is cpu, so trials ask for no GPU (nothing measured)"
 
 
 def test_without_mps_auto_is_one_trial_per_gpu_unmeasured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
