@@ -61,7 +61,8 @@ def epoch_seconds(spec: SweepSpec) -> Optional[float]:
     _, macs = profile_model(zoo.create_model(spec.model.name, num_classes=10), size)
     resources = spec.resources
     on_gpu = trial_device(spec.train, resources.gpu_share).type == "cuda"
-    rate = GPU_MACS * resources.gpu_share if on_gpu else CPU_CORE_MACS * resources.cpus_per_trial
+    # A trial told to train on CUDA with no share asked of Ray still has the GPU: a whole one at most.
+    rate = GPU_MACS * (resources.gpu_share or 1.0) if on_gpu else CPU_CORE_MACS * resources.cpus_per_trial
     return 3 * macs * images / rate
 
 

@@ -150,6 +150,8 @@ def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
     assert summary[2].startswith("cost: 48 trial-epochs at most; ~") and "s per trial-epoch" in summary[2]
     on_cpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cpu", "resources.gpus_per_trial=0.5")
     assert on_cpu.output.strip().splitlines()[-1] == result.output.strip().splitlines()[-1]  # timed as CPU trials
+    on_gpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cuda")  # no share asked: a whole GPU
+    assert on_gpu.output.strip().splitlines()[-1].startswith("cost: 48 trial-epochs at most; ~")
 
 
 @pytest.mark.parametrize(
