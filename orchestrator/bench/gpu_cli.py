@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -40,6 +41,7 @@ def gpu_command(device: Optional[str], quick: bool, as_json: bool, save: Optiona
     if folder is not None and not folder.is_dir():
         _refuse(f"--save {save}: no folder {folder}; allowed: a file in an existing folder")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
 
     def measured(section: str, bench: GpuBench) -> None:
         click.echo(f"[{bench.seconds:5.0f} s] {section}: measured", err=True)
@@ -59,6 +61,13 @@ def write_json(data: dict, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=1))
     os.replace(partial, path)
+
+
+def exit_on_sigterm(signum: int, frame: object) -> NoReturn:
+    """A time limit's SIGTERM (``timeout``) as an exit that unwinds: the packing workers are ended
+    and an MPS daemon the bench started is stopped, instead of dying at once and leaving both to
+    hold the GPU for whatever runs next."""
+    raise SystemExit(128 + signum)
 
 
 def _refuse(message: str) -> NoReturn:

@@ -68,11 +68,13 @@ class PackingPool:
             process.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         for jobs in self.jobs:
             jobs.put(None)
+        # Stopped by an error or a signal, a worker may be mid-job for minutes: end it now.
+        patience = 0.0 if exc_type is not None else 30.0
         for process in self.processes:
-            process.join(timeout=30)
+            process.join(timeout=patience)
             if process.is_alive():
                 process.terminate()
 

@@ -18,6 +18,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 INTERVAL = 0.2
 MB = 2**20
+STOP_WAIT_S = 60.0  # how long a command told to stop may take to stop its trials, Ray and daemon
 
 
 def subprocess_env() -> dict[str, str]:
@@ -64,10 +65,21 @@ def run(argv: list[str], folder: Path) -> Finished:
     peaks, done = {"own": 0.0, "worker": 0.0}, threading.Event()
     sampler = threading.Thread(target=_sample, args=(psutil.Process(command.pid), peaks, done))
     sampler.start()
-    out, errors = command.communicate()
+    try:
+        out, errors = command.communicate()
+    except BaseException:
+        # The bench is stopping (a time limit's SIGTERM, Ctrl-C): stop the command too, rather
+        # than leave a sweep training on the GPU after the bench that started it has gone.
+        command.terminate()
+        try:
+            command.wait(STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            command.kill()
+        raise
+    finally:
+        done.set()
+        sampler.join()
     wall = time.time() - start
-    done.set()
-    sampler.join()
     if command.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:4])} exited {command.returncode}: {errors.strip()[-2000:]}")
     return Finished(start, wall, out, peaks["own"], peaks["worker"])

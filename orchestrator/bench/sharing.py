@@ -9,14 +9,13 @@ software does not measure them again.
 
 from __future__ import annotations
 
-import tempfile
+import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import torch
 
-from ..run.gpu_sharing import gpu_sharing
+from ..run.gpu_sharing import gpu_sharing, sweep_folder
 from .choice import PackingCache, PackingKey, choose_k
 from .fused import time_fused
 from .packing import PackedRun, PackingPool
@@ -68,8 +67,9 @@ def measure_sharing(workloads: tuple[Workload, ...], ks: tuple[int, ...], device
     """Every workload at every K, time-sliced, under MPS and fused; and each ``auto`` choice."""
     plain = _packed(workloads, ks, device, setting)
     result = SharingSection()
-    with tempfile.TemporaryDirectory(prefix="orchestrate-mps-") as workdir:
-        with gpu_sharing("mps", gpus_per_trial=0.5, cuda=device.type == "cuda", workdir=Path(workdir)) as shared:
+    # The sweep's folder for its daemon: one this bench leaves behind, killed, is stopped by the next.
+    with sweep_folder(lambda line: print(line, file=sys.stderr, flush=True)) as workdir:
+        with gpu_sharing("mps", gpus_per_trial=0.5, cuda=device.type == "cuda", workdir=workdir) as shared:
             mps = _packed(workloads, ks, device, setting) if shared.packed else [[] for _ in workloads]
             result.mps_note = shared.message or "MPS needs CUDA: no MPS rows on this device"
     device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None

@@ -167,6 +167,9 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
 
     import torch
 
+    import signal
+
+    from ..bench.gpu_cli import exit_on_sigterm
     from ..bench.gpu_sweep import HEADER, LEARNING_RATES, bench_gpu_sweep as run, check_trials, format_row, to_dict
 
     try:
@@ -188,6 +191,7 @@ def bench_gpu_sweep(trials: int, epochs: int, members: int, train_size: int, bat
         click.echo(f"--also {', '.join(also)}: CUDA only (nothing to time-slice or measure on {device}); left out",
                    err=True)
     click.echo(HEADER)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # a time limit stops the running sweep too (bench/process.py)
     rows: list = []
 
     def show(row) -> None:

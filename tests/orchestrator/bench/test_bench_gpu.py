@@ -145,3 +145,34 @@ def test_save_keeps_each_measured_section_when_the_run_is_cut_short(monkeypatch:
     assert data["trainer_vs_bare"][0]["ratio"] == pytest.approx(0.8)
     assert data["projection"] is None and data["sharing"] is None
     assert [path.name for path in tmp_path.iterdir()] == ["bench_gpu.json"]
+
+
+def test_a_time_limits_sigterm_ends_the_bench_and_its_packing_workers() -> None:
+    """`timeout` sends SIGTERM: the bench unwinds (its packing workers ended, an MPS daemon it
+    started stopped) instead of dying and leaving them on the GPU for whatever runs next."""
+    import contextlib
+    import signal
+    import time
+
+    import psutil
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    bench = subprocess.Popen([sys.executable, "-m", "orchestrator.bench.gpu_cli", "--device", "cpu", "--quick"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers: list[psutil.Process] = []
+    try:
+        while "trainer vs bare loop: measured" not in bench.stderr.readline():  # the packing section starts now
+            assert bench.poll() is None, "the bench ended before its packing section"
+        deadline = time.monotonic() + 60
+        while len(workers := psutil.Process(bench.pid).children(recursive=True)) < 2:
+            assert time.monotonic() < deadline, "the packing workers never started"
+            time.sleep(0.05)
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=120) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert alive == []
+    finally:
+        bench.kill()
+        for worker in workers:  # left running only where the test failed
+            with contextlib.suppress(psutil.Error):
+                worker.kill()

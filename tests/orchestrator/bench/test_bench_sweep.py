@@ -42,3 +42,23 @@ def test_the_floor_trials_worker_imports_what_a_sweep_worker_imports() -> None:
     probe = "import sys, orchestrator.bench.floor; print(all(m in sys.modules for m in ('torch', 'timm')))"
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "True"
+
+
+def test_a_bench_that_is_stopped_stops_the_command_it_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A time limit (SIGTERM, made an exit by the bench) or Ctrl-C while a sweep runs: the sweep is
+    told to stop too, instead of training on after the bench has gone."""
+    import subprocess
+    import sys
+
+    from orchestrator.bench import process
+
+    started: list[subprocess.Popen] = []
+
+    def interrupted(self: subprocess.Popen, *args, **kwargs):
+        started.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        process.run([sys.executable, "-c", "import time; time.sleep(120)"], tmp_path)
+    assert started[0].poll() is not None  # ended, not left sleeping
