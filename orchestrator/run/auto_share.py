@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Optional, Protocol
 
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
-from .cluster import connect_ray
+from .cluster import cluster_address, connect_ray
 from .gpu_sharing import Sharing
 
 Echo = Callable[[str], None]
@@ -75,6 +74,6 @@ def share_for_sweep(spec: StudySpec, sharing: Sharing, plans: Optional[list[Tria
     if spec.resources.gpus_per_trial != "auto":
         return spec, None
     configs = [plan.config for plan in plans] if plans is not None else [spec.trial_config()]
-    cluster = address or os.environ.get("RAY_ADDRESS")
+    cluster = cluster_address(address)
     return resolve_share(spec, sharing, configs, cuda=cuda, choose=choose, echo=echo,
                          cluster_gpus=cluster_gpus(cluster) if cluster else None)

@@ -66,11 +66,16 @@ def worker_env() -> dict[str, str]:
     return {ARENA_CAP: os.environ.get(ARENA_CAP, "2")}
 
 
+def cluster_address(address: Optional[str]) -> Optional[str]:
+    """The Ray cluster a sweep joins: ``address``, else ``$RAY_ADDRESS``; None: its own local Ray."""
+    return address or os.environ.get("RAY_ADDRESS")
+
+
 def connect_ray(address: Optional[str]) -> None:
     """Join ``address`` (or ``$RAY_ADDRESS``), else start Ray on this machine's CPUs and GPUs."""
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
+    address = cluster_address(address)
     try:
         ray.init(
             address=address,

@@ -91,8 +91,11 @@ def pipe_folder(environ: dict[str, str]) -> Path:
 
 
 def daemon_answers(control: str, pipe_dir: Path) -> bool:
-    """Whether a control daemon answers at ``pipe_dir``: the client runs a harmless command and
-    does not say it found none (its words where the socket is left but nobody listens)."""
+    """Whether a control daemon answers at ``pipe_dir``: its control socket is there, and the
+    client runs a harmless command without saying it found none (its words where the socket is
+    left but nobody listens)."""
+    if not (pipe_dir / "control").exists():
+        return False
     try:
         done = subprocess.run([control], input=f"{PROBE}\n", env={**os.environ, PIPE_ENV: str(pipe_dir)},
                               capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
@@ -136,20 +139,24 @@ def _unavailable(reason: str) -> Sharing:
         f"{UNPACKED_RATIO}x of that (resources.gpu_sharing: time_slice packs anyway)"))
 
 
-def _own_folders(workdir: Path) -> dict[str, str]:
+def _daemon_env(workdir: Path) -> dict[str, str]:
     """The environment naming the pipe and log folders of a daemon started under ``workdir``."""
-    folders = {PIPE_ENV: workdir / "mps" / "pipe", LOG_ENV: workdir / "mps" / "log"}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    return {name: str(folder.resolve()) for name, folder in folders.items()}
+    folder = workdir.resolve() / "mps"
+    return {PIPE_ENV: str(folder / "pipe"), LOG_ENV: str(folder / "log")}
+
+
+def _own_folders(workdir: Path) -> dict[str, str]:
+    """:func:`_daemon_env`, its folders made."""
+    env = _daemon_env(workdir)
+    for folder in env.values():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    return env
 
 
 def _left_behind(control: str, pipe_dir: Path) -> bool:
     """Whether a daemon of ours answers at ``pipe_dir`` (a GPU node's folder stays across restarts,
     and a node killed with SIGKILL leaves its daemon running); a pipe there that nobody answers is
     cleared, so that a new daemon's own pipe is the one waited for."""
-    if not (pipe_dir / "control").exists():
-        return False
     if daemon_answers(control, pipe_dir):
         return True
     for stale in pipe_dir.iterdir():
@@ -203,10 +210,10 @@ def reap_killed(base: Path, echo: Callable[[str], None]) -> None:
     for folder in sorted(base.glob("*")):
         if not folder.name.isdigit() or _alive(int(folder.name)):
             continue
-        pipe_dir = folder / "mps" / "pipe"
-        if control is not None and (pipe_dir / "control").exists() and daemon_answers(control, pipe_dir):
-            _stop(control, {PIPE_ENV: str(pipe_dir), LOG_ENV: str(folder / "mps" / "log")})
-            echo(f"stopped the MPS daemon left running by a killed sweep (process {folder.name}) in {pipe_dir}")
+        env = _daemon_env(folder)
+        if control is not None and daemon_answers(control, Path(env[PIPE_ENV])):
+            _stop(control, env)
+            echo(f"stopped the MPS daemon left running by a killed sweep (process {folder.name}) in {env[PIPE_ENV]}")
         shutil.rmtree(folder, ignore_errors=True)
 
 

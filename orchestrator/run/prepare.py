@@ -4,7 +4,6 @@ capacity, the store, the data, and what the study's store already holds."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Optional
 
 from ..data import load_dataset
@@ -17,6 +16,7 @@ from ..tracking import reader
 from ..tracking.store import absent_sqlite_file, check_reachable, redact, redact_spec, resolve_uri, spec_differences
 from ..tracking.writer import StudyTracker
 from . import capacity
+from .cluster import cluster_address
 from .study_guard import check_base
 
 
@@ -49,7 +49,7 @@ def prepare(spec: StudySpec, *, resume: bool, address: Optional[str] = None, add
     resolves and validates every plan); None expands here (an Optuna study's is cheap)."""
     plans = plans if plans is not None else get_design(spec.search.kind).expand(spec)
     fused_size(spec, plans)  # refuses an explicit fused_trials that cannot hold
-    address = address or os.environ.get("RAY_ADDRESS")
+    address = cluster_address(address)
     capacity.check_target(address, spec.resources)
     check_reachable(resolve_uri(spec.tracking.uri))  # before a client creates anything there
     if new_store(spec):  # nothing to resume or compare with; created while Ray starts (run_sweep)

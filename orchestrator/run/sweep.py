@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from ..tracking.writer import StudyTracker
 from . import capacity, checkpoint_retry
 from .auto_share import Chooser, Measured, share_for_sweep
 from .callbacks import FailuresAreFinal, ProgressPrinter, SweepTally, TrialPlans
-from .cluster import connect_ray, quiet_tune_defaults, ray_stopped_at_end
+from .cluster import cluster_address, connect_ray, quiet_tune_defaults, ray_stopped_at_end
 from .gpu_sharing import UNSHARED, Sharing, cuda_available, gpu_sharing, sweep_folder, trial_share
 from .fused_members import FusedFanOut
 from .fused_trial import run_fused_trial
@@ -213,7 +212,7 @@ def run_sweep(spec: StudySpec, *, address: Optional[str] = None, echo: Echo = pr
     resources = spec.resources
     # Trials sharing a GPU run under an MPS daemon started here, before Ray, so that Ray's workers
     # inherit its pipe folder; a cluster's nodes run their own (the compose GPU worker).
-    local_cuda = address is None and not os.environ.get("RAY_ADDRESS") and cuda_available()
+    local_cuda = cluster_address(address) is None and cuda_available()
     with sweep_folder(echo) as workdir, gpu_sharing(
             resources.gpu_sharing, gpus_per_trial=resources.gpus_per_trial, cuda=local_cuda,
             workdir=workdir) as sharing, ray_stopped_at_end():
@@ -239,7 +238,7 @@ def _run(spec: StudySpec, sharing: Sharing, *, address: Optional[str], echo: Ech
             connect_ray(address)
             created.result()
     sweep = Sweep(spec, echo, resumable=resumable, label_suffix=recipe_suffix(changes), sharing=sharing,
-                  choose_fused=choose_fused, cluster=address is not None or bool(os.environ.get("RAY_ADDRESS")))
+                  choose_fused=choose_fused, cluster=cluster_address(address) is not None)
     design = get_design(spec.search.kind)
     skipped = 0
     if plans is not None:

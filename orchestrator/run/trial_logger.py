@@ -46,12 +46,9 @@ class RunIdentities(Mapping[str, dict[str, str]]):
         return dict, (dict(self),)  # Tune pickles the searcher holding it: the ids, resolved
 
 
-def trained_as(result: dict) -> dict[str, str]:
-    """The run's tags of where its trial trained and whether its steps ran as CUDA graphs."""
-    tags = {DEVICE_TAG: str(result.get(DEVICE_KEY, "cpu"))}
-    if CUDA_GRAPHS_KEY in result:
-        tags[CUDA_GRAPHS_TAG] = str(result[CUDA_GRAPHS_KEY])
-    return tags
+def device_tag(result: dict) -> dict[str, str]:
+    """The run's tag of the device its trial trained on."""
+    return {DEVICE_TAG: str(result.get(DEVICE_KEY, "cpu"))}
 
 
 def resolved(run_id: str) -> Future:
@@ -134,9 +131,9 @@ class MlflowTrialLogger(Callback):
         tags = {}
         if node and self.nodes.get(trial.trial_id) != node:  # first result, or retried elsewhere
             self.nodes[trial.trial_id] = node
-            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")), **trained_as(result)}
+            tags = {f"{TAG}node": node, f"{TAG}node_ip": str(result.get("node_ip")), **device_tag(result)}
         graphs = result.get(CUDA_GRAPHS_KEY)
-        if graphs is not None and self.graphs.get(trial.trial_id) != graphs:  # a capture that failed mid-run
+        if graphs is not None and self.graphs.get(trial.trial_id) != graphs:  # first, or a capture failed mid-run
             self.graphs[trial.trial_id] = graphs
             tags[CUDA_GRAPHS_TAG] = str(graphs)
         if COPIED_FROM_KEY in result:
@@ -187,7 +184,7 @@ class MlflowTrialLogger(Callback):
         report = final_report_folder(trial) if outcome == "finished" else None
         if report is not None:
             self._write(trial, self.tracker.log_folder, report)
-        tags = {f"{TAG}outcome": outcome, **trained_as(last)}
+        tags = {f"{TAG}outcome": outcome, **device_tag(last)}
         self._write(trial, self.tracker.finish_trial, status="KILLED" if outcome == "pruned" else "FINISHED",
                     summary=summary, tags=tags)
         self.open.discard(trial.trial_id)

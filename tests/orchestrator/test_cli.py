@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
+GPU_SHARE_ALLOWED = "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"
+FUSED_ALLOWED = "resources.fused_trials: allowed: an integer >= 1 (trials fused in one process) or auto"
 
 
 def invoke(*args: str):
@@ -38,20 +40,13 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "train.epochs=zero"], "train.epochs: Input should be a valid integer"),
         (["sweep", "quickstart.yaml", "model.name=resnet21"], "model.name: unknown model 'resnet21'"),
         (["sweep", "quickstart.yaml", "epochs"], "override 'epochs': expected key=value"),
-        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"],
-         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
-        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"],
-         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
-        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.nan"],
-         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
-        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.inf"],
-         "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"),
-        (["sweep", "quickstart.yaml", "resources.fused_trials=four"],
-         "resources.fused_trials: allowed: an integer >= 1 (trials fused in one process) or auto"),
-        (["sweep", "quickstart.yaml", "resources.fused_trials=true"],
-         "resources.fused_trials: allowed: an integer >= 1 (trials fused in one process) or auto"),
-        (["sweep", "quickstart.yaml", "resources.fused_trials=0"],
-         "resources.fused_trials: allowed: an integer >= 1 (trials fused in one process) or auto"),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"], GPU_SHARE_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"], GPU_SHARE_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.nan"], GPU_SHARE_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.inf"], GPU_SHARE_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.fused_trials=four"], FUSED_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.fused_trials=true"], FUSED_ALLOWED),
+        (["sweep", "quickstart.yaml", "resources.fused_trials=0"], FUSED_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpu_sharing=exclusive"],
          "resources.gpu_sharing: Input should be 'mps' or 'time_slice'"),
         (["sweep", "quickstart.yaml", "--measure"],
