@@ -3,13 +3,15 @@
 Each distinct (model, input size, batch, precision) trains at K = 1, 2, 4, 8 processes on one
 GPU (``packing.PackingPool``, what the bench's packing section runs); ``auto`` takes the smallest
 K within 10% of the best aggregate images/s among the K whose processes fit in the GPU's memory
-with headroom. Measurements are cached per GPU model and torch/CUDA versions in one JSON file,
-so a re-run of the study (or another study of the same shapes) does not measure again.
+with headroom. Measurements are cached per GPU model, torch/CUDA versions and how the processes
+shared the GPU (under MPS or time-sliced) in one JSON file, so a re-run of the study (or another
+study of the same shapes) does not measure again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -17,12 +19,14 @@ from typing import Callable, Optional
 import torch
 
 from ..cache import cache_dir
+from ..run import gpu_sharing
 from .packing import PackedRun, recommended_k
 
 KS = (1, 2, 4, 8)
 MEMORY_HEADROOM = 0.85  # the share of device memory K processes may plan to use
 CONTEXT_MIB = 500.0  # a CUDA context per process, beyond what torch's allocator reports
 CACHE_FILE = "packing.json"
+MPS, TIME_SLICED = "mps", "time_slice"  # how K processes on one GPU share it
 
 
 def fits(run: PackedRun, device_mib: Optional[float], *, headroom: float = MEMORY_HEADROOM) -> bool:
@@ -53,17 +57,30 @@ class PackingKey:
     batch_size: int
     precision: str  # as the step runs: e.g. bf16+channels_last+graphs
     options: str = ""  # the model's options that change its shapes (a width, a kernel size)
+    sharing: str = ""  # on CUDA: MPS or TIME_SLICED (0.92x of one trial where MPS gives 6x)
 
     @classmethod
     def here(cls, device: torch.device, *, model: str, input_size: int, batch_size: int,
-             precision: str, options: str = "") -> PackingKey:
-        gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-        return cls(gpu, torch.__version__, str(torch.version.cuda), model, input_size, batch_size, precision,
-                   options)
+             precision: str, options: str = "", sharing: Optional[str] = None) -> PackingKey:
+        """The key of a measurement made now on ``device``; ``sharing`` defaults to how processes
+        started now would share it (:func:`sharing_here`)."""
+        if device.type != "cuda":
+            return cls("cpu", torch.__version__, str(torch.version.cuda), model, input_size, batch_size,
+                       precision, options)
+        return cls(torch.cuda.get_device_name(device), torch.__version__, str(torch.version.cuda), model,
+                   input_size, batch_size, precision, options, sharing or sharing_here())
 
     @property
     def text(self) -> str:
         return "|".join(str(value) for value in asdict(self).values())
+
+
+def sharing_here() -> str:
+    """How processes started now share a GPU: under the MPS daemon their environment finds, else
+    time-sliced. A measurement without a daemon (``--dry-run --measure``, a ``time_slice`` sweep)
+    must never give an MPS sweep its K from the cache."""
+    found, _ = gpu_sharing.running_daemon(dict(os.environ), gpu_sharing.find_control())
+    return MPS if found is not None else TIME_SLICED
 
 
 class PackingCache:

@@ -98,3 +98,18 @@ def test_the_key_names_this_machine() -> None:
 def test_the_key_names_the_gpu_model() -> None:
     here = PackingKey.here(torch.device("cuda"), model="resnet20", input_size=32, batch_size=128, precision="amp")
     assert here.gpu == torch.cuda.get_device_name() and here.cuda == torch.version.cuda
+
+
+def test_measurements_under_mps_and_time_sliced_are_cached_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """K processes time-slicing a GPU run at 0.92x of one, under MPS at 6x (issue 23): a measurement
+    made without a daemon (``--dry-run --measure``, a ``time_slice`` sweep) must not be the cached
+    answer of a sweep that packs under MPS."""
+    from orchestrator.run import gpu_sharing
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    fields = dict(model="resnet20", input_size=32, batch_size=128, precision="bf16+channels_last+graphs")
+    monkeypatch.setattr(gpu_sharing, "running_daemon", lambda environ, control: (None, None))
+    alone = PackingKey.here(torch.device("cuda"), **fields)
+    monkeypatch.setattr(gpu_sharing, "running_daemon", lambda environ, control: (Path("/tmp/nvidia-mps"), None))
+    served = PackingKey.here(torch.device("cuda"), **fields)
+    assert (alone.sharing, served.sharing) == ("time_slice", "mps") and alone.text != served.text
