@@ -4,7 +4,7 @@ Per workload (ResNet-20 at the seeds' batch of 128 and at 1024) and K = 1, 2, 4,
 time-slicing the GPU (what ``gpus_per_trial: 1/K`` gives without MPS), K processes under an MPS
 daemon (started and stopped here as the sweep does), and K fused members in one process. The
 MPS runs feed :mod:`.choice`'s cache, so a sweep with ``gpus_per_trial: auto`` on this GPU and
-software does not measure them again.
+software that trains the same recipe (the setting's: no CUDA graphs) does not measure them again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Optional
 import torch
 
 from ..run.gpu_sharing import gpu_sharing, sweep_folder
-from .choice import PackingCache, PackingKey, choose_k
+from .auto import workload_of
+from .choice import MPS, PackingCache, PackingKey, choose_k
 from .fused import time_fused
 from .packing import PackedRun, PackingPool
 from .workload import Setting, Workload
@@ -54,12 +55,19 @@ def _packed(workloads: tuple[Workload, ...], ks: tuple[int, ...], device: torch.
         return [[pool.run(workload, setting, k) for k in ks] for workload in workloads]
 
 
+def mps_key(device: torch.device, workload: Workload, setting: Setting) -> PackingKey:
+    """The key a sweep's ``gpus_per_trial: auto`` reads for what these MPS runs trained: named as
+    ``auto`` names a recipe (e.g. ``bf16+channels_last``, not the setting's ``amp+channels_last``),
+    and under MPS though the daemon has stopped by the time it is written."""
+    measured_as, precision = workload_of(workload.config(setting, device), device)
+    return PackingKey.here(device, model=measured_as.model, input_size=measured_as.input_size or measured_as.stored_size,
+                           batch_size=measured_as.batch_size, precision=precision.name, sharing=MPS)
+
+
 def _cache(device: torch.device, workload: Workload, setting: Setting, runs: list[PackedRun],
            cache: Optional[PackingCache]) -> None:
     if cache is not None and runs and all(not run.errors for run in runs):
-        key = PackingKey.here(device, model=workload.model, input_size=workload.input_size or workload.stored_size,
-                              batch_size=workload.batch_size, precision=setting.name)
-        cache.put(key, runs)
+        cache.put(mps_key(device, workload, setting), runs)
 
 
 def measure_sharing(workloads: tuple[Workload, ...], ks: tuple[int, ...], device: torch.device, setting: Setting,

@@ -100,3 +100,25 @@ def test_recipes_that_train_differently_are_measured_apart_and_alike_ones_once(t
     chosen = auto_share([config("resnet20"), wide, alike], device=torch.device("cpu"), measure=measure, cache=cache)
     assert measure.calls == ["resnet20", "resnet20"] and len(chosen.rows) == 2
     assert chosen.rows[1]["workload"].startswith("resnet20('width': 2) 32px")
+
+
+def test_the_bench_caches_its_mps_runs_under_the_key_a_sweep_under_mps_reads(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    """``bench gpu``'s sharing section writes its MPS runs after its daemon has stopped: they are
+    read by a sweep that trains the same recipe under MPS, not measured again."""
+    from types import SimpleNamespace
+
+    from orchestrator.bench.sharing import FULL_WORKLOADS, mps_key
+    from orchestrator.bench.workload import Setting
+    from orchestrator.run import gpu_sharing
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: SimpleNamespace(total_memory=2**37))
+    cuda, cache = torch.device("cuda"), PackingCache(tmp_path)
+    runs = [PackedRun(k, rate) for k, rate in zip((1, 2, 4, 8), RATES["resnet20"])]
+    cache.put(mps_key(cuda, FULL_WORKLOADS[0], Setting("amp+channels_last", channels_last=True)), runs)
+    monkeypatch.setattr(gpu_sharing, "running_daemon", lambda environ, control: (Path("/tmp/nvidia-mps"), None))
+    sweep = {**config("resnet20"), "train": {"amp": "auto", "channels_last": True, "cuda_graphs": "off"}}
+    chosen = auto_share([sweep], device=cuda, measure=lambda *args: pytest.fail("measured again"), cache=cache)
+    assert chosen.rows[0]["cached"] and chosen.k == 4
