@@ -20,15 +20,26 @@ def check_cuda() -> None:
 
 
 def measure_lines(spec: StudySpec, plans: Optional[list[TrialPlan]]) -> list[str]:
-    """The measurement table, the chosen K, and the projected wall time on N GPUs."""
+    """How the study's trials would share a GPU, the measurement table, the chosen K, and the
+    projected wall time on N GPUs."""
     import torch
 
     from ..bench.auto import auto_share
+    from ..run.auto_share import UNPACKED_LINE
+    from ..run.gpu_sharing import gpu_sharing, sweep_folder
 
     configs = [plan.config for plan in plans] if plans is not None else [spec.trial_config()]
-    chosen = auto_share(configs, device=torch.device("cuda", 0))
+    lines: list[str] = []
+    # Measured as the sweep measures: under the MPS daemon the study's gpu_sharing would run (K
+    # time-sliced processes run slower than one, so a measurement without it would choose K = 1).
+    with sweep_folder(lines.append) as workdir, gpu_sharing(
+            spec.resources.gpu_sharing, gpus_per_trial="auto", cuda=True, workdir=workdir) as sharing:
+        lines.append(sharing.message)
+        if not sharing.packed:
+            return [*lines, UNPACKED_LINE]
+        chosen = auto_share(configs, device=torch.device("cuda", 0))
     gpus = torch.cuda.device_count()
-    return [*chosen.table(), projected(spec, configs, chosen.rows, chosen.k, gpus)]
+    return [*lines, *chosen.table(), projected(spec, configs, chosen.rows, chosen.k, gpus)]
 
 
 def projected(spec: StudySpec, configs: list[dict[str, Any]], rows: list[dict[str, Any]], k: int, gpus: int) -> str:

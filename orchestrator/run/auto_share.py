@@ -10,6 +10,7 @@ from .cluster import cluster_address, connect_ray
 from .gpu_sharing import Sharing
 
 Echo = Callable[[str], None]
+UNPACKED_LINE = "gpus_per_trial auto: one trial per GPU (trials cannot share a GPU fast here; nothing measured)"
 
 
 class Measured(Protocol):
@@ -49,7 +50,7 @@ def resolve_share(spec: StudySpec, sharing: Sharing, configs: list[dict[str, Any
         echo("gpus_per_trial auto: train.device is cpu, so trials ask for no GPU (nothing measured)")
     elif not sharing.packed or choose is None:
         share = 1.0  # MPS did not start: packing would be slower than one trial per GPU
-        echo("gpus_per_trial auto: one trial per GPU (trials cannot share a GPU fast here; nothing measured)")
+        echo(UNPACKED_LINE)
     else:
         result = choose(configs)
         share = result.share

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from typing import Iterator, Optional
 
 import ray
@@ -86,3 +88,24 @@ def connect_ray(address: Optional[str]) -> None:
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise OrchestrateError(f"cannot connect to Ray at {address}: {exc}") from None
+    sigterm_as_ctrl_c()
+
+
+def sigterm_as_ctrl_c() -> None:
+    """Handle SIGTERM (``timeout``, ``docker stop``, a batch scheduler's preemption) as Ctrl-C.
+
+    ``ray.init`` installs a SIGTERM handler that raises ``SystemExit(1)`` wherever the driver is:
+    the sweep ended with no word and the exit code of a failed trial. Passed to whatever handles
+    SIGINT when it comes instead: Tune's handler during a stage (its trials stop, their runs are
+    marked KILLED, and the sweep prints how to resume), else Python's KeyboardInterrupt (also
+    where SIGINT is ignored, as in a background job, which SIGTERM must still stop)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set there; Ray's stays
+
+    def as_ctrl_c(signum: int, frame: object) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if not callable(handler):
+            raise KeyboardInterrupt
+        handler(signal.SIGINT, frame)
+
+    signal.signal(signal.SIGTERM, as_ctrl_c)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -209,9 +210,17 @@ def test_a_real_daemon_serves_a_cuda_process_and_is_gone_afterwards(tmp_path: Pa
             pytest.skip(outcome.message)
         pipe = Path(os.environ[PIPE_ENV])
         assert gpu_sharing.daemon_answers(control, pipe)
-        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.ones(1, device='cuda').item())"],
-                               capture_output=True, text=True, timeout=120)  # inherits the exported folders
-        assert probe.returncode == 0 and probe.stdout.strip() == "1.0", probe.stderr
+        # A CUDA client that finds no daemon runs without MPS, silently: the probe asks the daemon
+        # for its servers while it holds its context, and one must be serving it.
+        holding = (f"import subprocess, torch; print(torch.ones(1, device='cuda').item()); "
+                   f"print(subprocess.run([{control!r}], input={gpu_sharing.PROBE!r}, capture_output=True, "
+                   f"text=True).stdout.split())")
+        probe = subprocess.run([sys.executable, "-c", holding], capture_output=True, text=True,
+                               timeout=120)  # inherits the exported folders
+        assert probe.returncode == 0, probe.stderr
+        value, servers = probe.stdout.splitlines()[-2:]
+        assert value == "1.0", probe.stdout
+        assert re.fullmatch(r"\['\d+'(, '\d+')*\]", servers), f"no MPS server served the probe: {probe.stdout}"
     assert not (pipe / "control").exists()
 
 
@@ -324,3 +333,41 @@ def test_on_a_cluster_a_share_below_one_is_asked_as_given(tools: Path, monkeypat
     seen, echoed = packed_sweep_outcome(monkeypatch, address="10.0.0.1:6379")
     assert seen == {"mode": NOT_SHARED, "share": 0.25}
     assert lines(tools) == [] and echoed == []
+
+
+@pytest.mark.parametrize("mps", ["starts", "fails"])
+def test_a_measured_dry_run_measures_under_the_daemon_the_sweep_would_start(
+        tools: Path, monkeypatch: pytest.MonkeyPatch, mps: str) -> None:
+    """``--dry-run --measure`` times K processes as the sweep would run them: under MPS (time-sliced,
+    they run slower than one and K = 1 would be chosen), or not at all where MPS cannot start."""
+    import torch
+
+    from orchestrator.bench import auto, choice
+    from orchestrator.commands.measure import measure_lines
+    from orchestrator.run.auto_share import UNPACKED_LINE
+    from orchestrator.study import parse_spec
+
+    measured_under: list[str] = []
+
+    class Chosen:
+        k, rows = 4, [{"workload": "resnet20", "runs": [{"k": 4, "images_per_second": 50_000.0}]}]
+
+        def table(self) -> list[str]:
+            return ["gpus_per_trial auto: 4 trials per GPU (gpus_per_trial 0.25)"]
+
+    def auto_share(configs, *, device):
+        measured_under.append(choice.sharing_here())
+        return Chosen()
+
+    if mps == "fails":
+        monkeypatch.setenv("FAKE_MPS_FAIL", "1")
+    monkeypatch.setattr(auto, "auto_share", auto_share)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    spec = parse_spec({"name": "measured", "data": {"dataset": "digits"}})
+    found = measure_lines(spec, None)
+    if mps == "fails":
+        assert measured_under == [] and found[-1] == UNPACKED_LINE and found[0].startswith("MPS unavailable (")
+        return
+    assert measured_under == [choice.MPS] and found[0].startswith("trials share each GPU under an MPS daemon started")
+    assert found[1] == Chosen().table()[0] and found[2].startswith("projected wall time: ")
+    assert [call.split()[0] for call in lines(tools)] == ["start", "quit"] and PIPE_ENV not in os.environ

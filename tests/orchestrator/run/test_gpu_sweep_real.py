@@ -16,6 +16,8 @@ import yaml
 from orchestrator.run import gpu_sharing
 
 REPO = Path(__file__).resolve().parents[3]
+SWEEP_LIMIT_S = 100  # with STOP_WAIT_S, inside the `timeout 180` of the GPU session's step
+STOP_WAIT_S = 60
 
 
 def mps_processes() -> list[str]:
@@ -40,9 +42,17 @@ def test_a_packed_sweep_trains_under_its_own_daemon_and_leaves_none_behind(tmp_p
             "tracking": {"uri": uri}}
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "sweep", str(tmp_path / "spec.yaml")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    sweep = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "sweep", str(tmp_path / "spec.yaml")],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, errors = sweep.communicate(timeout=SWEEP_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not the SIGKILL of subprocess.run's timeout: the sweep unwinds and stops its
+        # trials, Ray and its daemon, so the GPU session's next step finds the GPU free.
+        sweep.terminate()
+        out, errors = sweep.communicate(timeout=STOP_WAIT_S)
+        pytest.fail(f"the sweep ran past {SWEEP_LIMIT_S} s: {out[-2000:]}{errors[-2000:]}")
+    assert sweep.returncode == 0, out[-2000:] + errors[-2000:]
     client = read_client(uri)
     parent = latest_sweep_run(client, "packed_gpu")
     assert parent.data.tags[GPU_SHARING_TAG] == gpu_sharing.MPS_STARTED

@@ -71,6 +71,24 @@ def interrupt(driver: Driver) -> tuple[int, str]:
     return driver.finish()
 
 
+def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_says_how_to_resume(store_uri, tmp_path: Path) -> None:
+    """``timeout``, ``docker stop`` or a scheduler's preemption send SIGTERM to the driver alone:
+    its trials stop, their runs are marked KILLED as interrupted, and it says how to resume (Ray's
+    own handler ended the sweep with exit 1, the code of a failed trial, and no word)."""
+    spec_file = tmp_path / "chaos_sigterm.yaml"
+    spec_file.write_text(yaml.safe_dump(study("chaos_sigterm", store_uri, lrs=[0.05], epochs=500,
+                                              storage=str(tmp_path / "ray"))))
+    driver = Driver(str(spec_file))
+    wait_for(lambda: driver.count(" epoch 1/500 ") == 1)
+    driver.process.terminate()
+    code, output = driver.finish(timeout=120)
+    assert code == 130, output
+    assert f"interrupted: 1 runs marked KILLED; continue with: orchestrate sweep {spec_file} --resume" in output
+    assert parent_statuses(store_uri, "chaos_sigterm") == ["KILLED"]
+    runs = trial_runs(store_uri, "chaos_sigterm")
+    assert runs["status"].tolist() == ["KILLED"] and runs["tags.orchestrate.outcome"].tolist() == ["interrupted"]
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_an_optuna_sweep_and_resume_finishes_it_with_uninterrupted_numbers(
         store_uri, tmp_path: Path) -> None:
