@@ -11,7 +11,7 @@ from ..bench.gpu_cli import gpu_command
 from ..bench.gpu_sweep import OPTIONAL
 from ..errors import SpecError
 from . import friendly_errors
-from .data import ROOT_HELP
+from .data import ROOT_HELP, check_dataset
 
 # Trials, epochs, runs, batches: refused by click below 1, before a bench starts Ray, writes a
 # store or measures anything (a zero once ran a warm-up sweep first, or printed 0 images/s).
@@ -61,6 +61,7 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
     from ..bench.loader import bench_loader as run
     from ..train.setup import resolve_device
 
+    check_dataset(dataset, {})
     size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
     tensors = load_dataset(dataset, root=root, download=False, **size)
     target = resolve_device(device)
