@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional, TypeVar, Union, get_args
+from types import UnionType
+from typing import Annotated, Any, Optional, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -81,7 +82,7 @@ def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix:
     Plugins' options are discriminated unions (``search`` by ``kind``, a scheduler or sampler by
     ``name``): pydantic puts the chosen member's tag in the error's location, which the key path
     leaves out; an option of another member says which members take it."""
-    error = exc.errors()[0]
+    error = _chosen_error(exc.errors(), root)
     located = _locate(root, [str(part) for part in error["loc"]])
     loc = located.path
     cause = error.get("ctx", {}).get("error")
@@ -104,6 +105,18 @@ def format_validation_error(exc: ValidationError, root: type[BaseModel], prefix:
     return f"{path}: {message} (got {error.get('input')!r})"
 
 
+def _chosen_error(errors: list[Any], root: type[BaseModel]) -> Any:
+    """The first error; where it lies in a branch of a plain union (``mode: max`` or a list of
+    modes), the error of the branch that got furthest into the value: for ``[max, maxx]`` the
+    list's item 1, not "should be 'max' or 'min'" said of the whole list."""
+    first = errors[0]
+    branch = _locate(root, [str(part) for part in first["loc"]]).branch
+    if branch is None:
+        return first
+    siblings = [e for e in errors if tuple(e["loc"][:branch]) == tuple(first["loc"][:branch])]
+    return max(siblings, key=lambda e: len(e["loc"]))  # the first of the deepest
+
+
 @dataclass
 class _Located:
     """An error's key path without union tags; the model holding its last key (None inside a
@@ -113,6 +126,7 @@ class _Located:
     model: Optional[type[BaseModel]]
     members: list[type[BaseModel]] = field(default_factory=list)
     tag: Optional[tuple[str, str]] = None  # (discriminator, value) of the chosen member
+    branch: Optional[int] = None  # where in the raw location a plain union's branch label stands
 
 
 def _locate(root: type[BaseModel], raw: list[str]) -> _Located:
@@ -120,6 +134,7 @@ def _locate(root: type[BaseModel], raw: list[str]) -> _Located:
     model: Optional[type[BaseModel]] = root
     members: list[type[BaseModel]] = []
     tag: Optional[tuple[str, str]] = None
+    branch: Optional[int] = None
     index = 0
     while index < len(raw):
         part = raw[index]
@@ -130,9 +145,14 @@ def _locate(root: type[BaseModel], raw: list[str]) -> _Located:
         if model is None or part not in model.model_fields:
             model, members, tag = None, [], None  # inside a plain mapping (factors, options)
             continue
-        found = _models_in(model.model_fields[part].annotation)
+        annotation = model.model_fields[part].annotation
+        found = _models_in(annotation)
         members, tag = [], None
-        if len(found) > 1:  # a discriminated union: the chosen member's tag comes next
+        if not found and _plain_union(annotation):  # pydantic names the failing branch next
+            # ("literal['max','min']", "list[str]"): a type, not a key the user wrote
+            branch, model = index, None
+            index += 1
+        elif len(found) > 1:  # a discriminated union: the chosen member's tag comes next
             chosen = raw[index]
             index += 1
             match = [(m, key) for m in found for key, f in m.model_fields.items() if f.default == chosen]
@@ -140,7 +160,13 @@ def _locate(root: type[BaseModel], raw: list[str]) -> _Located:
             members, tag = (found, (match[0][1], chosen)) if match else ([], None)
         else:
             model = found[0] if found else None
-    return _Located(path, model, members, tag)
+    return _Located(path, model, members, tag, branch)
+
+
+def _plain_union(annotation: Any) -> bool:
+    """Whether ``annotation`` is a union of several types other than None (``Optional[X]`` is not)."""
+    return get_origin(annotation) in (Union, UnionType) and len([a for a in get_args(annotation)
+                                                                  if a is not type(None)]) > 1
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

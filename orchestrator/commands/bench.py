@@ -11,7 +11,11 @@ from ..bench.gpu_cli import gpu_command
 from ..bench.gpu_sweep import OPTIONAL
 from ..errors import SpecError
 from . import friendly_errors
-from .data import ROOT_HELP
+from .data import ROOT_HELP, check_dataset
+
+# Trials, epochs, runs, batches: refused by click below 1, before a bench starts Ray, writes a
+# store or measures anything (a zero once ran a warm-up sweep first, or printed 0 images/s).
+COUNT = click.IntRange(min=1)
 
 @click.group()
 def bench() -> None:
@@ -22,8 +26,8 @@ bench.add_command(gpu_command, "gpu")
 
 
 @bench.command("trials")
-@click.option("--trials", default=8, show_default=True, help="One-epoch trials per side.")
-@click.option("--cpus-per-trial", default=1.0, show_default=True)
+@click.option("--trials", default=8, show_default=True, type=COUNT, help="One-epoch trials per side.")
+@click.option("--cpus-per-trial", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @friendly_errors
 def bench_trials(trials: int, cpus_per_trial: float) -> None:
     """Seconds per trial with Tune's workers reused between trials vs a fresh worker per trial."""
@@ -40,11 +44,12 @@ def bench_trials(trials: int, cpus_per_trial: float) -> None:
 @click.option("--dataset", default="synthetic", show_default=True, help="A registered dataset.")
 @click.option("--root", default=None, help=ROOT_HELP)
 @click.option("--augment", default="standard", show_default=True, help="none, standard, randaugment, autoaugment.")
-@click.option("--batch-size", default=256, show_default=True)
-@click.option("--batches", default=20, show_default=True, help="Timed batches per pipeline.")
-@click.option("--workers", default=2, show_default=True, help="DataLoader worker processes.")
+@click.option("--batch-size", default=256, show_default=True, type=COUNT)
+@click.option("--batches", default=20, show_default=True, type=COUNT, help="Timed batches per pipeline.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0),
+              help="DataLoader worker processes.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--threads", default=None, type=int,
+@click.option("--threads", default=None, type=COUNT,
               help="Intra-op threads of this process (default: torch's); DataLoader workers use one each.")
 @friendly_errors
 def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: int, batches: int,
@@ -56,6 +61,7 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
     from ..bench.loader import bench_loader as run
     from ..train.setup import resolve_device
 
+    check_dataset(dataset, {})
     size = {"train_size": (batches + 1) * batch_size} if dataset == "synthetic" else {}
     tensors = load_dataset(dataset, root=root, download=False, **size)
     target = resolve_device(device)
@@ -74,10 +80,11 @@ def bench_loader(dataset: str, root: Optional[str], augment: str, batch_size: in
 
 
 @bench.command("sweep")
-@click.option("--trials", default=8, show_default=True, help="Trials (seeds of one configuration).")
-@click.option("--epochs", default=3, show_default=True, help="Epochs per trial.")
-@click.option("--slots", default=2, show_default=True, help="Trials at a time, one CPU each.")
-@click.option("--train-size", default=1024, show_default=True, help="Synthetic training images per trial.")
+@click.option("--trials", default=8, show_default=True, type=COUNT, help="Trials (seeds of one configuration).")
+@click.option("--epochs", default=3, show_default=True, type=COUNT, help="Epochs per trial.")
+@click.option("--slots", default=2, show_default=True, type=COUNT, help="Trials at a time, one CPU each.")
+@click.option("--train-size", default=1024, show_default=True, type=COUNT,
+              help="Synthetic training images per trial.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also run bare Ray Tune + MLflowLoggerCallback (skip it for long sweeps).")
 @friendly_errors
@@ -101,7 +108,7 @@ def bench_sweep(trials: int, epochs: int, slots: int, train_size: int, baseline:
 
 
 @bench.command("store")
-@click.option("--runs", default=10_000, show_default=True, help="Trial runs in the store.")
+@click.option("--runs", default=10_000, show_default=True, type=COUNT, help="Trial runs in the store.")
 @friendly_errors
 def bench_store(runs: int) -> None:
     """Reads of a SQLite store of RUNS trial runs: SQL vs MlflowClient, sweep start, leaderboard, report."""
@@ -122,7 +129,7 @@ def bench_store(runs: int) -> None:
 
 
 @bench.command("memory")
-@click.option("--epochs", default=2, show_default=True, help="Epochs per trial.")
+@click.option("--epochs", default=2, show_default=True, type=COUNT, help="Epochs per trial.")
 @click.option("--spec", "spec_path", default=None, help="A grid study (default: the quickstart, resnet20 on digits).")
 @friendly_errors
 def bench_memory(epochs: int, spec_path: Optional[str]) -> None:

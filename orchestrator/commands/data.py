@@ -35,6 +35,19 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
+def check_dataset(name: str, options: dict[str, Any]) -> None:
+    """An unknown dataset, or an option its builder does not take, is bad input (exit 2), refused
+    before anything is fetched or written; a missing archive stays a runtime error (exit 1)."""
+    from ..data import dataset_options
+    from ..errors import OptionError
+    from ..options import check_options
+
+    try:
+        check_options("dataset", name, dataset_options, options)
+    except OptionError as exc:
+        raise SpecError(str(exc)) from None
+
+
 @data.command("prepare")
 @click.argument("name")
 @click.option("--root", default=None, help=ROOT_HELP)
@@ -49,7 +62,9 @@ def data_prepare(name: str, root: Optional[str], options: tuple[str, ...], verif
 
     from ..data.prepare import prepare_dataset
 
-    tensors = prepare_dataset(name, Path(root) if root else None, check=verify, **_parse_options(options))
+    parsed = _parse_options(options)
+    check_dataset(name, parsed)
+    tensors = prepare_dataset(name, Path(root) if root else None, check=verify, **parsed)
     click.echo(_summary(name, tensors))
 
 
@@ -66,5 +81,6 @@ def data_import(name: str, archive: str, root: Optional[str], verify: bool) -> N
 
     from ..data.prepare import import_dataset
 
+    check_dataset(name, {})
     tensors = import_dataset(name, Path(archive), Path(root) if root else None, check=verify)
     click.echo(_summary(name, tensors))

@@ -48,7 +48,12 @@ class RandAugment(Op):
                  interpolation: str = "nearest") -> None:
         # The magnitude indexes the bins when the first batch is drawn: a bin past the last would
         # fail there, a negative one would silently count from the strongest. A negative num_ops
-        # would apply no op, silently.
+        # would apply no op, silently. A fractional or non-numeric count or bin also passes
+        # torchvision's constructor and fails only at the first batch, inside a running trial.
+        counts = {"num_ops": num_ops, "magnitude": magnitude, "num_magnitude_bins": num_magnitude_bins}
+        for option, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{option} {value!r}; allowed: a whole number")
         if num_ops < 0:
             raise ValueError(f"num_ops {num_ops}; allowed: 0 or more")
         if num_magnitude_bins < 2:

@@ -119,11 +119,14 @@ def expand_preset(name: str) -> list[AugmentItem]:
 
 
 def _build_item(item: AugmentItem, where: str) -> Op:
+    if not isinstance(item, (str, dict)):
+        raise OptionError(where, f"an augmentation is an op name or a mapping, e.g. hflip or {{name: cutout, "
+                                 f"size: 16}}; allowed names: {', '.join(OPS)} (got {item!r})")
     entry = {"name": item} if isinstance(item, str) else dict(item)
     if "name" not in entry:
         raise OptionError(where, "an augmentation needs a name, e.g. {name: cutout, size: 16}")
     name = entry.pop("name")
-    check_options("augmentation", str(name), op_options, entry, key=where)
+    check_options("augmentation", str(name), op_options, entry, key=where, name_key=f"{where}.name")
     if name in COMPOSITES:
         children = entry.get("transforms")
         if not isinstance(children, list) or not children:

@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import Field, field_validator
 
 from ..schema import StrictModel
+from ..tracking.store import unsupported_scheme
 
 
 class ResourcesSpec(StrictModel):
@@ -62,3 +63,10 @@ class ResourcesSpec(StrictModel):
 
 class TrackingSpec(StrictModel):
     uri: Optional[str] = Field(None, description="default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db")
+
+    @field_validator("uri")
+    @classmethod
+    def _store_mlflow_opens(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and unsupported_scheme(value):
+            raise ValueError(unsupported_scheme(value))
+        return value

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
 
 import pandas as pd
 
-from ..errors import OrchestrateError, StudyNotFoundError
+from ..errors import OrchestrateError, SpecError, StudyNotFoundError
 from . import sqlite_reader
 from .names import (ADDED_TO_STUDY, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
                     UI_TRAINING_VIEW)
-from .store import absent_sqlite_file, redact, resolve_uri
+from .store import absent_sqlite_file, redact, resolve_uri, unsupported_scheme
 
 if TYPE_CHECKING:  # MLflow loads when a client is made (see mlflow_client): SQL reads of a SQLite store skip it
     from mlflow.tracking import MlflowClient
@@ -42,6 +42,8 @@ def existing_store(uri: Optional[str] = None) -> str:
     """The resolved URI of a store that exists. MLflow creates (and migrates) a SQLite file on
     first contact, so a report asked of a store that is not there would leave an empty one behind."""
     resolved = resolve_uri(uri)
+    if unsupported_scheme(resolved):
+        raise SpecError(f"tracking store: {unsupported_scheme(resolved)}")
     path = absent_sqlite_file(resolved)
     if path is not None:
         raise StudyNotFoundError(f"no MLflow store at {path}: no study has run there")

@@ -16,6 +16,21 @@ DEFAULT_URI = "sqlite:///mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
 
 
+# The URI schemes MLflow opens a store at (a database's may name its driver: postgresql+psycopg2);
+# a plain path is MLflow's file store. Any other scheme fails in MLflow's registry lookup with a
+# multi-sentence exception, after a sweep has said it is starting.
+STORE_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file", "databricks",
+                 "databricks-uc", "uc")
+
+
+def unsupported_scheme(uri: str) -> str:
+    """Why MLflow opens no store at ``uri`` ('' when it does)."""
+    scheme, sep, _ = uri.partition("://")
+    if not sep or scheme.split("+")[0].lower() in STORE_SCHEMES:
+        return ""
+    return f"unsupported scheme {scheme!r} in {redact(uri)}; allowed: {', '.join(STORE_SCHEMES)} (or a path)"
+
+
 def sqlite_path(uri: str) -> Optional[Path]:
     """The database file of a SQLite store URI, None for any other store."""
     return Path(uri[len(SQLITE_PREFIX):]) if uri.startswith(SQLITE_PREFIX) else None

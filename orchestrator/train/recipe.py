@@ -15,7 +15,9 @@ from ..options import check_options
 from ..schema import OptionsModel, StrictModel
 from ..tracking.names import TOP1
 
-AugmentList = list[Union[str, dict[str, Any]]]
+# Op names or mappings; each item is checked by ``build_augmentation``, which names its index and
+# the ops allowed (a typed item here would be refused as "should be a valid string").
+AugmentList = list[Any]
 
 
 def _check_metric(metric: str, key: str) -> None:

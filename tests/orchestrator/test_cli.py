@@ -51,6 +51,11 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
          "resources.gpu_sharing: Input should be 'mps' or 'time_slice'"),
         (["sweep", "quickstart.yaml", "--measure"],
          "--measure goes with --dry-run: it measures and projects, it runs nothing"),
+        # A store scheme MLflow has no store for: was exit 1 with MLflow's registry exception,
+        # after the sweep said it was starting (and on leaderboard / report likewise).
+        (["sweep", "quickstart.yaml", "tracking.uri=sqlit:///x.db"], "tracking.uri: unsupported scheme 'sqlit'"),
+        (["leaderboard", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme"),
+        (["report", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme 'sqlit'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:

@@ -93,3 +93,16 @@ def test_prepare_builds_an_imagefolder_cache_from_options(tmp_path: Path, image_
 def test_import_of_a_dataset_without_an_archive_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["data", "import", "digits", str(tmp_path)])
     assert result.exit_code == 1 and "not distributed as one archive" in result.output
+
+
+@pytest.mark.parametrize("arguments, says", [
+    # Each was exit 1: the registry's KeyError, or the builder's TypeError for the option.
+    (["data", "prepare", "cifar1000"], "unknown dataset 'cifar1000'; did you mean cifar100, cifar10? allowed:"),
+    (["data", "prepare", "digits", "-o", "size=16"], "dataset digits has no option 'size'; allowed: image_size"),
+    (["bench", "loader", "--dataset", "cifar1000"], "unknown dataset 'cifar1000'; did you mean"),
+])
+def test_an_unknown_dataset_or_option_is_one_line_exit_2_and_nothing_written(
+        tmp_path: Path, arguments: list[str], says: str) -> None:
+    result = CliRunner().invoke(main, [*arguments, "--root", str(tmp_path / "cache")])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {says}"), result.output
+    assert "\n" not in result.output.strip() and not (tmp_path / "cache").exists()

@@ -123,6 +123,12 @@ def test_random_apply_and_random_choice_extremes() -> None:
     ([{"name": "randaugment", "magnitude": -1}], "magnitude -1 is not a bin"),
     ([{"name": "randaugment", "num_magnitude_bins": 1, "magnitude": 0}], "num_magnitude_bins 1; allowed: 2 or more"),
     ([{"name": "randaugment", "num_ops": -1}], "num_ops -1; allowed: 0 or more"),  # else no op, silently
+    # Else accepted here and failing at the first batch, in a running trial (or, for 'two', a
+    # comparison's TypeError that names no allowed value).
+    ([{"name": "randaugment", "num_ops": 2.5}], "num_ops 2.5; allowed: a whole number"),
+    ([{"name": "randaugment", "magnitude": 9.5}], "magnitude 9.5; allowed: a whole number"),
+    ([{"name": "randaugment", "num_magnitude_bins": 10.5, "magnitude": 1}], "num_magnitude_bins 10.5; allowed"),
+    ([{"name": "randaugment", "num_ops": "two"}], "num_ops 'two'; allowed: a whole number"),
 ])
 def test_bad_augmentation_is_an_option_error(augment, message: str) -> None:
     with pytest.raises(OptionError, match=message):

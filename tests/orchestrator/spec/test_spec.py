@@ -51,6 +51,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: [1, 2]\n", "model: Input should be a valid dictionary"),
         ("name: x\nmodel: {name: resnet20\n", "invalid YAML"),
         ("- a\n- b\n", "a spec is a mapping"),
+        # A key that takes one value or a list: pydantic's name of the failing branch
+        # ("literal['max','min']") is no key, and a bad list item is named by its index.
+        ("name: x\nsearch: {mode: maximize}\n", "search.mode: Input should be 'max' or 'min' (got 'maximize')"),
+        ("name: x\nsearch: {kind: optuna, space: {train.epochs: {int: [1, 3]}}, metric: [val/top1, val/loss], "
+         "mode: [max, minn]}\n", "search.mode.1: Input should be 'max' or 'min' (got 'minn')"),
+        ("name: x\nsearch: {metric: [val/top1, 3]}\n", "search.metric.1: Input should be a valid string (got 3)"),
     ],
 )
 def test_invalid_spec_is_one_line_naming_the_key(tmp_path: Path, text: str, expected: str) -> None:

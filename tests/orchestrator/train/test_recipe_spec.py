@@ -14,6 +14,11 @@ from orchestrator.study import parse_spec
     ({"data": {"augment": "fancy"}}, "data.augment: unknown augmentation preset 'fancy'; allowed: none, standard"),
     ({"data": {"augment": [{"name": "random_apply", "transforms": [{"name": "vflip", "q": 1}]}]}},
      "data.augment.0.transforms.0.q: augmentation vflip has no option 'q'; allowed: p"),
+    # An unknown op is named at its place in the list (was data.augment.name, a key that is not there).
+    ({"data": {"augment": ["hflip", {"name": "cutot"}]}}, "data.augment.1.name: unknown augmentation 'cutot'"),
+    ({"data": {"augment": [{"name": "random_apply", "transforms": ["vflp"]}]}},
+     "data.augment.0.transforms.0.name: unknown augmentation 'vflp'; did you mean vflip"),
+    ({"data": {"augment": ["hflip", 42]}}, "data.augment.1: an augmentation is an op name or a mapping"),
     ({"data": {"label_fraction": 0}}, "data.label_fraction: Input should be greater than 0"),
     ({"train": {"early_stopping": {"metric": "val/acc"}}}, "train.early_stopping.metric: unknown metric 'val/acc'"),
     ({"train": {"scheduler": {"name": "onecycle", "warmup_epochs": 3}}},
