@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -16,19 +17,22 @@ DEFAULT_URI = "sqlite:///mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
 
 
-# The URI schemes MLflow opens a store at (a database's may name its driver: postgresql+psycopg2);
-# a plain path is MLflow's file store. Any other scheme fails in MLflow's registry lookup with a
-# multi-sentence exception, after a sweep has said it is starting.
+# The URI schemes MLflow's own tracking-store registry opens (a database's may name its driver:
+# postgresql+psycopg2); a plain path is MLflow's file store. Any other scheme fails in MLflow's
+# registry lookup with a multi-sentence exception, after a sweep has said it is starting. Listed
+# here because the registry is private to MLflow and importing MLflow costs seconds a spec read.
 STORE_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file", "databricks",
                  "databricks-uc", "uc")
+PLUGIN_GROUP = "mlflow.tracking_store"  # the entry points MLflow's plugins register their schemes under
 
 
 def unsupported_scheme(uri: str) -> str:
     """Why MLflow opens no store at ``uri`` ('' when it does)."""
     scheme, sep, _ = uri.partition("://")
-    if not sep or scheme.split("+")[0].lower() in STORE_SCHEMES:
+    allowed = (*STORE_SCHEMES, *(entry.name for entry in entry_points(group=PLUGIN_GROUP)))
+    if not sep or scheme.split("+")[0].lower() in allowed:
         return ""
-    return f"unsupported scheme {scheme!r} in {redact(uri)}; allowed: {', '.join(STORE_SCHEMES)} (or a path)"
+    return f"unsupported scheme {scheme!r} in {redact(uri)}; allowed: {', '.join(allowed)} (or a path)"
 
 
 def sqlite_path(uri: str) -> Optional[Path]:

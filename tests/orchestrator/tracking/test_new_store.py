@@ -42,3 +42,17 @@ def test_an_unwritable_cache_costs_only_the_copy(tmp_path: Path, monkeypatch: py
     client = open_client(f"sqlite:///{tmp_path / 'store.db'}")
     assert client.get_experiment("0").name == "Default"
     assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_a_scheme_an_mlflow_plugin_registers_is_a_store_and_an_unknown_one_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from orchestrator.tracking import store
+
+    plugin = EntryPoint(name="vault", value="vault_store:VaultStore", group=store.PLUGIN_GROUP)
+    monkeypatch.setattr(store, "entry_points", lambda group: [plugin] if group == store.PLUGIN_GROUP else [])
+    assert store.unsupported_scheme("vault://team/runs") == ""
+    assert store.unsupported_scheme("postgresql+psycopg://db/mlflow") == store.unsupported_scheme("mlruns") == ""
+    assert store.unsupported_scheme("sqlit:///x.db").startswith("unsupported scheme 'sqlit'")
+    assert store.unsupported_scheme("sqlit:///x.db").endswith("databricks-uc, uc, vault (or a path)")
