@@ -138,9 +138,12 @@ def bench_store(runs: int) -> None:
 def bench_memory(epochs: int, spec_path: Optional[str]) -> None:
     """Peak RSS of a trial worker (default: ResNet-20 on digits, one seed per configuration)."""
     from ..bench.memory import bench_memory as run, quickstart
+    from ..study import load_spec
 
     spec_path = spec_path or quickstart()
-    result = run(spec_path, ["search.repeats=1", f"train.epochs={epochs}"])
+    overrides = ["search.repeats=1", f"train.epochs={epochs}"]
+    load_spec(spec_path, overrides)  # a missing or bad spec: one line, exit 2, before its sweep runs
+    result = run(spec_path, overrides)
     click.echo(f"{spec_path}, one seed per configuration x {epochs} epochs, peak RSS")
     click.echo(f"trial worker (Ray, orchestrate)   : {result.worker_mb:8.0f} MB")
     click.echo(f"same Trainer in a plain process   : {result.plain_mb:8.0f} MB")

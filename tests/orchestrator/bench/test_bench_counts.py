@@ -38,3 +38,19 @@ def test_a_count_below_one_exits_2_before_the_bench_runs(tmp_path: Path, monkeyp
     result = CliRunner().invoke(main, ["bench", command, *arguments])
     assert result.exit_code == 2 and f"Invalid value for '{arguments[0]}'" in result.output, result.output
     assert not calls and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("missing.yaml", "error: missing.yaml: no such spec file"),
+    ("bad.yaml", "error: model.name: unknown model 'resnet2000'"),
+])
+def test_bench_memory_refuses_a_missing_or_bad_spec_before_its_sweep_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, message: str) -> None:
+    """Was exit 1: the sweep subprocess's refusal wrapped in a RuntimeError."""
+    calls: list[object] = []
+    monkeypatch.setattr(BENCHES["memory"], lambda *args, **kwargs: calls.append(args))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_text("name: x\nmodel: {name: resnet2000}\n")
+    result = CliRunner().invoke(main, ["bench", "memory", "--spec", spec])
+    assert result.exit_code == 2 and result.output.startswith(message), result.output
+    assert not calls and [path.name for path in tmp_path.iterdir()] == ["bad.yaml"]
