@@ -10,13 +10,13 @@ from . import quick_exit  # first: its exit handler must run after those the imp
 
 import click
 
-from .commands import DEBUG_ENV, friendly_errors, quiet_libraries
+from .commands import DEBUG_ENV, OneLineUsage, friendly_errors, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
 from .commands.models import models
 from .commands.weights import weights
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("orchestrate", cls=OneLineUsage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks, and MLflow's and Ray's own log lines.")
 @click.version_option(package_name="orchestrate", prog_name="orchestrate")
 def main(debug: bool) -> None:

@@ -51,3 +51,41 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+class OneLineUsageError(click.ClickException):
+    """A command line click refuses (an unknown option, a value outside its choices), shown as
+    every other error here: one line, exit 2. Click's own shows the usage and a hint first."""
+
+    exit_code = 2
+
+    def __init__(self, refused: click.UsageError) -> None:
+        command = refused.ctx.command_path if refused.ctx is not None else "orchestrate"
+        super().__init__(f"{refused.format_message()} (see {command} --help)")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class OneLineUsage(click.Group):
+    """The top command: click's usage errors, its own or a subcommand's, as one line."""
+
+    def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+# How click (8.2 on) shows a group's help when it is called without a command: left as it is.
+HELP_AS_ERROR = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(refused: click.UsageError) -> click.ClickException:
+    return refused if isinstance(refused, HELP_AS_ERROR) else OneLineUsageError(refused)

@@ -56,6 +56,13 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "tracking.uri=sqlit:///x.db"], "tracking.uri: unsupported scheme 'sqlit'"),
         (["leaderboard", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme"),
         (["report", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme 'sqlit'"),
+        # Refused by click's parser: one line too, not its usage and hint first.
+        (["leaderboard", "quickstart", "--format", "xml"],
+         "Invalid value for '--format': 'xml' is not one of 'text', 'csv', 'md', 'tex'. "
+         "(see orchestrate leaderboard --help)"),
+        (["swep", "quickstart.yaml"], "No such command 'swep'. Did you mean 'sweep'? (see orchestrate --help)"),
+        (["sweep", "quickstart.yaml", "--dryrun"], "No such option '--dryrun'"),
+        (["--bogus"], "No such option '--bogus'. (see orchestrate --help)"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:
