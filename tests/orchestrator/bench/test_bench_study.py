@@ -40,6 +40,20 @@ def test_projection_rows_are_the_spec_rows() -> None:
     assert [row.label for row in quick] == [label for label in rows if label in gpu.QUICK.labels]
 
 
+def test_the_rows_follow_a_changed_spec(tmp_path) -> None:
+    """Every row of the shipped spec has batch 1024 and amp auto, which a copied table would match
+    too: a copy of the spec with another batch and precisions is projected as changed."""
+    raw = yaml.safe_load(resolve_spec_path(STUDY).read_text())
+    raw["data"]["batch_size"], raw["train"]["amp"] = 256, "bf16"
+    raw["search"]["variants"]["resnet_20"]["train.amp"] = "off"
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    rows = {row.label: row for row in study_rows(str(path))}
+    assert sorted(rows) == sorted(raw["search"]["variants"])
+    assert {row.batch_size for row in rows.values()} == {256}
+    assert rows.pop("resnet_20").precision == "off" and {row.precision for row in rows.values()} == {"bf16"}
+
+
 def test_a_row_trains_its_own_schedule_with_a_warm_up_that_fits_the_timed_epochs() -> None:
     """The stepped cosine with 5 warm-up epochs of the pretrained rows: stepped per batch in the
     bench too, its warm-up cut to the one untimed epoch (5 would not fit the 3 the bench trains)."""

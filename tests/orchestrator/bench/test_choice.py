@@ -29,6 +29,10 @@ def test_a_k_that_does_not_fit_memory_with_headroom_is_not_chosen() -> None:
     big = [PackedRun(run.k, run.images_per_second, [16_384.0] * run.k) for run in MPS]
     assert choose_k(big, H200_MIB) == 4
     assert 8 * (16_384.0 + CONTEXT_MIB) > 0.85 * H200_MIB > 4 * (16_384.0 + CONTEXT_MIB)
+    # Eight peaks of 14,900 MiB fit the headroom; with a CUDA context per process they do not.
+    tight = [PackedRun(run.k, run.images_per_second, [14_900.0] * run.k) for run in MPS]
+    assert 8 * 14_900.0 < 0.85 * H200_MIB < 8 * (14_900.0 + CONTEXT_MIB)
+    assert choose_k(tight, H200_MIB) == 4
     fused_one_process = PackedRun(8, 120_000.0, [40_000.0])  # one process holds all eight members
     assert choose_k([PackedRun(1, 15_000.0, [2048.0]), fused_one_process], H200_MIB) == 8
 

@@ -89,12 +89,14 @@ def test_fixed_seed_batch_equals_its_draws_applied_per_image(policy) -> None:
 
 def test_op_frequencies_match_torchvision_per_image(monkeypatch: pytest.MonkeyPatch) -> None:
     """torchvision's RandAugment image by image (its ops recorded) against our draws: the same
-    distribution over (op, sign), uniform over the ops."""
+    distribution over (op, sign), uniform over the ops, each op at torchvision's magnitude."""
     names, n = list(SPACE), 2400
     seen: list[tuple[str, bool]] = []
+    strengths: set[tuple[str, float]] = set()
 
     def record(img, op_name, magnitude, interpolation, fill):  # the draw is what is compared
         seen.append((op_name, magnitude < 0))
+        strengths.add((op_name, abs(magnitude)))
         return img
 
     monkeypatch.setattr(tv_autoaugment, "_apply_op", record)
@@ -111,6 +113,32 @@ def test_op_frequencies_match_torchvision_per_image(monkeypatch: pytest.MonkeyPa
     table = torch.stack([theirs, ours])[:, (theirs + ours) > 0]
     assert chi2_contingency(table.numpy()).pvalue > 1e-3
     assert chisquare(torch.bincount(op, minlength=len(names)).numpy()).pvalue > 1e-3
+    magnitude = torch.cat([slot[1] for slot in plan]).abs()
+    assert {(names[int(k)], float(m)) for k, m in zip(op, magnitude)} == strengths
+
+
+def test_autoaugment_applies_what_torchvision_applies_per_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision's AutoAugment image by image against one batch of our draws: the same
+    distribution over the (op, signed magnitude) applied, each sub-policy's steps at their
+    probabilities."""
+    n, seen = 3000, []
+
+    def record(img, op_name, magnitude, interpolation, fill):
+        seen.append((op_name, round(magnitude, 4)))
+        return img
+
+    monkeypatch.setattr(tv_autoaugment, "_apply_op", record)
+    torch.manual_seed(0)
+    policy, tiny = AutoAugment("cifar10"), torch.zeros(3, 4, 4, dtype=torch.uint8)
+    for _ in range(n):
+        policy.policy(tiny)
+    plan = policy.draw(n, (4, 4), torch.Generator().manual_seed(0), torch.device("cpu"))
+    ours = [(policy.op_names[int(k)], round(float(m), 4)) for op, magnitude in plan
+            for k, m in zip(op, magnitude) if k >= 0]
+    keys = sorted(set(seen) | set(ours))
+    table = torch.tensor([[seen.count(key) for key in keys], [ours.count(key) for key in keys]])
+    assert abs(len(ours) - len(seen)) < 0.05 * n  # as many ops applied
+    assert chi2_contingency(table.numpy()).pvalue > 1e-3
 
 
 def test_images_of_one_batch_draw_their_own_ops() -> None:
@@ -121,6 +149,8 @@ def test_images_of_one_batch_draw_their_own_ops() -> None:
         plan = RandAugment().draw(64, SIZE, torch.Generator().manual_seed(seed), torch.device("cpu"))
         first = plan[0][0]
         assert len(torch.unique(first)) >= 8
+        signs = torch.sign(plan[0][1])
+        assert {-1.0, 1.0} <= set(signs.tolist())  # each image its own sign too
         same += int(all(bool(op[0] == op[1]) for op, _ in plan))
     assert same <= 5  # both slots equal for two given images: 1/196 by chance
     plan = RandAugment().draw(64, SIZE, torch.Generator().manual_seed(0), torch.device("cpu"))

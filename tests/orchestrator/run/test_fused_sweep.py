@@ -67,6 +67,20 @@ def test_each_finished_member_holds_its_epochs_and_its_own_final_report(both_swe
     assert top1.nunique() > 1  # each run its own member's numbers, not one member's logged into all
 
 
+def test_each_finished_member_logs_the_numbers_of_its_plan_trained_apart(both_sweeps) -> None:
+    """The sweep hands each member its own plan's seed and sends its metrics to its own run: the
+    runs of one run key agree in training loss within the fused tolerance (tests/orchestrator/train/
+    test_fused.py). The validation loss after two epochs at LR 0.1 moves by a few percent with the
+    worker's thread count alone, so it is compared there, not here."""
+    store_uri, _, _ = both_sweeps
+    fused, apart = (children(store_uri, name).set_index("tags.orchestrate.run_key") for name in ("fused", "apart"))
+    finished = fused.index[fused["status"] == "FINISHED"]
+    assert len(finished) == 4
+    key = "metrics.train/loss"
+    assert fused.loc[finished, key].tolist() == pytest.approx(apart.loc[finished, key].tolist(), rel=1e-3)
+    assert apart.loc[finished, "metrics.train/loss"].round(4).nunique() == 4  # seeds and LRs really differ
+
+
 def test_a_members_run_holds_every_metric_and_tag_an_unfused_run_holds(both_sweeps) -> None:
     """Node, resumed-from epoch, device, memory: what a lone trial records, a fused member does too."""
     store_uri, _, _ = both_sweeps

@@ -47,6 +47,11 @@ def test_an_explicit_k_on_a_search_is_refused_not_run_unfused(tmp_path: Path) ->
 def test_auto_runs_unfused_and_says_why_in_one_line() -> None:
     lines = [line for line in dry_run("resources.fused_trials=auto").splitlines() if line.startswith("fused trials")]
     assert len(lines) == 1 and "1 per trial (trial 3 differs" in lines[0]
+    # Plans of one shape, but a trial scheduler stops them one by one: unfused, never measured.
+    scheduled = dry_run("resources.fused_trials=auto", "search.scheduler.name=asha", *SAME_SHAPE)
+    lines = [line for line in scheduled.splitlines() if line.startswith("fused trials")]
+    assert lines == ["fused trials: 1 per trial (search.scheduler (asha) stops trials one by one; fused members "
+                     "train in one trial)"]
 
 
 def test_groups_hold_at_most_k_plans_in_order() -> None:

@@ -41,6 +41,20 @@ def test_channels_last_defaults_to_auto_and_stays_off_on_cpu() -> None:
     assert trainer.train_loader.channels_last is False and trainer.val_loader.channels_last is False
 
 
+def test_the_trainers_setup_resolves_auto_with_the_trials_autocast() -> None:
+    """What the trainer applies (its model and loaders), on CUDA: on under bf16 or fp16, off in
+    fp32. Explicit amp values resolve without asking the GPU, so this runs on a CPU machine."""
+    from orchestrator.train.config import TrialConfig
+    from orchestrator.train.setup import uses_channels_last
+
+    def on(amp: str, device: str) -> bool:
+        config = TrialConfig.model_validate({"data": DATA, "model": {"name": "resnet20"}, "train": {"amp": amp}})
+        return uses_channels_last(config, torch.device(device))
+
+    assert on("bf16", "cuda") and on("fp16", "cuda")
+    assert not on("off", "cuda") and not on("bf16", "cpu")
+
+
 def test_a_bad_channels_last_is_one_line_naming_every_allowed_value(tmp_path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("name: s\ntrain: {channels_last: maybe}\n")
@@ -68,6 +82,8 @@ CPU_GRAPHS = "cuda_graphs off: the trial trains on cpu (CUDA graphs need CUDA)"
     ({"amp": "off"}, 1, "on cuda: amp off, channels_last off (auto), cuda_graphs on (auto)"),
     ({"amp": "fp16", "cuda_graphs": "off"}, 1, "on cuda: amp fp16, channels_last on (auto), cuda_graphs off: "
                                                 "train.cuda_graphs: off"),
+    ({"amp": "fp16"}, 1, "on cuda: amp fp16, channels_last on (auto), cuda_graphs off: fp16's grad scaler reads "
+                         "the gradients' finiteness on the host every step (use amp: bf16)"),
     ({}, 0, f"on cpu: amp off, channels_last off (auto), {CPU_GRAPHS}"),
     ({"device": "cpu"}, 1, f"on cpu: amp off, channels_last off (auto), {CPU_GRAPHS}"),
     ({"channels_last": True}, 0, f"on cpu: amp off, channels_last on (set), {CPU_GRAPHS}"),

@@ -18,14 +18,16 @@ BASE = {
     "model": {"name": "resnet20"},
     "train": {"epochs": 2, "device": "cpu", "optimizer": {"name": "sgd", "lr": 0.05}, "scheduler": {"name": "cosine"}},
 }
-# Four trials that differ in every shape-free value the issue names.
+# Four trials that differ in every shape-free value the issue names, and in two each member owns
+# outright: gradient clipping (tight enough to clip every step) and mixup (two members, so a
+# shared numpy state would change what either one draws).
 VARIED = [
-    {"optimizer": {"name": "sgd", "lr": 0.02, "weight_decay": 5e-4, "momentum": 0.9}},
+    {"optimizer": {"name": "sgd", "lr": 0.02, "weight_decay": 5e-4, "momentum": 0.9}, "grad_clip": 0.05},
     {"optimizer": {"name": "sgd", "lr": 0.01, "weight_decay": 1e-3, "momentum": 0.5},
-     "label_smoothing": 0.1},
+     "label_smoothing": 0.1, "mixup": {}},
     {"optimizer": {"name": "sgd", "lr": 0.03, "weight_decay": 0.0, "momentum": 0.0},
      "scheduler": {"name": "step", "step_size": 1, "gamma": 0.5}},
-    {"optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05}, "label_smoothing": 0.2},
+    {"optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05}, "label_smoothing": 0.2, "mixup": {}},
 ]
 SEEDS = [0, 1, 2, 3]
 # Fused convolutions are grouped ones: float sums in another order, so losses agree to 1e-3

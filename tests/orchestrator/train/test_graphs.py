@@ -49,6 +49,17 @@ def test_shape_reason_names_a_shorter_last_batch(images: int, batch: int, drop_l
         assert "dynamic shapes" in reason and f"{images % batch} images" in reason
 
 
+def test_the_trainers_choice_keeps_a_shorter_last_batch_out_of_a_graph() -> None:
+    """A recipe that captures on CUDA, with a last training batch of another shape: the trainer's
+    choice is no graph and that reason (the loader is all it reads of the batches)."""
+    from orchestrator.train.graphs import graphed_step
+
+    model = torch.nn.Linear(4, 2)
+    loader = SimpleNamespace(device=CUDA, num_images=250, batch_size=32, drop_last=False)
+    assert graphed_step(TrainSpec(amp="bf16"), model, torch.nn.CrossEntropyLoss(), torch.optim.SGD(
+        model.parameters(), lr=0.1), loader) == (None, shape_reason(250, 32, False))  # type: ignore[arg-type]
+
+
 def test_on_with_a_reason_is_refused_and_auto_falls_back() -> None:
     assert resolve_cuda_graphs("auto", None) and not resolve_cuda_graphs("auto", "a reason")
     assert not resolve_cuda_graphs("off", None)
