@@ -85,9 +85,11 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bo
     count = f"{len(plans)} trials" if plans is not None else f"a search of up to {design.trial_count(spec, plans)} trials"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .retry import GaveUp
+    from .run.cluster import sigterm_as_ctrl_c
     from .run.sweep import run_sweep
 
     resume_hint = f"orchestrate sweep {spec_path} {' '.join(overrides)} --resume".replace("  ", " ")
+    sigterm_as_ctrl_c()  # also before Ray: what the sweep starts first (an MPS daemon, a measurement's workers) unwinds
     try:
         outcome = run_sweep(spec, address=address, echo=click.echo, resume=resume, add_to_study=add_to_study,
                             plans=plans, choose_share=_choose_share, choose_fused=_choose_fused)

@@ -92,7 +92,8 @@ def connect_ray(address: Optional[str]) -> None:
 
 
 def sigterm_as_ctrl_c() -> None:
-    """Handle SIGTERM (``timeout``, ``docker stop``, a batch scheduler's preemption) as Ctrl-C.
+    """Handle SIGTERM (``timeout``, ``docker stop``, a batch scheduler's preemption) as Ctrl-C:
+    set by the sweep command before it starts anything, and again once Ray is up.
 
     ``ray.init`` installs a SIGTERM handler that raises ``SystemExit(1)`` wherever the driver is:
     the sweep ended with no word and the exit code of a failed trial. Passed to whatever handles

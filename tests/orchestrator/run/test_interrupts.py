@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
 import optuna
 import pytest
 import yaml
-from recovery import (Driver, expand, histories, kill_driver, last_logged_epoch, orchestrate, study, trial_runs,
-                      tune_results, uninterrupted, wait_for)
+from recovery import (Driver, checkout_env, expand, histories, kill_driver, last_logged_epoch, orchestrate, study,
+                      trial_runs, tune_results, uninterrupted, wait_for)
 
 from orchestrator.designs.optuna.journal import journal_storage, optuna_storage_path
 from orchestrator.designs.optuna.space import plan_from_suggestion
@@ -87,6 +89,23 @@ def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_says_how_to_resume(store_uri, 
     assert parent_statuses(store_uri, "chaos_sigterm") == ["KILLED"]
     runs = trial_runs(store_uri, "chaos_sigterm")
     assert runs["status"].tolist() == ["KILLED"] and runs["tags.orchestrate.outcome"].tolist() == ["interrupted"]
+
+
+def test_sigterm_before_ray_starts_unwinds_as_ctrl_c_does(tmp_path: Path) -> None:
+    """What a sweep starts before Ray (an MPS daemon, the workers measuring ``gpus_per_trial:
+    auto``) is left behind by a SIGTERM's default, which ends the process at once."""
+    stopped = ("import os, signal, time\n"
+               "from orchestrator.run import sweep\n"
+               "def run_sweep(spec, **kwargs):\n"
+               "    os.kill(os.getpid(), signal.SIGTERM)\n"
+               "    time.sleep(60)\n"
+               "sweep.run_sweep = run_sweep\n"
+               "from orchestrator.cli import main\n"
+               "main(['sweep', 'quickstart.yaml'])\n")
+    done = subprocess.run([sys.executable, "-c", stopped], cwd=tmp_path, env=checkout_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert "interrupted: running trials stopped" in done.stderr
 
 
 @pytest.mark.slow
