@@ -132,7 +132,10 @@ def reset_peak(device: torch.device) -> None:
 
 
 def peak_mib(device: torch.device) -> Optional[float]:
-    return torch.cuda.max_memory_allocated(device) / MIB if device.type == "cuda" else None
+    """What this process held of the device at its peak: its caching allocator's reserve, which
+    no other process can use while it runs (K packed trials add up their reserves), not the part
+    of it tensors filled."""
+    return torch.cuda.max_memory_reserved(device) / MIB if device.type == "cuda" else None
 
 
 def synchronize(device: torch.device) -> None:

@@ -24,6 +24,17 @@ def test_the_smallest_k_within_ten_percent_of_the_best_that_fits() -> None:
     assert choose_k(near, None) == 4
 
 
+def test_a_processs_peak_is_what_its_allocator_reserved_not_what_its_tensors_filled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process's cached blocks are lost to the others packed beside it: K processes fit when
+    their reserves do."""
+    from orchestrator.bench.workload import peak_mib
+
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 1024 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda device=None: 3072 * 2**20)
+    assert peak_mib(torch.device("cuda", 0)) == 3072.0 and peak_mib(torch.device("cpu")) is None
+
+
 def test_a_k_that_does_not_fit_memory_with_headroom_is_not_chosen() -> None:
     # 8 x (16 GiB + a context) exceeds 85% of 141 GiB; 4 x does not.
     big = [PackedRun(run.k, run.images_per_second, [16_384.0] * run.k) for run in MPS]
