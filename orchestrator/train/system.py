@@ -22,8 +22,10 @@ def system_metrics(device: torch.device) -> dict[str, float]:
         return found
     found[GPU_MEM] = torch.cuda.max_memory_allocated(device) / 2**20
     torch.cuda.reset_peak_memory_stats(device)
+    # NVML missing, or not answering: pynvml's NVMLError is no RuntimeError (a query a MIG slice
+    # does not support, a lost GPU). The metric is optional; the epoch is not.
     try:
         found[GPU_UTIL] = float(torch.cuda.utilization(device))
-    except (ModuleNotFoundError, RuntimeError):  # NVML (pynvml) missing or not usable
+    except Exception:
         pass
     return found

@@ -40,3 +40,22 @@ def test_provenance_has_versions_hardware_and_the_exact_command(tmp_path: Path) 
 def test_system_metrics_report_the_process_memory() -> None:
     found = system_metrics(torch.device("cpu"))
     assert set(found) == {RSS} and found[RSS] > 10  # MB: a Python process with torch loaded
+
+
+def test_a_gpu_utilisation_nvml_cannot_give_is_left_out_and_the_epoch_goes_on(monkeypatch) -> None:
+    """pynvml raises its own NVMLError (no RuntimeError) where a query is not supported."""
+    from orchestrator.train.system import GPU_MEM, GPU_UTIL
+
+    class NVMLError(Exception):
+        pass
+
+    def unsupported(device=None) -> int:
+        raise NVMLError("Not Supported")
+
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 2**30)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "utilization", unsupported)
+    found = system_metrics(torch.device("cuda", 0))
+    assert found[GPU_MEM] == 1024.0 and GPU_UTIL not in found
+    monkeypatch.setattr(torch.cuda, "utilization", lambda device=None: 87)
+    assert system_metrics(torch.device("cuda", 0))[GPU_UTIL] == 87.0
