@@ -145,14 +145,6 @@ def _daemon_env(workdir: Path) -> dict[str, str]:
     return {PIPE_ENV: str(folder / "pipe"), LOG_ENV: str(folder / "log")}
 
 
-def _own_folders(workdir: Path) -> dict[str, str]:
-    """:func:`_daemon_env`, its folders made."""
-    env = _daemon_env(workdir)
-    for folder in env.values():
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    return env
-
-
 def _left_behind(control: str, pipe_dir: Path) -> bool:
     """Whether a daemon of ours answers at ``pipe_dir`` (a GPU node's folder stays across restarts,
     and a node killed with SIGKILL leaves its daemon running); a pipe there that nobody answers is
@@ -167,13 +159,17 @@ def _left_behind(control: str, pipe_dir: Path) -> bool:
 def _start(control: str, env: dict[str, str]) -> str:
     """Start a daemon with the pipe and log folders of ``env``: "" or why it did not start."""
     pipe_dir = Path(env[PIPE_ENV])
-    try:
-        done = subprocess.run([control, "-d"], env={**os.environ, **env}, capture_output=True, text=True,
-                              timeout=COMMAND_TIMEOUT_S)
-    except (OSError, subprocess.SubprocessError) as error:
-        return f"{MPS_CONTROL} -d: {error}"
+    # Its words go to a file, not a pipe: the daemon it forks may keep the pipe open, and reading
+    # a pipe to its end would then wait out the timeout and call a started daemon a failure.
+    with tempfile.TemporaryFile("w+") as said:
+        try:
+            done = subprocess.run([control, "-d"], env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                                  stdout=said, stderr=said, timeout=COMMAND_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"{MPS_CONTROL} -d: {error}"
+        said.seek(0)
+        last = said.read().strip().splitlines()
     if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()
         return f"{MPS_CONTROL} -d exited with {done.returncode}: {last[-1] if last else 'no message'}"
     deadline = time.monotonic() + START_WAIT_S
     while not (pipe_dir / "control").exists():
@@ -284,7 +280,9 @@ def gpu_sharing(mode: str, *, gpus_per_trial: float | str, cuda: bool, workdir: 
     if prohibited:
         yield _unavailable(f"{_listed(prohibited)} in Prohibited compute mode")
         return
-    env = _own_folders(Path(workdir))
+    env = _daemon_env(Path(workdir))
+    for folder in env.values():
+        Path(folder).mkdir(parents=True, exist_ok=True)
     taken_over = _left_behind(control, Path(env[PIPE_ENV]))
     why = "" if taken_over else _start(control, env)
     if why:

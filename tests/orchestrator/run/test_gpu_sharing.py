@@ -22,6 +22,7 @@ if [ "$1" = "-d" ]; then
   echo "start pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY" >> "$FAKE_CALLS"
   if [ -n "$FAKE_MPS_FAIL" ]; then echo "An instance of this daemon is already running: permission denied" >&2; exit 1; fi
   touch "$CUDA_MPS_PIPE_DIRECTORY/control" "$CUDA_MPS_PIPE_DIRECTORY/alive"
+  [ -n "$FAKE_MPS_HOLD" ] && sleep "$FAKE_MPS_HOLD" &  # a forked daemon keeping its parent's output open
   exit 0
 fi
 read command
@@ -71,6 +72,16 @@ def test_a_shared_gpu_gets_a_daemon_that_is_stopped_at_the_end(tools: Path, tmp_
         assert lines(tools) == [f"start pipe={pipe} log={pipe.parent / 'log'}"]
     assert lines(tools)[1:] == [f"quit pipe={pipe}"] and not (pipe / "control").exists()
     assert PIPE_ENV not in os.environ
+
+
+def test_a_daemon_that_keeps_its_parents_output_open_is_started_without_waiting_for_it(
+        tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the starting command's output to its end would wait for the forked daemon to exit:
+    out of time, a started daemon would be called a failure and its trials run one per GPU."""
+    monkeypatch.setenv("FAKE_MPS_HOLD", "8")
+    monkeypatch.setattr(gpu_sharing, "COMMAND_TIMEOUT_S", 3.0)
+    with sharing("mps", gpus_per_trial=0.25, cuda=True, workdir=tmp_path / "study") as outcome:
+        assert outcome.mode == MPS_STARTED, outcome.message
 
 
 @pytest.mark.parametrize("interrupt", [RuntimeError("a trial failed"), KeyboardInterrupt()])
