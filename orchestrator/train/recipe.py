@@ -65,13 +65,16 @@ class DataSpec(StrictModel):
 
     def try_augmentation(self, pretrained: bool) -> None:
         """Run the augmentation once on 2 images of the size the trial feeds it: ``image_size``,
-        else a pretrained model's input size, else the dataset's stored size. What an op's
-        constructor cannot know (a crop larger than the padded image) is refused here, with the
-        op's index, rather than at the first batch of a running trial."""
+        else the dataset's stored size. What an op's constructor cannot know (a crop larger than
+        the padded image) is refused here, with the op's index, rather than at the first batch of
+        a running trial. A pretrained model without ``image_size`` gets its weights' size (384 for
+        some), known once the model is built: not tried, so that no valid crop is refused."""
         from ..data import build_augmentation, stored_input_size, try_augmentation
 
+        if pretrained and self.image_size is None:
+            return
         stored = stored_input_size(self.dataset, self.options)
-        side = self.image_size or (PRETRAINED_INPUT_SIZE if pretrained else stored and stored[-1])
+        side = self.image_size or (stored and stored[-1])
         try:
             try_augmentation(build_augmentation(self.augment), side or ASSUMED_SIDE, stored[0] if stored else 3)
         except OptionError as exc:

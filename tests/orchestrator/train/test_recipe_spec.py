@@ -89,3 +89,11 @@ def test_a_crop_the_input_size_allows_validates(data: dict, model: dict) -> None
     augment = [{"name": "random_crop", "padding": 0, "size": 56}, {"name": "random_resized_crop", "size": 48}]
     spec = parse_spec({"name": "study", "data": {**data, "augment": augment}, "model": model})
     assert spec.data.augment == augment
+
+
+def test_a_pretrained_rows_crop_is_not_tried_at_a_size_its_weights_may_not_have() -> None:
+    """Its images are resized to its weights' input size (384 for some), known once it is built."""
+    augment = [{"name": "random_crop", "padding": 0, "size": 384}]
+    spec = parse_spec({"name": "study", "data": {"augment": augment},
+                       "model": {"name": "resnet50", "pretrained": True}})
+    assert spec.data.augment == augment
