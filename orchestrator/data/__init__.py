@@ -2,7 +2,7 @@
 
 from . import cifar, digits, imagefolder, synthetic, tiny_imagenet  # noqa: F401  (register the datasets)
 from .loader import AUGMENT_MODES, InMemoryLoader
-from .pipeline import PRESETS, build_augmentation
+from .pipeline import PRESETS, build_augmentation, try_augmentation
 from .registry import (
     DatasetInfo,
     dataset_info,
@@ -11,6 +11,7 @@ from .registry import (
     list_datasets,
     load_dataset,
     register_dataset,
+    stored_input_size,
 )
 from .splits import stratified_split
 from .tensors import DatasetTensors, LabelSet
@@ -29,5 +30,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "register_dataset",
+    "stored_input_size",
     "stratified_split",
+    "try_augmentation",
 ]

@@ -19,6 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import choice, number, pair, probability, spread, whole
+
+PAD_MODES = ("reflect", "constant", "replicate", "circular")  # F.pad's
+INTERPOLATIONS = ("nearest", "bilinear")  # grid_sample's, as torchvision's InterpolationMode names them
+
 
 class Op:
     """A batched random augmentation; subclasses implement ``__call__``."""
@@ -35,12 +40,9 @@ def uniform(n: int, low: float, high: float, generator: torch.Generator, device:
     return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
 
-def span(value: float | Sequence[float], *, center: float = 0.0) -> tuple[float, float]:
-    """torchvision's convention: a number ``v`` means (center - v, center + v); a pair is (lo, hi)."""
-    if isinstance(value, (int, float)):
-        return center - value, center + value
-    low, high = value
-    return float(low), float(high)
+def fill_value(value: float) -> float:
+    """The colour uncovered pixels get, on the 0..1 scale of the images."""
+    return number("fill", value, low=0, high=1)
 
 
 def crop_at(images: Tensor, top: Tensor, left: Tensor, height: int, width: int) -> Tensor:
@@ -62,13 +64,24 @@ def random_crop(images: Tensor, padding: int, generator: torch.Generator, *, mod
     """
     n, _, h, w = images.shape
     out_h, out_w = (h, w) if size is None else (size, size)
-    pad = (padding,) * 4
-    padded = F.pad(images, pad, mode=mode, value=fill) if mode == "constant" else F.pad(images, pad, mode=mode)
+    padded = pad(images, padding, mode, fill)
     if out_h > padded.shape[2] or out_w > padded.shape[3]:
-        raise ValueError(f"crop {out_h}x{out_w} is larger than the padded image {tuple(padded.shape[2:])}")
+        raise ValueError(f"size {size} is larger than the {h}x{w} px image padded by {padding}; "
+                         f"allowed: at most {min(h, w) + 2 * padding}")
     top = torch.randint(0, padded.shape[2] - out_h + 1, (n,), generator=generator, device=images.device)
     left = torch.randint(0, padded.shape[3] - out_w + 1, (n,), generator=generator, device=images.device)
     return crop_at(padded, top, left, out_h, out_w)
+
+
+def pad(images: Tensor, padding: int, mode: str, fill: float) -> Tensor:
+    """``padding`` pixels on each side; reflect (and circular) padding draws on the image itself."""
+    h, w = images.shape[2:]
+    most = min(h, w) - (1 if mode == "reflect" else 0)
+    if mode in ("reflect", "circular") and padding > most:
+        raise ValueError(f"padding {padding} with padding_mode {mode} is more than the {h}x{w} px image "
+                         f"holds; allowed: at most {most}, or padding_mode constant or replicate")
+    sides = (padding,) * 4
+    return F.pad(images, sides, mode=mode, value=fill) if mode == "constant" else F.pad(images, sides, mode=mode)
 
 
 def center_crop(images: Tensor, size: int) -> Tensor:
@@ -80,13 +93,21 @@ def center_crop(images: Tensor, size: int) -> Tensor:
 class RandomCrop(Op):
     def __init__(self, padding: int = 4, size: Optional[int] = None, padding_mode: str = "reflect",
                  fill: float = 0.0) -> None:
-        self.padding, self.size, self.mode, self.fill = padding, size, padding_mode, fill
+        self.padding = whole("padding", padding)
+        self.size = None if size is None else whole("size", size, low=1)
+        self.mode, self.fill = choice("padding_mode", padding_mode, PAD_MODES), fill_value(fill)
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         return random_crop(images, self.padding, generator, mode=self.mode, size=self.size, fill=self.fill)
 
     def deterministic(self, images: Tensor) -> Tensor:
-        return images if self.size is None else center_crop(images, self.size)
+        """The centre of the padded image: the centre crop itself up to the image's size, and a crop
+        the padding makes possible (``size`` up to the image's plus twice the padding) beyond it."""
+        if self.size is None:
+            return images
+        if self.size > min(images.shape[2:]):
+            images = pad(images, self.padding, self.mode, self.fill)
+        return center_crop(images, self.size)
 
 
 def random_flip(images: Tensor, generator: torch.Generator, p: float, dim: int) -> Tensor:
@@ -96,7 +117,7 @@ def random_flip(images: Tensor, generator: torch.Generator, p: float, dim: int) 
 
 class HorizontalFlip(Op):
     def __init__(self, p: float = 0.5) -> None:
-        self.p = p
+        self.p = probability("p", p)
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         return random_flip(images, generator, self.p, 3)
@@ -112,7 +133,8 @@ class Cutout(Op):
     in the image (squares are clipped at the border), as albumentations' ``Cutout``."""
 
     def __init__(self, holes: int = 1, size: int = 16, fill: float = 0.0) -> None:
-        self.holes, self.size, self.fill = holes, size, fill
+        self.holes, self.size = whole("holes", holes, low=1), whole("size", size, low=1)
+        self.fill = fill_value(fill)
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         n, _, h, w = images.shape
@@ -137,9 +159,10 @@ class Affine(Op):
     def __init__(self, degrees: float | Sequence[float] = 0.0, translate: Optional[Sequence[float]] = None,
                  scale: Optional[Sequence[float]] = None, shear: float | Sequence[float] = 0.0,
                  fill: float = 0.0, interpolation: str = "nearest") -> None:
-        self.degrees, self.shear = span(degrees), span(shear)
-        self.translate, self.scale = translate, scale
-        self.fill, self.interpolation = fill, interpolation
+        self.degrees, self.shear = spread("degrees", degrees), spread("shear", shear, low=-89, high=89)
+        self.translate = None if translate is None else pair("translate", translate, low=0, high=1, ordered=False)
+        self.scale = None if scale is None else pair("scale", scale, low=0, above=True)
+        self.fill, self.interpolation = fill_value(fill), choice("interpolation", interpolation, INTERPOLATIONS)
 
     def _matrices(self, n: int, h: int, w: int, generator: torch.Generator, device: torch.device) -> Tensor:
         # Negated: with rows growing downwards this makes positive angles counter-clockwise, as torchvision.
@@ -195,7 +218,9 @@ class RandomResizedCrop(Op):
 
     def __init__(self, size: int, scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3)) -> None:
-        self.size, self.scale, self.ratio = size, tuple(scale), tuple(ratio)
+        self.size = whole("size", size, low=1)
+        self.scale = pair("scale", scale, low=0, high=1, above=True)
+        self.ratio = pair("ratio", ratio, low=0, above=True)
 
     def _boxes(self, n: int, h: int, w: int, generator: torch.Generator, device: torch.device) -> Tensor:
         tries = 10

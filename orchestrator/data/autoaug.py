@@ -19,6 +19,7 @@ from torchvision.transforms import AutoAugmentPolicy, InterpolationMode
 from torchvision.transforms import RandAugment as TorchRandAugment
 
 from .augment import Op
+from .checks import choice, whole
 from .policy_ops import apply_ops
 
 INTERPOLATIONS = {"nearest": InterpolationMode.NEAREST, "bilinear": InterpolationMode.BILINEAR}
@@ -32,9 +33,7 @@ def _on_uint8(images: Tensor, transform: Callable[[Tensor], Tensor]) -> Tensor:
 
 
 def _interpolation(name: str) -> InterpolationMode:
-    if name not in INTERPOLATIONS:
-        raise ValueError(f"unknown interpolation {name!r}; allowed: {', '.join(INTERPOLATIONS)}")
-    return INTERPOLATIONS[name]
+    return INTERPOLATIONS[choice("interpolation", name, list(INTERPOLATIONS))]
 
 
 def _signed(values: Tensor, negate: Tensor) -> Tensor:
@@ -50,15 +49,9 @@ class RandAugment(Op):
         # fail there, a negative one would silently count from the strongest. A negative num_ops
         # would apply no op, silently. A fractional or non-numeric count or bin also passes
         # torchvision's constructor and fails only at the first batch, inside a running trial.
-        counts = {"num_ops": num_ops, "magnitude": magnitude, "num_magnitude_bins": num_magnitude_bins}
-        for option, value in counts.items():
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{option} {value!r}; allowed: a whole number")
-        if num_ops < 0:
-            raise ValueError(f"num_ops {num_ops}; allowed: 0 or more")
-        if num_magnitude_bins < 2:
-            raise ValueError(f"num_magnitude_bins {num_magnitude_bins}; allowed: 2 or more")
-        if not 0 <= magnitude < num_magnitude_bins:
+        whole("num_ops", num_ops)
+        whole("num_magnitude_bins", num_magnitude_bins, low=2)
+        if whole("magnitude", magnitude) >= num_magnitude_bins:
             raise ValueError(f"magnitude {magnitude} is not a bin of num_magnitude_bins {num_magnitude_bins}; "
                              f"allowed: 0 to {num_magnitude_bins - 1}")
         self.policy = TorchRandAugment(num_ops, magnitude, num_magnitude_bins, _interpolation(interpolation))
@@ -101,9 +94,7 @@ class AutoAugment(Op):
 
     def __init__(self, policy: str = "cifar10", interpolation: str = "nearest") -> None:
         choices = {p.value: p for p in AutoAugmentPolicy}
-        if policy not in choices:
-            raise ValueError(f"unknown AutoAugment policy {policy!r}; allowed: {', '.join(choices)}")
-        self.policy = TorchAutoAugment(choices[policy], _interpolation(interpolation))
+        self.policy = TorchAutoAugment(choices[choice("policy", policy, list(choices))], _interpolation(interpolation))
         self.op_names = sorted({step[0] for sub_policy in self.policy.policies for step in sub_policy})
 
     def _step_table(self, step: int, size: tuple[int, int], device: torch.device) -> tuple[Tensor, ...]:

@@ -6,13 +6,14 @@ it; these draw one per image (same ranges, same formulas) from the loader's gene
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .augment import Op, span, uniform
+from .augment import Op, uniform
+from .checks import is_number, number, pair, refuse, spread
 
 GREY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 
@@ -68,23 +69,15 @@ class ColorJitter(Op):
 
     def __init__(self, brightness: float | Sequence[float] = 0.0, contrast: float | Sequence[float] = 0.0,
                  saturation: float | Sequence[float] = 0.0, hue: float | Sequence[float] = 0.0) -> None:
+        # A factor of 1 (hue: a shift of 0) leaves the images as they are: such an adjustment is left out.
         self.ranges: dict[str, tuple[float, float]] = {}
         for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
-            factor_range = self._factor_range(value)
-            if factor_range is not None:
+            factor_range = spread(name, value, center=1.0, low=0.0, clip=True)
+            if factor_range != (1.0, 1.0):
                 self.ranges[name] = factor_range
-        hue_range = span(hue)
+        hue_range = spread("hue", hue, low=-0.5, high=0.5)
         if hue_range != (0.0, 0.0):
-            if not -0.5 <= hue_range[0] <= hue_range[1] <= 0.5:
-                raise ValueError(f"hue must lie within [-0.5, 0.5], got {hue}")
             self.ranges["hue"] = hue_range
-
-    @staticmethod
-    def _factor_range(value: float | Sequence[float]) -> Optional[tuple[float, float]]:
-        low, high = span(value, center=1.0)
-        if (low, high) == (1.0, 1.0):
-            return None
-        return max(0.0, low), high
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         n, device = len(images), images.device
@@ -109,13 +102,20 @@ class GaussianBlur(Op):
     """torchvision's GaussianBlur: a ``kernel_size`` kernel, sigma ~ U(sigma) per image, reflect
     padding; applied as two separable grouped convolutions over the whole batch."""
 
-    def __init__(self, kernel_size: int = 3, sigma: Sequence[float] = (0.1, 2.0)) -> None:
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
-        self.kernel_size, self.sigma = kernel_size, tuple(sigma)
+    def __init__(self, kernel_size: int = 3, sigma: float | Sequence[float] = (0.1, 2.0)) -> None:
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise refuse("kernel_size", kernel_size, "an odd whole number 1 or more")
+        # As torchvision: a number is a fixed sigma, a pair the range each image draws its own from.
+        self.kernel_size = kernel_size
+        if is_number(sigma):
+            sigma = (number("sigma", sigma, low=0, above=True),) * 2
+        self.sigma = pair("sigma", sigma, low=0, above=True, alone="a number above 0, or ")
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         n, c, h, w = images.shape
+        if self.kernel_size > min(h, w) * 2 - 1:  # reflect padding of more than the image holds
+            raise ValueError(f"kernel_size {self.kernel_size} is larger than the {h}x{w} px image allows; "
+                             f"allowed: at most {min(h, w) * 2 - 1}")
         sigma = uniform(n, *self.sigma, generator, images.device)
         half = (self.kernel_size - 1) / 2
         x = torch.linspace(-half, half, self.kernel_size, device=images.device)

@@ -17,6 +17,7 @@ from ..errors import OptionError
 from ..options import check_options, lookup_in
 from .augment import Affine, Cutout, HorizontalFlip, Op, RandomCrop, RandomResizedCrop, Rotation, VerticalFlip
 from .autoaug import AutoAugment, RandAugment
+from .checks import probability
 from .color import ColorJitter, GaussianBlur
 
 AugmentItem = str | dict[str, Any]
@@ -40,9 +41,12 @@ class Compose(Op):
 
 
 def _same_size(op: Op, images: Tensor, generator: torch.Generator) -> Tensor:
+    """Some images get ``op`` and some do not, so it must keep their size (they share one batch)."""
     out = op(images, generator)
     if out.shape != images.shape:
-        raise ValueError("ops inside random_apply/random_choice must keep the image size")
+        raise ValueError(f"transforms turn {'x'.join(map(str, images.shape[2:]))} px images into "
+                         f"{'x'.join(map(str, out.shape[2:]))} px; allowed: ops that keep the image size "
+                         "(a crop or resize to another size goes outside, before or after)")
     return out
 
 
@@ -50,7 +54,7 @@ class RandomApply(Op):
     """torchvision's RandomApply per image: each image gets all of ``transforms`` with probability ``p``."""
 
     def __init__(self, transforms: Sequence[Op], p: float = 0.5) -> None:
-        self.ops, self.p = Compose(transforms), p
+        self.ops, self.p = Compose(transforms), probability("p", p)
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         chosen = torch.rand(len(images), generator=generator, device=images.device) < self.p
@@ -136,6 +140,28 @@ def _build_item(item: AugmentItem, where: str) -> Op:
         return OPS[name](**entry)
     except (TypeError, ValueError) as exc:
         raise OptionError(where, f"augmentation {name}: {exc}") from None
+
+
+def try_augmentation(augment: Compose, size: int, channels: int = 3) -> None:
+    """Run ``augment`` (deterministic and random forms) once on 2 images of ``size`` px, each op in
+    turn, so that what its constructor cannot know (a crop larger than the padded image, an op
+    inside random_choice that changes the size) is refused when the spec is read: raises
+    :class:`OptionError` naming the op's index."""
+    names = {builder: name for name, builder in OPS.items()}
+    images = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 images gain nothing from threads, and lose much on a busy machine
+    try:
+        for index, op in enumerate(augment.ops):
+            try:
+                op.deterministic(images)  # validation's form
+                images = op(images, generator)
+            except (TypeError, ValueError, RuntimeError, IndexError) as exc:
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise OptionError(str(index), f"augmentation {names[type(op)]}: {first_line}") from None
+    finally:
+        torch.set_num_threads(threads)
 
 
 def build_augmentation(augment: str | Sequence[AugmentItem]) -> Compose:

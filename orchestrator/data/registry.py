@@ -74,6 +74,23 @@ def dataset_info(name: str) -> DatasetInfo:
     return _datasets[name]
 
 
+def stored_input_size(name: str, options: dict[str, Any]) -> Optional[tuple[int, int, int]]:
+    """(channels, height, width) of dataset ``name``'s images as stored, where known before
+    decoding: its registration's, else its builder's ``image_size`` and ``in_chans`` options (as
+    given, else their defaults); None where only the files say (an imagefolder without image_size)."""
+    info = dataset_info(name)
+    if info.input_size is not None:
+        return info.input_size
+    params = inspect.signature(info.builder).parameters
+
+    def option(key: str) -> Optional[int]:
+        value = options.get(key, params[key].default if key in params else None)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+    side = option("image_size")
+    return None if side is None else (option("in_chans") or 3, side, side)
+
+
 def default_root() -> Path:
     return Path(os.environ.get("ORCHESTRATE_DATA", Path.home() / ".cache" / "orchestrate" / "data"))
 

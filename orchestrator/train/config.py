@@ -66,6 +66,7 @@ class TrialConfig(StrictModel):
     def _coherent(self) -> TrialConfig:
         if self.train.mixup is not None and self.data.batch_size % 2:
             raise OptionError("data.batch_size", "mixup/cutmix mixes pairs of images: use an even batch size")
+        self.data.try_augmentation(pretrained=bool(self.model.options.get("pretrained")))
         return self
 
     @classmethod

@@ -18,6 +18,8 @@ from ..tracking.names import TOP1
 # Op names or mappings; each item is checked by ``build_augmentation``, which names its index and
 # the ops allowed (a typed item here would be refused as "should be a valid string").
 AugmentList = list[Any]
+PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
+ASSUMED_SIDE = 32  # the side the augmentation is tried at where only the image files know it
 
 
 def _check_metric(metric: str, key: str) -> None:
@@ -60,6 +62,24 @@ class DataSpec(StrictModel):
         except OptionError as exc:
             raise OptionError(".".join(p for p in ("augment", exc.subpath) if p), str(exc)) from None
         return self
+
+    def try_augmentation(self, pretrained: bool) -> None:
+        """Run the augmentation once on 2 images of the size the trial feeds it: ``image_size``,
+        else the dataset's stored size. What an op's constructor cannot know (a crop larger than
+        the padded image) is refused here, with the op's index, rather than at the first batch of
+        a running trial. A pretrained model without ``image_size`` gets its weights' size (384 for
+        some), known once the model is built: not tried, so that no valid crop is refused."""
+        from ..data import build_augmentation, stored_input_size, try_augmentation
+
+        if pretrained and self.image_size is None:
+            return
+        stored = stored_input_size(self.dataset, self.options)
+        side = self.image_size or (stored and stored[-1])
+        try:
+            try_augmentation(build_augmentation(self.augment), side or ASSUMED_SIDE, stored[0] if stored else 3)
+        except OptionError as exc:
+            assumed = "" if side else f" ({ASSUMED_SIDE} px assumed: set data.image_size to the images' size)"
+            raise OptionError(f"data.augment.{exc.subpath}", f"{exc}{assumed}") from None
 
 
 class OptimizerSpec(OptionsModel):

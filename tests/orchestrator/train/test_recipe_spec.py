@@ -27,6 +27,38 @@ from orchestrator.study import parse_spec
     ({"train": {"pretrain": {"epochs": 2, "loss": "huber"}}}, "train.pretrain.loss: Input should be 'mse' or 'l1'"),
     ({"train": {"optimizer": {"name": "sgd", "backbone_lr_scale": 2}}}, "train.optimizer.backbone_lr_scale"),
     ({"train": {"optimizer": {"name": "rmsprop", "alpah": 0.9}}}, "train.optimizer.alpah: optimizer rmsprop has no option"),
+    # An op's own option, named at its place in the list.
+    ({"data": {"augment": ["hflip", {"name": "cutout", "size": "16"}]}},
+     "data.augment.1: augmentation cutout: size '16'; allowed: a whole number 1 or more"),
+    # What only the image size tells: the augmentation is tried once on the study's images (the
+    # dataset's stored size, data.options.image_size, data.image_size), else failing at the first batch.
+    ({"data": {"augment": ["hflip", {"name": "random_crop", "padding": 4, "size": 41}]}},
+     "data.augment.1: augmentation random_crop: size 41 is larger than the 32x32 px image padded by 4; "
+     "allowed: at most 40"),
+    ({"data": {"dataset": "tiny-imagenet", "augment": [{"name": "random_crop", "padding": 0, "size": 72}]}},
+     "data.augment.0: augmentation random_crop: size 72 is larger than the 64x64 px image padded by 0; "
+     "allowed: at most 64"),
+    ({"data": {"dataset": "synthetic", "options": {"image_size": 16},
+               "augment": [{"name": "random_crop", "padding": 2, "size": 24}]}},
+     "data.augment.0: augmentation random_crop: size 24 is larger than the 16x16 px image padded by 2"),
+    ({"data": {"image_size": 16, "augment": [{"name": "random_crop", "padding": 0, "size": 24}]}},
+     "data.augment.0: augmentation random_crop: size 24 is larger than the 16x16 px image"),
+    ({"data": {"augment": [{"name": "random_crop", "padding": 40}]}},
+     "data.augment.0: augmentation random_crop: padding 40 with padding_mode reflect is more than the 32x32 px "
+     "image holds; allowed: at most 31, or padding_mode constant or replicate"),
+    ({"data": {"augment": [{"name": "gaussian_blur", "kernel_size": 65}]}},
+     "data.augment.0: augmentation gaussian_blur: kernel_size 65 is larger than the 32x32 px image allows; "
+     "allowed: at most 63"),
+    ({"data": {"augment": ["hflip", {"name": "random_choice", "transforms": [
+        "hflip", {"name": "random_resized_crop", "size": 24}]}]}},
+     "data.augment.1: augmentation random_choice: transforms turn 32x32 px images into 24x24 px; "
+     "allowed: ops that keep the image size"),
+    ({"data": {"augment": [{"name": "random_apply", "transforms": [{"name": "random_crop", "padding": 0, "size": 24}]}]}},
+     "data.augment.0: augmentation random_apply: transforms turn 32x32 px images into 24x24 px"),
+    ({"data": {"dataset": "imagefolder", "options": {"path": "photos"},
+               "augment": [{"name": "random_crop", "padding": 0, "size": 48}]}},
+     "data.augment.0: augmentation random_crop: size 48 is larger than the 32x32 px image padded by 0; "
+     "allowed: at most 32 (32 px assumed: set data.image_size to the images' size)"),
 ])
 def test_bad_recipe_is_one_line_naming_the_key(section: dict, message: str) -> None:
     with pytest.raises(SpecError) as error:
@@ -46,3 +78,22 @@ def test_a_full_recipe_validates() -> None:
         "pretrain": {"epochs": 3, "mask_holes": 12}, "channels_last": True, "amp": "bf16",
     }})
     assert spec.train.pretrain.optimizer.name == "adam" and spec.data.label_fraction == 0.1
+
+
+@pytest.mark.parametrize("data, model", [
+    ({"image_size": 64}, {}),  # resized before the augmentation
+    ({}, {"name": "resnet50", "pretrained": True}),  # resized to the weights' input size
+    ({"dataset": "imagefolder", "options": {"path": "photos"}, "image_size": 64}, {}),
+])
+def test_a_crop_the_input_size_allows_validates(data: dict, model: dict) -> None:
+    augment = [{"name": "random_crop", "padding": 0, "size": 56}, {"name": "random_resized_crop", "size": 48}]
+    spec = parse_spec({"name": "study", "data": {**data, "augment": augment}, "model": model})
+    assert spec.data.augment == augment
+
+
+def test_a_pretrained_rows_crop_is_not_tried_at_a_size_its_weights_may_not_have() -> None:
+    """Its images are resized to its weights' input size (384 for some), known once it is built."""
+    augment = [{"name": "random_crop", "padding": 0, "size": 384}]
+    spec = parse_spec({"name": "study", "data": {"augment": augment},
+                       "model": {"name": "resnet50", "pretrained": True}})
+    assert spec.data.augment == augment
