@@ -135,6 +135,7 @@ def _table(rows: list[Row], options: Options, *, with_previous: bool) -> pd.Data
             "level": row.level, "reference": row.reference,
             "config_key": keys.pop() if len(keys) == 1 else "", "n": summary.n,
             **{f"n_{outcome}": int(counts.get(outcome, 0)) for outcome in OUTCOMES[1:]},
+            "n_missing": int(((row.runs["outcome"] == "finished") & row.runs[options.metric].isna()).sum()),
             "mean": summary.mean, "std": summary.std, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
             "ci_informative": summary.informative,
         }

@@ -62,8 +62,11 @@ def p_value(value: Any) -> str:
 
 
 def excluded(row: pd.Series) -> str:
-    """``1 pruned, 1 failed``: the seeds of a row that are not in its mean."""
+    """``1 pruned, 1 failed``: the seeds of a row that are not in its mean, finished ones that
+    lack the table's number (``n_missing``) included."""
     parts = [f"{int(row[f'n_{kind}'])} {kind}" for kind in ("pruned", "failed", "running") if row[f"n_{kind}"]]
+    if row.get("n_missing", 0):  # absent from tables built before the column existed
+        parts.append(f"{int(row['n_missing'])} finished without a value")
     return ", ".join(parts)
 
 

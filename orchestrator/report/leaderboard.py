@@ -23,7 +23,7 @@ from .stats import PERCENT, from_logit, informative, t_half_width, to_logit
 KEYS = ["study", "config_key"]
 IDENTITY = ["label", "model", "factors"]
 COLUMNS = [
-    "rank", *KEYS, *IDENTITY, "n_seeds", "n_pruned", "n_failed", "n_running",
+    "rank", *KEYS, *IDENTITY, "n_seeds", "n_pruned", "n_failed", "n_running", "n_missing",
     "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "top1_ci_informative", "top1_best_epoch_mean",
     "top5_mean",
     "best_epoch", "params_m", "mmacs", "train_hours", "device", "efficiency", BASIS_COLUMN,
@@ -99,6 +99,9 @@ def _aggregate(runs: StudyRuns, basis: Basis, *, rank_by: str, fields: Sequence[
     finished = runs.finished.groupby(KEYS, sort=False)
     top1 = finished[basis.metric]
     table["n_seeds"] = top1.count().reindex(table.index, fill_value=0)
+    # A finished run without the headline number (one study of a cross-study board held out a
+    # validation split, the other did not) enters no mean: counted, so its row says so.
+    table["n_missing"] = finished.size().reindex(table.index, fill_value=0) - table["n_seeds"]
     stats = pd.DataFrame({
         "top1_mean": top1.mean(),
         "top1_std": top1.std(ddof=1),
