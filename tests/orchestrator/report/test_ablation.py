@@ -9,6 +9,7 @@ import pytest
 from report_store import (ATTENTION, K_SIZE, OAT_VALUES, Trial, log_study, logit_interval, make_spec,
                       make_variants_spec, oat_trial)
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from orchestrator.errors import OrchestrateError
@@ -251,3 +252,18 @@ def test_alpha_of_the_power_figure_is_the_tables(oat):
     sd = loose.loc["3", "sd_diff"]
     assert loose.loc["3", "seeds_needed_min_effect"] == statsmodels_seeds(0.5, sd, alpha=0.2)
     assert ablation_table("oat", K_SIZE, uri=oat)["seeds_needed_min_effect"].isna().all()  # none named
+
+
+def test_a_level_equal_to_the_reference_on_every_seed_stays_in_the_holm_family(store) -> None:
+    """k=5 reached exactly the baseline's numbers (deterministic runs, a saturated split): t is
+    0/0, but the comparison was made, so Holm counts it (p = 1) and the others' p Holm is
+    adjusted over all three comparisons, as statsmodels does."""
+    base, k3, k7 = [70.0, 71.0, 72.5], [71.2, 72.5, 73.1], [69.0, 71.5, 70.9]
+    trials = [Trial("baseline", {ATTENTION: None}, s, v) for s, v in enumerate(base)]
+    trials += [Trial(f"k_size={k}", {K_SIZE: k}, s, v) for k, values in ((3, k3), (5, base), (7, k7))
+               for s, v in enumerate(values)]
+    log_study(store, make_spec("equal_level", factors={K_SIZE: [3, 5, 7]}, baseline={ATTENTION: None}), trials)
+    table = ablation_table("equal_level", uri=store).set_index("level")
+    raw = [stats.ttest_rel(k3, base).pvalue, 1.0, stats.ttest_rel(k7, base).pvalue]
+    assert table.loc["5", ["test", "delta", "p_value"]].tolist() == ["paired", 0.0, 1.0]
+    assert table.loc[["3", "5", "7"], "p_holm"].tolist() == pytest.approx(multipletests(raw, method="holm")[1])

@@ -44,3 +44,4 @@ def test_an_ablation_row_counts_a_finished_seed_without_the_number(store) -> Non
     assert table.loc["3", "test"] == "welch" and table.loc["3", "p_value"] == pytest.approx(expected.pvalue)
     shown = display_ablation(table.reset_index()).set_index("level")
     assert shown.loc["baseline", "excluded"] == "1 finished without a value"
+
