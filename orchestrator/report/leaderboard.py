@@ -60,7 +60,7 @@ def leaderboard(
 ) -> pd.DataFrame:
     """One row per (study, configuration), best first; ``runs`` skips reading the store again.
 
-    ``top1_*`` summarise each seed's best validation top-1 (%): mean, sample std (ddof=1) and the
+    ``top1_*`` summarise each seed's headline top-1 (%, the ``basis`` rule's number): mean, sample std (ddof=1) and the
     ``confidence`` interval (a t interval on the logit scale, so inside [0, 100]), flagged
     ``top1_ci_informative`` from 3 seeds on; ``basis`` says which split and epoch rule. ``efficiency`` is top-1 mean / params (M), as in
     the seed reports. ``fields`` (config options or tags) are carried as extra columns. With a
