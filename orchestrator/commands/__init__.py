@@ -24,6 +24,9 @@ def quiet_libraries() -> None:
     the output; the sweep's own lines say what happens. MLflow reads its level from the
     environment when imported, which also reaches Ray's worker processes."""
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # Reading a spec.json or a summary is an artifact download, which MLflow draws as a
+    # progress bar on stderr: a sweep's refusal would be four lines, not one.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # Tune's own warnings suggest Tuner.restore and list trial folders; the sweep's summary

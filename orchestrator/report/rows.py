@@ -82,6 +82,12 @@ def _baseline_row(frame: pd.DataFrame) -> Row:
     return Row(BASELINE_LABEL, _by_seed(frame[frame["label"] == BASELINE_LABEL]), reference=True)
 
 
+def _has_baseline(design: LoggedDesign, frame: pd.DataFrame) -> bool:
+    """Whether the study ran a baseline cell: an ablation runs one (the base config patched with
+    ``search.baseline``, the base config itself without it); a study logged before that, not."""
+    return design.baseline is not None or bool((frame["label"] == BASELINE_LABEL).any())
+
+
 def _mark_reference(design: LoggedDesign, factor: str, rows: list[Row]) -> list[Row]:
     """With no baseline cell, the level the base config has is the reference, else the first."""
     default = design.default_level(factor)
@@ -95,9 +101,14 @@ def _mark_reference(design: LoggedDesign, factor: str, rows: list[Row]) -> list[
 def one_at_a_time_rows(design: LoggedDesign, factor: str, frame: pd.DataFrame) -> list[Row]:
     cells = frame["_factors"].map(_canon)
     rows = [Row(_show(level), _by_seed(frame[cells == _canon({factor: level})])) for level in design.factors[factor]]
-    if design.baseline is None:
+    if not _has_baseline(design, frame):
         return _mark_reference(design, factor, rows)
-    return [_baseline_row(frame), *rows]
+    # Without search.baseline, the level the base config has is the baseline cell itself (one
+    # run per configuration and seed): its row holds no runs of its own.
+    default = design.default_level(factor)
+    same = [not design.baseline and default is not MISSING and _canon(level) == _canon(default) and row.runs.empty
+            for level, row in zip(design.factors[factor], rows)]
+    return [_baseline_row(frame), *(row for row, dropped in zip(rows, same) if not dropped)]
 
 
 def factorial_rows(design: LoggedDesign, factor: str, frame: pd.DataFrame) -> list[Row]:
@@ -113,14 +124,15 @@ def factorial_rows(design: LoggedDesign, factor: str, frame: pd.DataFrame) -> li
 def cumulative_rows(design: LoggedDesign, frame: pd.DataFrame) -> list[Row]:
     """Baseline, then each configuration whose varied factors are exactly the first k in spec order.
 
-    Without a baseline cell the first step is the reference and has no previous step.
+    Without a baseline cell (a study logged before ablations always ran one) the first step is
+    the reference and has no previous step.
     """
     paths = list(design.factors)
     steps = frame[frame["label"] != BASELINE_LABEL]
     chosen = steps["_factors"].map(lambda f: {p: f[p] for p in paths if p in f})
     prefix = chosen.map(lambda c: 0 < len(c) and list(c) == paths[: len(c)] and _planned(design, c))
     steps, keys = _by_seed(steps[prefix]), chosen[prefix].map(_canon)
-    rows = [] if design.baseline is None else [_baseline_row(frame)]
+    rows = [_baseline_row(frame)] if _has_baseline(design, frame) else []
     position = {_canon({}): 0} if rows else {}
     cells = dict(zip(keys, chosen[prefix]))  # canonical key -> factors in spec order
     for key in sorted(cells, key=lambda k: _level_order(design, cells[k])):
@@ -130,7 +142,7 @@ def cumulative_rows(design: LoggedDesign, frame: pd.DataFrame) -> list[Row]:
         position[key] = len(rows)
         # None when the step before never ran: no comparison rather than a wrong one.
         rows.append(Row(f"+{_short(last)}={_show(cell[last])}", steps[keys == key], previous=position.get(before)))
-    if rows and design.baseline is None:
+    if rows and not _has_baseline(design, frame):
         rows[0].reference = True
     return rows
 

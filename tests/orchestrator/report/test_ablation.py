@@ -130,6 +130,30 @@ def test_a_cumulative_study_has_one_table(cumulative):
     assert list(ablation_tables("cumulative", uri=cumulative)) == ["cumulative"]
 
 
+def test_without_search_baseline_the_base_config_cell_is_still_the_reference(store):
+    """An ablation runs its baseline cell (the base config) when ``search.baseline`` is left
+    out, as seed 000's cumulative chain does: the tables compare with it. A level equal to the
+    base config is that same cell (one run per configuration and seed), not an empty row."""
+    base, k5, plain = [70.1, 71.3, 69.8], [71.9, 72.8, 71.7], [72.5, 73.6, 72.6]
+    chain = make_spec("chain_no_baseline", design="cumulative", factors={K_SIZE: [5], "data.augment": ["none"]})
+    log_study(store, chain, [Trial(label, factors, seed, values[seed]) for label, factors, values in (
+        ("baseline", {}, base), ("+k_size=5", {K_SIZE: 5}, k5),
+        ("+augment=none", {K_SIZE: 5, "data.augment": "none"}, plain)) for seed in range(3)])
+    table = ablation_table("chain_no_baseline", uri=store)
+    assert table["level"].tolist() == ["baseline", "+k_size=5", "+augment=none"]
+    assert table["reference"].tolist() == [True, False, False]
+    assert_comparison(table.iloc[1], paired(np.array(k5), np.array(base)))
+    assert_comparison(table.iloc[2], paired(np.array(plain), np.array(base)))
+    assert_comparison(table.iloc[2], paired(np.array(plain), np.array(k5)), "_prev")
+
+    oat = make_spec("oat_no_baseline", factors={K_SIZE: [3, 5]})  # the base config has k_size 3
+    log_study(store, oat, [Trial(label, factors, seed, values[seed]) for label, factors, values in (
+        ("baseline", {}, base), ("k_size=5", {K_SIZE: 5}, k5)) for seed in range(3)])
+    table = ablation_table("oat_no_baseline", uri=store)
+    assert table["level"].tolist() == ["baseline", "5"] and table["reference"].tolist() == [True, False]
+    assert_comparison(table.iloc[1], paired(np.array(k5), np.array(base)))
+
+
 # A 2x2 grid over two seeds; (se, lr=0.05, seed 1) failed.
 GRID = {("eca", 0.1): [72.0, 72.6], ("eca", 0.05): [71.2, 71.5],
         ("se", 0.1): [71.1, 71.9], ("se", 0.05): [70.4, None]}

@@ -34,6 +34,22 @@ def test_a_sweep_of_another_recipe_is_refused_with_exit_2_and_the_differing_keys
     assert "train.epochs: 6 -> 2" in error and "new name" in error and "--add-to-study" in error
 
 
+def test_the_refusal_is_the_commands_only_line_without_mlflows_download_bar(store_uri: str, tmp_path) -> None:
+    """Reading the recorded spec.json downloads an artifact: MLflow draws a progress bar on
+    stderr for it unless told not to, above the one line the refusal promises."""
+    import os
+    import subprocess
+    import sys
+
+    record_quickstart(store_uri)
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"}
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "sweep", "quickstart.yaml", "train.epochs=2",
+                           f"tracking.uri={store_uri}"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("error: the base"), done.stderr
+
+
 def test_the_same_recipe_and_a_resume_are_not_refused(store_uri: str) -> None:
     record_quickstart(store_uri)
     spec = load_spec("quickstart.yaml", [f"tracking.uri={store_uri}"])
