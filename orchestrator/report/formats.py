@@ -75,8 +75,8 @@ def factors_text(factors: Any, label: Any) -> str:
     varied = json.loads(factors) if isinstance(factors, str) and factors else {}
     text = ", ".join(f"{path.rsplit('.', 1)[-1]}={short_value(v)}" for path, v in varied.items())
     recipe = recipe_of(str(label))  # runs added to the study with another base recipe
-    if str(label).removesuffix(recipe) == "baseline":
-        return f"baseline: {text}{recipe}"
+    if str(label).removesuffix(recipe) == "baseline":  # without search.baseline: the base config itself
+        return f"baseline: {text or '(base config)'}{recipe}"
     return (text or "(base config)") + recipe
 
 

@@ -100,3 +100,11 @@ def test_table_cells_withhold_intervals_below_three_seeds():
     assert checked_interval(60.0, 80.0, 1) == "not informative (1 seed)"
     assert checked_interval(60.0, 80.0, 3) == "[60.00, 80.00]"
     assert checked_interval(float("nan"), float("nan"), 0) == DASH
+
+
+def test_a_baseline_cell_says_what_it_sets_or_that_it_is_the_base_config() -> None:
+    from orchestrator.report.formats import factors_text
+
+    assert factors_text('{"model.attention": null}', "baseline") == "baseline: attention=null"
+    assert factors_text("", "baseline") == "baseline: (base config)"  # no search.baseline: nothing patched
+    assert factors_text('{"model.k_size": 5}', "k_size=5 [epochs=2]") == "k_size=5 [epochs=2]"
