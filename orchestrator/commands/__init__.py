@@ -47,6 +47,11 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 traceback.print_exc()
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader left (``| head``) with what it wanted: nothing to say. Output goes to
+            # devnull so that flushing it on the way out cannot fail again (Python's own advice).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:  # a bug or an unexpected environment: still one line by default
             if os.environ.get(DEBUG_ENV):
                 raise

@@ -21,6 +21,7 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from ..distributions import optuna_distribution
+from ..optuna_quiet import quiet_study_creation
 from .runs import StudyRuns
 
 if TYPE_CHECKING:
@@ -65,12 +66,8 @@ def rebuild_study(runs: StudyRuns, axes: dict[str, BaseDistribution], *, objecti
     finished = runs.finished.dropna(subset=[objective])
     per_config = finished.groupby("config_key", sort=False).agg(factors=("factors", "first"),
                                                                  value=(objective, "mean"))
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line in a report
-    try:
+    with quiet_study_creation():
         study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
-    finally:
-        optuna.logging.set_verbosity(verbosity)
     outside = 0
     for factors, value in zip(per_config["factors"], per_config["value"]):
         params = {path: v for path, v in json.loads(factors or "{}").items() if path in axes}

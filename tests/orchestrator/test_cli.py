@@ -210,3 +210,16 @@ def test_measure_without_cuda_is_one_line_exit_2_and_nothing_written() -> None:
     assert result.exit_code == 2
     assert result.output.strip() == "error: --measure needs a CUDA device: it times the study's workloads on a GPU (none here)"
     assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_error_line(tmp_path: Path) -> None:
+    """``orchestrate sweep SPEC --dry-run | head -1``: the reader has what it wanted."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    dry_run = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "sweep", "quickstart.yaml", "--dry-run"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dry_run.stdout.close()  # gone before the first line is printed (the imports take a second or more)
+    errors = dry_run.stderr.read()
+    assert dry_run.wait(timeout=120) == 1 and errors == ""

@@ -13,6 +13,7 @@ import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from ...optuna_quiet import quiet_study_creation
 from ...spec.plans import PLAN_KEY
 from ...spec.study import StudySpec
 from ...tracking.names import FAILURE_KEY, stopped_by_scheduler
@@ -106,8 +107,9 @@ def build_searcher(spec: StudySpec, space: Callable[[Any], dict], *, study_name:
     search = spec.search
     metric = search.metric if not search.multi_objective else search.metrics
     mode = search.mode if not search.multi_objective else search.modes
-    return BudgetedOptunaSearch(
-        space=space, metric=metric, mode=mode, sampler=search.sampler.build(spec.train.seed),
-        study_name=study_name, storage=journal_storage(storage_path), spec=spec, deadline=deadline,
-        points_to_evaluate=points_to_evaluate or None, identities=identities,
-    )
+    with quiet_study_creation():  # Ray's OptunaSearch makes the study here, given a space
+        return BudgetedOptunaSearch(
+            space=space, metric=metric, mode=mode, sampler=search.sampler.build(spec.train.seed),
+            study_name=study_name, storage=journal_storage(storage_path), spec=spec, deadline=deadline,
+            points_to_evaluate=points_to_evaluate or None, identities=identities,
+        )

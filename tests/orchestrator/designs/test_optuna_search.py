@@ -203,3 +203,25 @@ def test_pbt_explores_from_the_values_the_source_reported_and_keeps_the_member_i
     optimizer = config["plan"]["config"]["train"]["optimizer"]
     assert optimizer["weight_decay"] == 1e-4
     assert optimizer["lr"] == pytest.approx(0.16) or optimizer["lr"] == pytest.approx(0.24)
+
+
+def test_making_the_searchs_study_prints_no_optuna_line(store_uri, tmp_path: Path) -> None:
+    """Optuna's "A new study created in Journal ..." would sit among the sweep's progress lines."""
+    import logging
+
+    from orchestrator.designs.optuna.searcher import build_searcher
+
+    said: list[str] = []
+    listener = logging.Handler()
+    listener.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    optuna.logging.get_logger("optuna").addHandler(listener)  # optuna's own logger: it does not propagate
+    study = parse_spec(spec(store_uri, 1, {"kind": "optuna", "num_samples": 2,
+                                           "space": {"train.optimizer.lr": {"loguniform": [1e-3, 0.1]}}}))
+    try:
+        searcher = build_searcher(study, lambda trial: None, study_name="quiet",
+                                  storage_path=tmp_path / "quiet.journal", deadline=None)
+    finally:
+        optuna.logging.get_logger("optuna").removeHandler(listener)
+    assert searcher._ot_study.study_name == "quiet"
+    assert not [line for line in said if "A new study created" in line], said
+    assert optuna.logging.get_verbosity() == optuna.logging.INFO  # the library's own setting, restored
