@@ -33,19 +33,33 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+PACKAGE_FOLDER = Path(__file__).resolve().parent
+
+
+def _git(folder: Path, *args: str) -> Optional[str]:
+    try:
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def git_state(folder: Path) -> dict[str, str]:
     """Commit and dirty flag of the repository holding ``folder``; empty outside a repository."""
-    def git(*args: str) -> Optional[str]:
-        try:
-            done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
+    commit = _git(folder, "rev-parse", "HEAD")
     if commit is None:
         return {}
-    return {"git_commit": commit, "git_dirty": str(bool(git("status", "--porcelain"))).lower()}
+    return {"git_commit": commit, "git_dirty": str(bool(_git(folder, "status", "--porcelain"))).lower()}
+
+
+def code_state(package: Path = PACKAGE_FOLDER) -> dict[str, str]:
+    """:func:`git_state` of the orchestrate checkout this code runs from (an editable install),
+    keyed ``orchestrate_git_*``: a sweep started in a study's own folder records that folder's
+    commit, and the code's would be lost. Empty for an installed package (its version says it),
+    also one in a virtual environment inside a repository: that repository does not track it."""
+    if _git(package, "ls-files", "--error-unmatch", Path(__file__).name) is None:
+        return {}
+    return {f"orchestrate_{key}": value for key, value in git_state(package).items()}
 
 
 def cpu_model() -> str:
@@ -73,7 +87,7 @@ def accelerator() -> dict[str, str]:
 def provenance(folder: Path, argv: list[str]) -> dict[str, str]:
     """Every provenance field of a sweep started in ``folder`` with ``argv``, as strings."""
     fields = {f"version.{name}": version for name, version in package_versions().items()}
-    fields |= git_state(folder)
+    fields |= git_state(folder) | code_state()
     fields |= {"host": socket.gethostname(), "cpu": cpu_model(), "cpu_count": str(os.cpu_count() or 0)}
     fields |= accelerator()
     fields["command"] = shlex.join(argv)

@@ -29,6 +29,30 @@ def test_outside_a_repository_there_is_no_git_state(tmp_path: Path) -> None:
     assert git_state(tmp_path) == {}
 
 
+def test_a_sweep_started_outside_the_checkout_records_the_codes_commit_too(tmp_path: Path) -> None:
+    """The study's folder is not a repository here: the commit of the code that ran is still there."""
+    from orchestrator.provenance import PACKAGE_FOLDER
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_FOLDER, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    fields = provenance(tmp_path, ["orchestrate", "sweep", "spec.yaml"])
+    assert "git_commit" not in fields and fields["orchestrate_git_commit"] == head
+
+
+def test_a_package_copy_a_repository_does_not_track_records_no_commit(tmp_path: Path) -> None:
+    """An installed copy in a virtual environment inside a study's repository: not the code's commit."""
+    from orchestrator.provenance import PACKAGE_FOLDER, code_state
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "spec.yaml").write_text("name: x\n")
+    subprocess.run(["git", "add", "spec.yaml"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a"], cwd=tmp_path, check=True)
+    installed = tmp_path / ".venv" / "site-packages" / "orchestrator"
+    installed.mkdir(parents=True)
+    (installed / "provenance.py").write_text((PACKAGE_FOLDER / "provenance.py").read_text())
+    assert code_state(installed) == {} and git_state(installed)["git_commit"]
+
+
 def test_provenance_has_versions_hardware_and_the_exact_command(tmp_path: Path) -> None:
     fields = provenance(tmp_path, ["orchestrate", "sweep", "my spec.yaml", "train.epochs=2"])
     assert {f"version.{name}" for name in (*PACKAGES, "python")} <= fields.keys()
