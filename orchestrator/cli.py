@@ -79,9 +79,14 @@ def sweep(spec_path: str, overrides: tuple[str, ...], dry_run: bool, measure: bo
 
             click.echo("\n".join(measure_lines(spec, plans)))
         return
+    from .retry import patience_from_env
+    from .run import checkpoint_retry
+    from .tracking import retry as tracking_retry
     from .weights import check_weights
 
     check_weights(spec, plans, spec_path=spec_path)  # a pretrained row's weights, before Ray or the store
+    for limit in (tracking_retry, checkpoint_retry):  # read once the sweep runs: a bad value refused first
+        patience_from_env(limit.PATIENCE_ENV, limit.DEFAULT_PATIENCE)
     count = f"{len(plans)} trials" if plans is not None else f"a search of up to {design.trial_count(spec, plans)} trials"
     click.echo(f"study {spec.name}: {count}; checking the store and data, then starting Ray (takes seconds)")
     from .retry import GaveUp

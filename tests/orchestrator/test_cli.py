@@ -223,3 +223,14 @@ def test_a_reader_that_leaves_early_gets_no_error_line(tmp_path: Path) -> None:
     dry_run.stdout.close()  # gone before the first line is printed (the imports take a second or more)
     errors = dry_run.stderr.read()
     assert dry_run.wait(timeout=120) == 1 and errors == ""
+
+
+@pytest.mark.parametrize("variable", ["ORCHESTRATE_STORAGE_PATIENCE", "ORCHESTRATE_TRACKING_PATIENCE"])
+def test_a_bad_patience_in_the_environment_is_refused_before_the_sweep_starts(
+        variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once trials checkpoint (or the store is opened): the parent run was left FAILED."""
+    monkeypatch.setenv(variable, "five minutes")
+    result = invoke("sweep", "quickstart.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"error: {variable}='five minutes': expected a number of seconds >= 0"
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
