@@ -15,7 +15,7 @@ import torch
 from ..train.graphs import spec_reason
 from ..train.recipe import TrainSpec
 from ..train.setup import resolve_amp, resolve_channels_last
-from .choice import KS, PackingCache, PackingKey, choose_k, measured
+from .choice import KS, PackingCache, PackingKey, choose_k, measured, sharing_here
 from .fused import time_fused
 from .packing import PackedRun, PackingPool
 from .workload import TRAIN_KEYS, Setting, Workload, frozen, timed_model_options
@@ -114,13 +114,15 @@ def auto_share(configs: list[dict[str, Any]], *, device: torch.device, measure: 
     measure = measure or pool_measure(device)
     cache = cache or PackingCache()
     device_mib = torch.cuda.get_device_properties(device).total_memory / 2**20 if device.type == "cuda" else None
+    sharing = sharing_here() if device.type == "cuda" else None  # one probe of the daemon, not one a config
     rows, seen = [], set()
     for config in configs:
         workload, setting = workload_of(config, device, fused=fused)
         size = workload.input_size or workload.stored_size
         key = PackingKey.here(device, model=workload.model, input_size=size, batch_size=workload.batch_size,
                               precision=setting.name,
-                              options=str(dict(workload.model_options)) if workload.model_options else "")
+                              options=str(dict(workload.model_options)) if workload.model_options else "",
+                              sharing=sharing)
         if key in seen:
             continue
         seen.add(key)

@@ -67,6 +67,7 @@ class TrackingSpec(StrictModel):
     @field_validator("uri")
     @classmethod
     def _store_mlflow_opens(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and unsupported_scheme(value):
-            raise ValueError(unsupported_scheme(value))
+        why = unsupported_scheme(value) if value is not None else ""
+        if why:
+            raise ValueError(why)
         return value

@@ -42,8 +42,9 @@ def existing_store(uri: Optional[str] = None) -> str:
     """The resolved URI of a store that exists. MLflow creates (and migrates) a SQLite file on
     first contact, so a report asked of a store that is not there would leave an empty one behind."""
     resolved = resolve_uri(uri)
-    if unsupported_scheme(resolved):
-        raise SpecError(f"tracking store: {unsupported_scheme(resolved)}")
+    why = unsupported_scheme(resolved)
+    if why:
+        raise SpecError(f"tracking store: {why}")
     path = absent_sqlite_file(resolved)
     if path is not None:
         raise StudyNotFoundError(f"no MLflow store at {path}: no study has run there")

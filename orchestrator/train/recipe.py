@@ -18,7 +18,6 @@ from ..tracking.names import TOP1
 # Op names or mappings; each item is checked by ``build_augmentation``, which names its index and
 # the ops allowed (a typed item here would be refused as "should be a valid string").
 AugmentList = list[Any]
-PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
 ASSUMED_SIDE = 32  # the side the augmentation is tried at where only the image files know it
 
 

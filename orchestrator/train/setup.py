@@ -20,8 +20,10 @@ import models
 
 from ..data import DatasetTensors, InMemoryLoader, build_augmentation, load_dataset, stratified_split
 from ..data.augment import Op
-from .recipe import PRETRAINED_INPUT_SIZE, DataSpec
+from .recipe import DataSpec
 from .config import TrialConfig
+
+PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
 
 
 @dataclass
