@@ -3,7 +3,6 @@ process per trial: the same tiny study twice, in one Ray session, on this machin
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -45,9 +44,7 @@ def bench_trials(trials: int, *, cpus_per_trial: float = 1.0) -> TrialsBench:
     """Seconds per one-epoch trial of a ``trials``-seed synthetic study, each way. A one-trial
     sweep first warms Ray, the store and the file cache, so neither side pays for them."""
     connect_ray(None)
-    # MLflow puts a SQLite store's artifacts under ./mlruns of the process: in the scratch folder
-    # with the stores, not in the folder the bench was run from.
-    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+    with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         _sweep_seconds(folder, "bench_warmup", 1, reuse=False, cpus=cpus_per_trial)
         fresh = _sweep_seconds(folder, "bench_fresh", trials, reuse=False, cpus=cpus_per_trial)

@@ -112,15 +112,12 @@ def bench_sweep(trials: int, epochs: int, slots: int, train_size: int, baseline:
 @friendly_errors
 def bench_store(runs: int) -> None:
     """Reads of a SQLite store of RUNS trial runs: SQL vs MlflowClient, sweep start, leaderboard, report."""
-    import contextlib
     import tempfile
     from pathlib import Path
 
     from ..bench.store import bench_store as run
 
-    # MLflow puts a SQLite store's artifacts (the sweep's spec.json) under ./mlruns of the process:
-    # in the scratch folder with the store, not in the folder the bench was run from.
-    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+    with tempfile.TemporaryDirectory() as scratch:
         result = run(Path(scratch), runs)
     click.echo(f"a SQLite store of {runs} finished trial runs (built in {result.build:.1f} s)")
     click.echo(f"read_trials by SQL            : {result.sql:8.2f} s")

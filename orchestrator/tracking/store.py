@@ -40,6 +40,15 @@ def sqlite_path(uri: str) -> Optional[Path]:
     return Path(uri[len(SQLITE_PREFIX):]) if uri.startswith(SQLITE_PREFIX) else None
 
 
+def artifact_location(uri: str, study: str) -> Optional[str]:
+    """Where a new study's artifacts go: beside a SQLite store's database, in ``mlruns/<study>``,
+    so a study's folder holds all of it. MLflow's own default is ./mlruns of whichever process
+    first opened the store, a folder that moves with the working directory. None for a server,
+    whose artifact root is its own."""
+    path = sqlite_path(uri)
+    return str(path.parent / "mlruns" / study) if path is not None else None
+
+
 def absent_sqlite_file(uri: str) -> Optional[Path]:
     """The database file of a SQLite store URI when that file does not exist yet, else None
     (the file exists, or the store is a server)."""

@@ -20,7 +20,7 @@ from . import reader
 from .retry import RetryingClient
 from .names import (EXPERIMENT_KIND_TAG, KIND_SWEEP, KIND_TRIAL, NOTE_TAG, PROVENANCE, REPORTED_FILE, TAG,
                     TRAINING_KIND)
-from .store import flatten, open_client, resolve_uri
+from .store import artifact_location, flatten, open_client, resolve_uri
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
 
@@ -54,7 +54,8 @@ class StudyTracker:
             experiment = self.client.get_experiment_by_name(self.study)
             if experiment is None:
                 self._experiment_id = self.client.create_experiment(
-                    self.study, tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
+                    self.study, artifact_location=artifact_location(self.uri, self.study),
+                    tags={EXPERIMENT_KIND_TAG: TRAINING_KIND})
             else:
                 self._experiment_id = experiment.experiment_id
                 if EXPERIMENT_KIND_TAG not in experiment.tags:  # a study made before the tag

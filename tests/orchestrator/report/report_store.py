@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import pytest
 from scipy import stats
 
 from orchestrator.spec.plans import config_key, set_path
@@ -116,13 +115,11 @@ def _log_trial(tracker: StudyTracker, trial: Trial) -> None:
 
 
 def open_store(folder: Path) -> str:
-    """A new SQLite store in ``folder``; MLflow roots its artifacts at ./mlruns when first opened."""
+    """A new SQLite store in ``folder``."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        StudyTracker("_open", uri).experiment_id
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    StudyTracker("_open", uri).experiment_id
     return uri
 
 
