@@ -80,8 +80,10 @@ def leaderboard(
         return empty
     table = _aggregate(runs, basis, rank_by=rank_by, fields=fields, confidence=confidence)
     table = table.sort_values("_score", ascending=mode == "min", na_position="last", kind="stable")
-    ranked = table["n_seeds"] > 0
-    table.insert(0, "rank", ranked.cumsum().where(ranked).astype("Int64"))
+    # Competition ranking (1, 1, 3): configurations whose means are equal share a rank, rather
+    # than the order they were read in deciding between them. Rows with no finished seed have no rank.
+    score = table["_score"].where(table["n_seeds"] > 0)
+    table.insert(0, "rank", score.rank(ascending=mode == "min", method="min").astype("Int64"))
     board = table[[*COLUMNS, *fields]].reset_index(drop=True)
     reported = compare(runs, reported_numbers(runs.studies, uri=uri))
     board = beside_board(board, reported)  # a report's own numbers, each beside ours of its rule
