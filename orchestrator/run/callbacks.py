@@ -175,10 +175,15 @@ class ProgressPrinter(Callback):
             self.tally.pruned += 1
         else:
             self.tally.finished += 1
-        best_value = trial.last_result.get(RUNNING_BEST.get(self.metric, self.metric))
-        if best_value is not None and (self.tally.best is None or self.sign * best_value > self.sign * self.tally.best[0]):
-            self.tally.best = (best_value, self._name(trial))
+            self._keep_best(trial)
         self._emit(f"{outcome} {self._name(trial)}")
+
+    def _keep_best(self, trial: Trial) -> None:
+        """The best so far is of finished trials only, as the leaderboard's ranking is: a pruned
+        trial's number is from an epoch the finished ones went past."""
+        value = trial.last_result.get(RUNNING_BEST.get(self.metric, self.metric))
+        if value is not None and (self.tally.best is None or self.sign * value > self.sign * self.tally.best[0]):
+            self.tally.best = (value, self._name(trial))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)
