@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from orchestrator.report import plots
@@ -78,3 +79,39 @@ def test_a_few_classes_are_one_panel_each_class_once():
 def test_params_plot_only_when_sizes_differ():
     assert plots.accuracy_vs_params(board([0.26972, 0.26975, 0.26978], [3, 3, 3])) is None  # the quickstart
     assert plots.accuracy_vs_params(board([0.27, 0.36], [3, 3])) is not None
+
+
+def optuna_board(count: int) -> pd.DataFrame:
+    """``count`` configurations named as an Optuna study names them: every searched value."""
+    named = board([0.27] * count, [3] * count)
+    named["label"] = [f"lr={0.01 + i / 97:.4g},weight_decay={1e-5 + i / 3e4:.4g},batch_size={64 * (1 + i % 3)},"
+                      f"label_smoothing={i / 113:.4g}" for i in range(count)]
+    return named
+
+
+@pytest.mark.parametrize("base", [False, True], ids=["same_keys", "with_base_row"])
+@pytest.mark.parametrize("count", [2, 8, 20])
+def test_long_configuration_names_neither_overlap_nor_push_the_title_off_the_figure(count: int, base: bool) -> None:
+    named = optuna_board(count)
+    if base:  # names of other keys: wrapped whole, not shortened to their values
+        named.loc[count - 1, "label"] = "base"
+    figure = plots.top1_intervals(named)
+    canvas = FigureCanvasAgg(figure)  # the PNG writer's canvas: drawing lays the figure out as saving does
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (axes,) = figure.axes
+    ticks = sorted((label.get_window_extent(renderer) for label in axes.get_yticklabels()), key=lambda box: box.y0)
+    assert all(below.y1 <= above.y0 for below, above in zip(ticks, ticks[1:])), "tick labels overlap"
+    page = figure.bbox
+    for text in (axes.title, *axes.get_yticklabels()):
+        box = text.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1, f"{text.get_text()[:30]!r} leaves the figure"
+    assert axes.get_position().width > 0.4  # the dots keep most of the width
+
+
+def test_names_of_the_same_keys_show_their_values_and_the_axis_names_the_keys() -> None:
+    (axes,) = plots.top1_intervals(optuna_board(3)).axes
+    assert axes.get_ylabel() == "lr, weight_decay, batch_size, label_smoothing"
+    assert axes.get_yticklabels()[0].get_text() == "0.01, 1e-05, 64, 0"
+    (axes,) = plots.top1_intervals(board([0.27, 0.27], [3, 3])).axes  # c0, c1: no keys to take out
+    assert axes.get_ylabel() == "configuration" and axes.get_yticklabels()[0].get_text() == "c0"
