@@ -66,7 +66,7 @@ class SweepTally:
     unstarted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     running: set[str] = field(default_factory=set)
-    best: Optional[tuple[float, str]] = None
+    best: Optional[float] = None  # the objective's best so far, of finished trials
 
     @property
     def ended(self) -> int:
@@ -138,7 +138,9 @@ class ProgressPrinter(Callback):
         elapsed = int(time.monotonic() - self.start)
         tally = self.tally
         total = f"/{tally.total}" if tally.total else ""
-        best = f" | best {self.metric} {tally.best[0]:.2f} ({tally.best[1]})" if tally.best else ""
+        # The best's value only: its name is on the line that made it the best (a configuration's
+        # name lists every searched value, and on every line it would double each line's length).
+        best = f" | best {self.metric} {tally.best:.2f}" if tally.best is not None else ""
         status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
         self.echo(f"{status} {text}")
 
@@ -175,15 +177,17 @@ class ProgressPrinter(Callback):
             self.tally.pruned += 1
         else:
             self.tally.finished += 1
-            self._keep_best(trial)
-        self._emit(f"{outcome} {self._name(trial)}")
+        new_best = outcome == "finished" and self._keep_best(trial)
+        self._emit(f"{outcome} {self._name(trial)}" + (" (new best)" if new_best else ""))
 
-    def _keep_best(self, trial: Trial) -> None:
-        """The best so far is of finished trials only, as the leaderboard's ranking is: a pruned
-        trial's number is from an epoch the finished ones went past."""
+    def _keep_best(self, trial: Trial) -> bool:
+        """Whether the trial is the new best so far. Of finished trials only, as the leaderboard's
+        ranking is: a pruned trial's number is from an epoch the finished ones went past."""
         value = trial.last_result.get(RUNNING_BEST.get(self.metric, self.metric))
-        if value is not None and (self.tally.best is None or self.sign * value > self.sign * self.tally.best[0]):
-            self.tally.best = (value, self._name(trial))
+        if value is None or (self.tally.best is not None and self.sign * value <= self.sign * self.tally.best):
+            return False
+        self.tally.best = value
+        return True
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)
