@@ -28,6 +28,9 @@ def _check_metric(metric: str, key: str) -> None:
         raise OptionError(key, f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
 
 
+MAX_IMAGE_SIDE = 2048
+
+
 class DataSpec(StrictModel):
     dataset: str = "digits"
     root: Optional[str] = Field(None, description="dataset cache; default $ORCHESTRATE_DATA")
@@ -35,8 +38,11 @@ class DataSpec(StrictModel):
     augment: Union[str, AugmentList] = Field("standard", description="a preset name or a list of ops")
     augment_mode: Literal["always", "alternate", "concat"] = Field(
         "always", description="alternate: augmented and original epochs in turn; concat: both each epoch")
+    # At most MAX_IMAGE_SIDE: the dataset is held decoded in memory, and one 2048 px image already
+    # takes 12 MiB (a CIFAR-10 training set 150 MiB in all).
     image_size: Optional[int] = Field(
-        None, ge=8, description="resize to this square size; default: the pretrained weights' size, else none")
+        None, ge=8, le=MAX_IMAGE_SIDE,
+        description="resize to this square size; default: the pretrained weights' size, else none")
     normalize: Literal["auto", "dataset", "imagenet"] = Field(
         "auto", description="auto: the pretrained weights' statistics for a pretrained model, else the dataset's")
     batch_size: int = Field(128, ge=1)

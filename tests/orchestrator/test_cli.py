@@ -40,6 +40,9 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "train.epochs=zero"], "train.epochs: Input should be a valid integer"),
         (["sweep", "quickstart.yaml", "model.name=resnet21"], "model.name: unknown model 'resnet21'"),
         (["sweep", "quickstart.yaml", "epochs"], "override 'epochs': expected key=value"),
+        # Tried on 2 images of that size at validation: was exit 1 with torch's storage overflow.
+        (["sweep", "quickstart.yaml", "data.image_size=1000000000"],
+         "data.image_size: Input should be less than or equal to 2048 (got 1000000000)"),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.nan"], GPU_SHARE_ALLOWED),
