@@ -41,16 +41,12 @@ def _model_options(name: str) -> dict[str, Any] | None:
 
 
 def _build_on_meta_device(name: str, options: dict[str, Any]) -> None:
-    """Build the model without allocating memory, so an ill-typed option fails here, not in a trial."""
-    import torch
-
+    """Build the model without allocating memory, so an ill-typed option fails here, not in a
+    trial. A pretrained one is built as the weights' lookup builds it: without fetching them."""
     import models
 
-    if options.get("pretrained"):
-        return  # building would fetch weights; the trial reports a download failure itself
     try:
-        with torch.device("meta"):
-            models.create_model(name, **options)
+        models.needed_weights(name, **options)
     except (TypeError, ValueError, AssertionError, KeyError) as exc:
         raise OptionError("", f"{name} cannot be built with these options: {exc}") from None
 

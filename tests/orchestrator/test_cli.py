@@ -43,6 +43,11 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         # Tried on 2 images of that size at validation: was exit 1 with torch's storage overflow.
         (["sweep", "quickstart.yaml", "data.image_size=1000000000"],
          "data.image_size: Input should be less than or equal to 2048 (got 1000000000)"),
+        # A pretrained model is built as the weights' lookup builds it, without fetching them:
+        # was not built at all, and the dry run's recipe lines ended in the builder's ValueError.
+        (["sweep", "quickstart.yaml", "model.name=resnet50", "model.attention=null", "model.pretrained=true",
+          "model.stem=cifar"],
+         "model: resnet50 cannot be built with these options: ImageNet weights need stem='imagenet', got stem='cifar'"),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.nan"], GPU_SHARE_ALLOWED),
