@@ -21,7 +21,7 @@ from pydantic import Field
 from ..errors import OptionError
 from ..schema import StrictModel
 from ..spec.plans import Cell, TrialPlan, plans_for
-from ..spec.study import SearchOptions, StudySpec
+from ..spec.study import MAX_REPEATS, SearchOptions, StudySpec
 from ..tracking.names import SETTLE_FILE, rank_column
 from .stages import PlanStage, StudyState
 
@@ -31,7 +31,7 @@ class SettleSpec(StrictModel):
     difference from the reference is undecided (its interval holds 0 and is wider than
     ``width``), until every comparison is decided or the arm has ``max_repeats`` seeds."""
 
-    max_repeats: int = Field(10, ge=3, description="seeds an arm may reach")
+    max_repeats: int = Field(10, ge=3, le=MAX_REPEATS, description="seeds an arm may reach")
     batch: int = Field(2, ge=1, description="seeds added to an undecided arm per round")
     width: float = Field(1.0, gt=0, description="an interval this narrow (in the metric's units, e.g. "
                                                 "points of top-1) that holds 0 decides: no difference")

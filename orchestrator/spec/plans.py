@@ -12,6 +12,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -107,8 +108,15 @@ def resolve_config(spec: StudySpec, factors: dict[str, Any], *, where: str) -> d
     return resolved.model_dump(mode="json")
 
 
-def factorial(factors: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the factors' levels, the first factor varying slowest."""
+MAX_CONFIGURATIONS = 100_000  # combinations a study plans: each is resolved and validated up front
+
+
+def factorial(factors: dict[str, list[Any]], *, key: str = "search.factors") -> list[dict[str, Any]]:
+    """Every combination of the factors' levels, the first factor varying slowest. Counted before
+    they are made: a mistyped grid of billions would fill the memory, not fail."""
+    count = math.prod(len(levels) for levels in factors.values())
+    if count > MAX_CONFIGURATIONS:
+        raise SpecError(f"{key}: {count:,} combinations of levels; a study plans at most {MAX_CONFIGURATIONS:,}")
     names = list(factors)
     return [dict(zip(names, cell)) for cell in itertools.product(*(factors[n] for n in names))]
 

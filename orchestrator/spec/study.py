@@ -49,13 +49,16 @@ class SchedulerOptions(StrictModel):
         return 2
 
 
+MAX_REPEATS = 1000  # seeds per configuration; each is a planned trial, made up front
+
+
 class SearchOptions(StrictModel):
     """The search keys every design takes; each design (``designs/``) adds its own."""
 
     kind: str
     multi_objective_allowed: ClassVar[bool] = False  # whether the design optimises several metrics at once
 
-    repeats: int = Field(1, ge=1, description="seeds per configuration")
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS, description="seeds per configuration")
     scheduler: Optional[SchedulerOptions] = None
     metric: Union[str, list[str]] = DEFAULT_METRIC
     mode: Union[Literal["max", "min"], list[Literal["max", "min"]]] = "max"

@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from orchestrator.cli import main
+from orchestrator.spec import plans
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_SHARE_ALLOWED = "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"
@@ -48,6 +49,12 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "model.name=resnet50", "model.attention=null", "model.pretrained=true",
           "model.stem=cifar"],
          "model: resnet50 cannot be built with these options: ImageNet weights need stem='imagenet', got stem='cifar'"),
+        # Each planned trial is made up front: a mistyped count filled the memory (MemoryError, exit 1).
+        # Dry runs, so that without the bound the case fails in seconds instead of running a sweep.
+        (["sweep", "quickstart.yaml", "search.repeats=1001", "--dry-run"],
+         "search.repeats: Input should be less than or equal to 1000 (got 1001)"),
+        (["sweep", "hpo/resnet56_cifar100_tpe_asha.yaml", "search.num_samples=100001", "--dry-run"],
+         "search.num_samples: Input should be less than or equal to 100000 (got 100001)"),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=-1"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=half"], GPU_SHARE_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpus_per_trial=.nan"], GPU_SHARE_ALLOWED),
@@ -75,10 +82,28 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(args: list[str], message: str) -> None:
     result = invoke(*args)
-    assert result.exit_code == 2
-    assert result.output.strip() == f"error: {message}" or message in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    lines = result.output.strip().splitlines()
+    assert (result.exit_code, len(lines)) == (2, 1), lines[:3]  # the head only: a dry run lists every trial
+    assert lines[0] == f"error: {message}" or message in lines[0]
     assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
+
+
+@pytest.mark.parametrize(("kind", "key"), [("grid", "factors"), ("optuna", "grid")])
+def test_a_grid_of_too_many_combinations_is_refused_before_any_is_made(
+        kind: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not made: made, a mistyped grid of billions fills the memory. The limit is
+    lowered here so that, without the count, the test fails in seconds rather than in minutes."""
+    monkeypatch.setattr(plans, "MAX_CONFIGURATIONS", 1000)
+    levels = {"train.epochs": list(range(1, 12)), "train.seed": list(range(10)),
+              "train.optimizer.momentum": [i / 10 for i in range(10)]}
+    search = {"kind": kind, key: levels}
+    if kind == "optuna":
+        search["space"] = {"train.optimizer.lr": {"loguniform": [0.01, 0.1]}}
+    Path("big.yaml").write_text(yaml.safe_dump({"name": "big", "search": search}))
+    result = invoke("sweep", "big.yaml", "--dry-run")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: search.{key}: 1,100 combinations of levels; a study plans at most 1,000"
+
 
 
 @pytest.mark.parametrize("command", [["leaderboard", "missing"], ["report", "missing"]])

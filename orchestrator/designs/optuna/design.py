@@ -12,7 +12,7 @@ from pydantic import Field, field_serializer, model_validator
 
 from ...errors import OptionError
 from ...schema import StrictModel
-from ...spec.plans import TrialPlan, config_key, label_for, resolve_config
+from ...spec.plans import MAX_CONFIGURATIONS, TrialPlan, config_key, label_for, resolve_config
 from ...spec.study import StudySpec
 from ...tracking.names import TAG, rank_column
 from ..base import Design, DesignOptions, Levels, register_design
@@ -33,7 +33,8 @@ class OptunaOptions(DesignOptions):
     multi_objective_allowed: ClassVar[bool] = True
     space: dict[str, dict[str, Any]] = Field(default_factory=dict, description="{dotted.key: {loguniform: [a, b]}}")
     grid: Levels = Field(default_factory=dict, description="fixed axes, one search per cell")
-    num_samples: int = Field(10, ge=1, description="configurations Optuna proposes (per grid cell)")
+    num_samples: int = Field(10, ge=1, le=MAX_CONFIGURATIONS,
+                             description="configurations Optuna proposes (per grid cell)")
     sampler: SamplerChoice = Field(DEFAULT_SAMPLER, validate_default=True)  # type: ignore[valid-type]
     confirm: Optional[ConfirmSpec] = None
 

@@ -85,7 +85,7 @@ def optuna_space(spec: StudySpec) -> dict[str, optuna.distributions.BaseDistribu
 
 def optuna_cells(spec: StudySpec) -> list[dict[str, Any]]:
     """The fixed grid cells of an Optuna study (one empty cell without ``search.grid``)."""
-    return factorial(spec.search.grid) if spec.search.grid else [{}]
+    return factorial(spec.search.grid, key="search.grid") if spec.search.grid else [{}]
 
 
 def define_by_run(spec: StudySpec, cell: dict[str, Any]) -> DefineByRun:
