@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .axis_names import WHOLE_NAMES, config_ticks, tick_points
 from .stats import MIN_INFORMATIVE_SEEDS, informative
 
 SIZE_INCHES, DPI = (9.6, 5.4), 100  # 960 x 540 pixels
@@ -36,8 +37,6 @@ SIGNIFICANT = 0.05  # Holm-adjusted level at which a forest-plot marker is fille
 MIN_PARAMS_RATIO = 1.05
 TOP1_LABEL = "validation top-1 (%)"
 NO_INTERVAL = f"fewer than {MIN_INFORMATIVE_SEEDS} seeds: no interval"
-TICK_WIDTH = 60  # characters per line of an axis's configuration name
-TICK_POINTS = (5.0, 10.0)  # the smallest and largest font of those names
 
 
 def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -55,40 +54,6 @@ def names(board: pd.DataFrame) -> pd.Series:
     if board["study"].nunique() > 1:
         return board["study"] + "/" + board["label"]
     return board["label"].astype(str)
-
-
-def config_ticks(names: list[str]) -> tuple[list[str], str]:
-    """Axis ticks for configuration names, and the axis's label.
-
-    Names that set the same keys in the same order (an Optuna study's ``lr=0.07572,
-    weight_decay=0.0002694,...``) become their values alone, the keys moving to the axis's label:
-    on one line each, whole names squeeze the plot beside them to a sliver and push the title
-    past the figure's edge. Other names are broken after their commas onto short lines.
-    """
-    pairs = [[part.partition("=") for part in name.split(",")] for name in names]
-    keys = {tuple(key for key, _, _ in parts) for parts in pairs}
-    if len(keys) == 1 and all(sep and "=" not in value for parts in pairs for _, sep, value in parts):
-        return [", ".join(value for _, _, value in parts) for parts in pairs], ", ".join(keys.pop())
-    return [_wrapped(name) for name in names], "configuration"
-
-
-def _wrapped(name: str) -> str:
-    lines = [""]
-    for part in name.split(","):
-        if lines[-1] and len(lines[-1]) + len(part) + 1 > TICK_WIDTH:
-            lines[-1] += ","
-            lines.append(part)
-        else:
-            lines[-1] += ("," if lines[-1] else "") + part
-    return "\n".join(lines)
-
-
-def _tick_points(ticks: list[str], height: int) -> float:
-    """A font size at which ``ticks``, one per row, fit ``height`` pixels without overlapping:
-    twenty configurations of two lines each need a smaller font than four one-word levels."""
-    lines = max((tick.count("\n") + 1 for tick in ticks), default=1)
-    row = 0.7 * height / max(len(ticks), 1)  # the axes, less their margins, take ~70% of the height
-    return float(np.clip(row / lines / (1.3 * DPI / 72), *TICK_POINTS))  # a line is ~1.3 font sizes high
 
 
 def _error(frame: pd.DataFrame, value: str, low: str, high: str) -> np.ndarray:
@@ -118,7 +83,7 @@ def top1_intervals(board: pd.DataFrame, *, top: int = 20) -> Figure:
     axes.scatter(shown["top1_mean"][~ok], y[~ok], facecolors="white", edgecolors="tab:blue", zorder=3,
                  label=f"mean, {NO_INTERVAL}" if (~ok).any() else None)
     ticks, shown_as = config_ticks(list(names(shown)))
-    axes.set_yticks(y, ticks, fontsize=_tick_points(ticks, SIZE_PIXELS[1]))
+    axes.set_yticks(y, ticks, fontsize=tick_points(ticks, SIZE_PIXELS[1], DPI))
     axes.margins(x=0.08, y=0.1)  # no dot on the frame
     axes.set_xlabel(TOP1_LABEL)
     axes.set_ylabel(shown_as)
@@ -193,7 +158,7 @@ def val_curves(histories: pd.DataFrame, board: pd.DataFrame) -> Figure:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel(TOP1_LABEL)
     axes.set_title("Validation top-1 per epoch (mean ± std over seeds)")
-    axes.legend(loc="lower right", fontsize=8, title=shown_as if shown_as != "configuration" else None,
+    axes.legend(loc="lower right", fontsize=8, title=shown_as if shown_as != WHOLE_NAMES else None,
                 title_fontsize=8)
     return figure
 
