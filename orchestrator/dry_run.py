@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .designs import get_design
+from .labels import duration
 from .spec.plans import TrialPlan
 from .study import SweepSpec
 from .train.device_plan import device_line, trial_device
@@ -76,7 +77,7 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
             "--measure shows K)")
     seconds = epoch_seconds(spec)
     cost = "unknown (dataset size unknown)" if seconds is None else (
-        f"~{_duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
+        f"~{duration(total * seconds)} of trial time in all (~{seconds:.3g} s per trial-epoch, a rough "
         f"estimate for this device); wall time is that divided by the trials running at once")
     return [
         f"dataset {spec.data.dataset}, model {spec.model.name}, {spec.train.epochs} epochs; "
@@ -85,10 +86,3 @@ def summary(spec: SweepSpec, plans: Optional[list[TrialPlan]]) -> list[str]:
         f"cost: {total} trial-epochs at most; {cost}",
     ]
 
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

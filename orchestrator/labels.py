@@ -28,3 +28,12 @@ def recipe_suffix(differences: dict[str, Any]) -> str:
 def recipe_of(label: str) -> str:
     """The recipe suffix of a label (empty for runs of the study's first recipe)."""
     return label[label.index(RECIPE_OPEN):] if RECIPE_OPEN in label else ""
+
+
+def duration(seconds: float) -> str:
+    """A span of time as a person reads it: ``45 s``, ``12 min``, ``3.4 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from ..labels import duration
 from ..spec.plans import TrialPlan
 from ..tracking.names import (COPIED_FROM_KEY, FAILURE_KEY, RUNNING_BEST, TOTAL_EPOCHS_KEY, TRACEBACK_KEY,
                               stopped_by_scheduler)
@@ -119,6 +120,8 @@ class ProgressPrinter(Callback):
         self.echo = echo
         self.start = time.monotonic()
         self.names: dict[str, str] = {}  # run key -> the name progress lines use
+        self.epochs_trained = 0  # epochs reported in this sweep, by every trial
+        self.position: dict[str, tuple[int, int]] = {}  # trial id -> (its last epoch, its epochs), while it runs
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles callbacks with its experiment state; the output function may be bound
@@ -141,8 +144,20 @@ class ProgressPrinter(Callback):
         # The best's value only: its name is on the line that made it the best (a configuration's
         # name lists every searched value, and on every line it would double each line's length).
         best = f" | best {self.metric} {tally.best:.2f}" if tally.best is not None else ""
-        status = f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, {len(tally.failed)} failed{best}]"
+        status = (f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, "
+                  f"{len(tally.failed)} failed{self._left(elapsed)}{best}]")
         self.echo(f"{status} {text}")
+
+    def _left(self, elapsed: float) -> str:
+        """The time left, from the rate at which this sweep has trained epochs so far (all its
+        trials together, so however many run at once): the epochs still to train, the queued
+        trials' whole and the running ones' rest, at that rate. An upper bound where a scheduler
+        stops trials early; nothing until an epoch is in, or when the count of trials is open."""
+        if not self.tally.total or not self.epochs_trained:
+            return ""
+        queued = max(self.tally.total - self.tally.ended - len(self.position), 0)
+        left = queued * self.epochs + sum(max(epochs - epoch, 0) for epoch, epochs in self.position.values())
+        return f", ~{duration(left * elapsed / self.epochs_trained)} left" if left else ""
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         if trial.last_result.get("epoch"):
@@ -160,6 +175,8 @@ class ProgressPrinter(Callback):
                        f"weight decay {result.get('opt/weight_decay', float('nan')):.4g})")
         value = result.get(self.metric)
         total = result.get(TOTAL_EPOCHS_KEY, self.epochs)
+        self.epochs_trained += 1
+        self.position[trial.trial_id] = (int(result["epoch"]), int(total))
         shown = f"{value:.2f}" if isinstance(value, (int, float)) else "-"
         self._emit(f"{self._name(trial)} epoch {int(result['epoch'])}/{total} {self.metric} {shown}")
 
@@ -169,6 +186,7 @@ class ProgressPrinter(Callback):
             self.on_trial_error(iteration, trials, trial)
             return
         self.tally.running.discard(trial.trial_id)
+        self.position.pop(trial.trial_id, None)
         if outcome == "unstarted":
             self.tally.unstarted += 1
             self._emit(f"not started (time budget spent): {self._name(trial)}")
@@ -191,6 +209,7 @@ class ProgressPrinter(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.tally.running.discard(trial.trial_id)
+        self.position.pop(trial.trial_id, None)
         reason = first_line(error_text(trial))
         self.tally.failed.append((self._name(trial), reason))
         self._emit(f"FAILED {self._name(trial)}: {reason}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
+from orchestrator.run import callbacks
 from orchestrator.run.callbacks import ProgressPrinter, SweepTally
 from orchestrator.tracking.names import BEST_TOP1, TOP1
 
@@ -14,9 +17,9 @@ def trial(trial_id: str, epoch: int, best: float) -> SimpleNamespace:
     return SimpleNamespace(trial_id=trial_id, last_result={"epoch": epoch, TOP1: best, BEST_TOP1: best})
 
 
-def printer(lines: list[str]) -> ProgressPrinter:
+def printer(lines: list[str], total: int = 3) -> ProgressPrinter:
     plans = lambda t: SimpleNamespace(run_key=t.trial_id, label=t.trial_id, seed=0)  # noqa: E731
-    return ProgressPrinter(SweepTally(total=3), plans, epochs=EPOCHS, metric=TOP1, mode="max", echo=lines.append)
+    return ProgressPrinter(SweepTally(total=total), plans, epochs=EPOCHS, metric=TOP1, mode="max", echo=lines.append)
 
 
 def test_the_best_so_far_is_of_finished_trials_only() -> None:
@@ -39,3 +42,30 @@ def test_the_best_is_named_once_on_the_line_that_made_it_the_best() -> None:
     progress.on_trial_complete(0, [], trial("worse", epoch=EPOCHS, best=65.0))
     assert lines[-1].endswith("| best val/top1 70.00] finished worse s0")
     assert sum("first" in line for line in lines) == 1
+
+
+def test_the_time_left_is_the_epochs_left_at_the_rate_this_sweep_trains_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: now[0])
+    lines: list[str] = []
+    progress = printer(lines)  # 3 trials of 4 epochs
+    for name in ("a", "b"):
+        progress.on_trial_start(0, [], SimpleNamespace(trial_id=name, last_result={}))
+    assert "left" not in lines[-1]  # no epoch in: no rate yet
+    now[0] = 10.0
+    for name in ("a", "b"):  # two epochs in 10 s, two trials at once
+        progress.on_trial_result(0, [], trial(name, epoch=1, best=50.0), {"epoch": 1, TOP1: 50.0})
+    # Left: the queued trial's 4 epochs and 3 more of each running one, 10 epochs at 0.2 a second.
+    assert "~50 s left" in lines[-1]
+    now[0] = 40.0
+    for epoch in (2, 3, 4):
+        progress.on_trial_result(0, [], trial("a", epoch=epoch, best=60.0), {"epoch": epoch, TOP1: 60.0})
+    progress.on_trial_complete(0, [], trial("a", epoch=EPOCHS, best=60.0))
+    assert "~56 s left" in lines[-1]  # 5 epochs in 40 s; left: 4 of the queued trial, 3 of b: 7 at 0.125 a second
+
+
+def test_no_time_left_is_shown_while_the_count_of_trials_is_open() -> None:
+    lines: list[str] = []
+    progress = printer(lines, total=0)  # a search whose trial count is not known up front
+    progress.on_trial_result(0, [], trial("a", epoch=1, best=50.0), {"epoch": 1, TOP1: 50.0})
+    assert "left" not in lines[-1]
