@@ -161,6 +161,41 @@ class EarlyStoppingSpec(StrictModel):
         return self
 
 
+# Steps a schedule is tried for on its nominal batches: one past its first (a torch scheduler reads
+# most options only when it computes a learning rate, and its first step is taken when it is built).
+TRIED_STEPS, TRIED_STEPS_PER_EPOCH = 2, 4
+
+
+def try_recipe(optimizer: OptimizerSpec, scheduler: LrScheduleSpec, epochs: int) -> None:
+    """Build the optimizer on one parameter and step its schedule twice: an option of the right
+    name but a value its builder refuses (a momentum of -5, a step size of "abc", a cyclic
+    schedule without its ``max_lr``) fails here, not in every trial of a started sweep."""
+    import warnings
+
+    import torch
+
+    from .lr_schedules import build_schedule
+    from .recipes import build_optimizer
+
+    refused = (TypeError, ValueError, KeyError, AssertionError, ArithmeticError)
+    try:
+        built = build_optimizer(optimizer.name, torch.nn.Linear(1, 1), lr=optimizer.lr,
+                                weight_decay=optimizer.weight_decay, **optimizer.options)
+    except refused as exc:
+        raise OptionError("optimizer", f"optimizer {optimizer.name} cannot be built with these options: {exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on stepping a schedule before its optimizer
+            schedule = build_schedule(scheduler.name, built, epochs=epochs, steps_per_epoch=TRIED_STEPS_PER_EPOCH,
+                                      warmup_epochs=scheduler.warmup_epochs, interval=scheduler.interval,
+                                      **scheduler.options)
+            for _ in range(TRIED_STEPS):
+                schedule.step_batch()
+                schedule.step_epoch({schedule.metric: 0.0} if schedule.metric else {})
+    except refused as exc:
+        raise OptionError("scheduler", f"scheduler {scheduler.name} cannot be built with these options: {exc}") from None
+
+
 class PretrainSpec(StrictModel):
     """Reconstruction pre-training of an autoencoder (a model with ``reconstruct(x)``) on every
     training image, labelled or not, before the classification epochs (seed 004, task 2)."""
@@ -171,6 +206,11 @@ class PretrainSpec(StrictModel):
     loss: Literal["mse", "l1"] = "mse"
     mask_holes: int = Field(0, ge=0, description="squares cut out of the input only; the target stays whole")
     mask_size: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _buildable_recipe(self) -> PretrainSpec:
+        try_recipe(self.optimizer, self.scheduler, self.epochs)
+        return self
 
 
 class TrainSpec(StrictModel):
@@ -203,6 +243,11 @@ class TrainSpec(StrictModel):
             return TypeAdapter(bool).validate_python(value)
         except ValidationError:
             raise ValueError(f"allowed: auto, true or false (got {value!r})") from None
+
+    @model_validator(mode="after")
+    def _buildable_recipe(self) -> TrainSpec:
+        try_recipe(self.optimizer, self.scheduler, self.epochs)
+        return self
 
     @field_validator("cuda_graphs", mode="before")
     @classmethod

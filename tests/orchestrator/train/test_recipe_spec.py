@@ -27,6 +27,17 @@ from orchestrator.study import parse_spec
     ({"train": {"pretrain": {"epochs": 2, "loss": "huber"}}}, "train.pretrain.loss: Input should be 'mse' or 'l1'"),
     ({"train": {"optimizer": {"name": "sgd", "backbone_lr_scale": 2}}}, "train.optimizer.backbone_lr_scale"),
     ({"train": {"optimizer": {"name": "rmsprop", "alpah": 0.9}}}, "train.optimizer.alpah: optimizer rmsprop has no option"),
+    # A value the optimizer or schedule refuses (its name is right): built and stepped when the
+    # spec is read, else every trial of the sweep failed at its start.
+    ({"train": {"optimizer": {"name": "sgd", "momentum": -5}}},
+     "train.optimizer: optimizer sgd cannot be built with these options: Invalid momentum value: -5"),
+    ({"train": {"scheduler": {"name": "step", "step_size": 0}}},
+     "train.scheduler: scheduler step cannot be built with these options: integer modulo by zero"),
+    ({"train": {"scheduler": {"name": "cyclic"}}},
+     "train.scheduler: scheduler cyclic cannot be built with these options: cyclic() missing 1 required "
+     "keyword-only argument: 'max_lr'"),
+    ({"train": {"pretrain": {"epochs": 2, "scheduler": {"name": "plateau", "factor": None}}}},
+     "train.pretrain.scheduler: scheduler plateau cannot be built with these options:"),
     # An op's own option, named at its place in the list.
     ({"data": {"augment": ["hflip", {"name": "cutout", "size": "16"}]}},
      "data.augment.1: augmentation cutout: size '16'; allowed: a whole number 1 or more"),
