@@ -8,8 +8,12 @@ options against the builder's signature up front turns a typo into a spec error 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from typing import Any, Callable, Optional
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic.errors import PydanticSchemaGenerationError
 
 from .errors import OptionError
 
@@ -21,6 +25,7 @@ def check_options(
     *,
     key: str = "",
     name_key: str = "name",
+    types: bool = True,
 ) -> None:
     """Raise :class:`OptionError` for an unknown ``name`` or an option its builder does not take.
 
@@ -35,7 +40,7 @@ def check_options(
         return
     allowed = list(params)
     prefix = f"{key}." if key else ""
-    for option in options:
+    for option, value in options.items():
         if option not in allowed:
             hint = difflib.get_close_matches(option, allowed, n=1)
             extra = f"did you mean {hint[0]!r}? " if hint else ""
@@ -43,11 +48,37 @@ def check_options(
                 f"{prefix}{option}",
                 f"{kind} {name} has no option {option!r}; {extra}allowed: {', '.join(allowed) or 'none'}",
             )
+        wrong = type_error(params[option].annotation, value) if types else ""
+        if wrong:
+            raise OptionError(f"{prefix}{option}", f"{kind} {name}: {wrong} (got {value!r})")
+
+
+def type_error(annotation: Any, value: Any) -> str:
+    """Why ``value`` is not of the builder's annotated type ('' when it is, or when the annotation
+    says nothing pydantic can check). A value the builder reads only late (a step schedule's
+    ``gamma`` at its first cut, epochs into a trial) is refused when the spec is read instead."""
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return ""  # unannotated, or a name that did not resolve: the builder checks it
+    try:
+        _adapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        return exc.errors()[0]["msg"]
+    except (PydanticSchemaGenerationError, TypeError):
+        return ""  # a type pydantic has no schema for
+    return ""
+
+
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation: Any) -> TypeAdapter:
+    return TypeAdapter(annotation)
 
 
 def signature_options(builder: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
     """Keyword parameters of ``builder``, or None when it accepts ``**kwargs``."""
-    params = inspect.signature(builder).parameters
+    try:  # annotations as types (modules written with `from __future__ import annotations` hold text)
+        params = inspect.signature(builder, eval_str=True).parameters
+    except (NameError, TypeError, SyntaxError):
+        params = inspect.signature(builder).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return None
     return dict(params)

@@ -130,7 +130,8 @@ def _build_item(item: AugmentItem, where: str) -> Op:
     if "name" not in entry:
         raise OptionError(where, "an augmentation needs a name, e.g. {name: cutout, size: 16}")
     name = entry.pop("name")
-    check_options("augmentation", str(name), op_options, entry, key=where, name_key=f"{where}.name")
+    # Names only: each op checks its own values, naming what it allows (data/checks.py).
+    check_options("augmentation", str(name), op_options, entry, key=where, name_key=f"{where}.name", types=False)
     if name in COMPOSITES:
         children = entry.get("transforms")
         if not isinstance(children, list) or not children:

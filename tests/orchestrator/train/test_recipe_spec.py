@@ -37,7 +37,14 @@ from orchestrator.study import parse_spec
      "train.scheduler: scheduler cyclic cannot be built with these options: cyclic() missing 1 required "
      "keyword-only argument: 'max_lr'"),
     ({"train": {"pretrain": {"epochs": 2, "scheduler": {"name": "plateau", "factor": None}}}},
-     "train.pretrain.scheduler: scheduler plateau cannot be built with these options:"),
+     "train.pretrain.scheduler.factor: scheduler plateau: Input should be a valid number (got None)"),
+    # A value of the wrong type for the builder's annotation: a step schedule reads its gamma only
+    # at its first cut, 30 epochs into each trial.
+    ({"train": {"scheduler": {"name": "step", "gamma": "1/2"}}},
+     "train.scheduler.gamma: scheduler step: Input should be a valid number, unable to parse string as a number "
+     "(got '1/2')"),
+    ({"train": {"optimizer": {"name": "sgd", "nesterov": "maybe"}}},
+     "train.optimizer.nesterov: optimizer sgd: Input should be a valid boolean"),
     # An op's own option, named at its place in the list.
     ({"data": {"augment": ["hflip", {"name": "cutout", "size": "16"}]}},
      "data.augment.1: augmentation cutout: size '16'; allowed: a whole number 1 or more"),
