@@ -121,6 +121,7 @@ class ProgressPrinter(Callback):
         self.start = time.monotonic()
         self.names: dict[str, str] = {}  # run key -> the name progress lines use
         self.epochs_trained = 0  # epochs reported in this sweep, by every trial
+        self.first_trial: Optional[float] = None  # when the first trial started: the rate's clock
         self.position: dict[str, tuple[int, int]] = {}  # trial id -> (its last epoch, its epochs), while it runs
 
     def __getstate__(self) -> dict[str, Any]:
@@ -145,16 +146,18 @@ class ProgressPrinter(Callback):
         # name lists every searched value, and on every line it would double each line's length).
         best = f" | best {self.metric} {tally.best:.2f}" if tally.best is not None else ""
         status = (f"[{elapsed // 60:02d}:{elapsed % 60:02d} {tally.ended}{total} done, {len(tally.running)} running, "
-                  f"{len(tally.failed)} failed{self._left(elapsed)}{best}]")
+                  f"{len(tally.failed)} failed{self._left()}{best}]")
         self.echo(f"{status} {text}")
 
-    def _left(self, elapsed: float) -> str:
-        """The time left, from the rate at which this sweep has trained epochs so far (all its
-        trials together, so however many run at once): the epochs still to train, the queued
-        trials' whole and the running ones' rest, at that rate. An upper bound where a scheduler
-        stops trials early; nothing until an epoch is in, or when the count of trials is open."""
-        if not self.tally.total or not self.epochs_trained:
+    def _left(self) -> str:
+        """The time left, from the rate at which this sweep has trained epochs since its first
+        trial started (all its trials together, so however many run at once; Ray's start is not
+        training): the epochs still to train, the queued trials' whole and the running ones' rest,
+        at that rate. An upper bound where a scheduler stops trials early; nothing until an epoch
+        is in, or when the count of trials is open."""
+        if not self.tally.total or not self.epochs_trained or self.first_trial is None:
             return ""
+        elapsed = time.monotonic() - self.first_trial
         queued = max(self.tally.total - self.tally.ended - len(self.position), 0)
         left = queued * self.epochs + sum(max(epochs - epoch, 0) for epoch, epochs in self.position.values())
         return f", ~{duration(left * elapsed / self.epochs_trained)} left" if left else ""
@@ -163,6 +166,8 @@ class ProgressPrinter(Callback):
         if trial.last_result.get("epoch"):
             return  # a paused trial going on (PBT pauses every member at each perturbation)
         self.tally.running.add(trial.trial_id)
+        if self.first_trial is None:
+            self.first_trial = time.monotonic()
         self._emit(f"started {self._name(trial)}")
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:

@@ -48,7 +48,9 @@ def test_the_time_left_is_the_epochs_left_at_the_rate_this_sweep_trains_them(mon
     now = [0.0]
     monkeypatch.setattr(callbacks.time, "monotonic", lambda: now[0])
     lines: list[str] = []
+    now[0] = -30.0  # the printer is made 30 s before the first trial starts (Ray starting): not counted
     progress = printer(lines)  # 3 trials of 4 epochs
+    now[0] = 0.0
     for name in ("a", "b"):
         progress.on_trial_start(0, [], SimpleNamespace(trial_id=name, last_result={}))
     assert "left" not in lines[-1]  # no epoch in: no rate yet
