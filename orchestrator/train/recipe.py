@@ -166,29 +166,50 @@ class EarlyStoppingSpec(StrictModel):
 TRIED_STEPS, TRIED_STEPS_PER_EPOCH = 2, 4
 
 
+def optimizer_for(spec: OptimizerSpec, model: Any) -> Any:
+    """The optimizer ``spec`` names, over ``model``'s parameters (a trainer's stage, or ``try_recipe``)."""
+    from .recipes import build_optimizer
+
+    return build_optimizer(spec.name, model, lr=spec.lr, weight_decay=spec.weight_decay,
+                           no_decay_norm_bias=spec.no_decay_norm_bias, backbone_lr_scale=spec.backbone_lr_scale,
+                           **spec.options)
+
+
+def schedule_for(spec: LrScheduleSpec, optimizer: Any, *, epochs: int, steps_per_epoch: int) -> Any:
+    """The LR schedule ``spec`` names, over ``epochs`` of ``steps_per_epoch`` batches."""
+    from .lr_schedules import build_schedule
+
+    return build_schedule(spec.name, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                          warmup_epochs=spec.warmup_epochs, interval=spec.interval, **spec.options)
+
+
 def try_recipe(optimizer: OptimizerSpec, scheduler: LrScheduleSpec, epochs: int) -> None:
-    """Build the optimizer on one parameter and step its schedule twice: an option of the right
-    name but a value its builder refuses (a momentum of -5, a step size of "abc", a cyclic
-    schedule without its ``max_lr``) fails here, not in every trial of a started sweep."""
+    """Build the optimizer on one parameter and step its schedule twice, as a trainer does: an
+    option of the right name but a value its builder refuses (a momentum of -5, a step size of
+    "abc", a cyclic schedule without its ``max_lr``) fails here, not in every trial of a started sweep."""
     import warnings
 
     import torch
 
-    from .lr_schedules import build_schedule
-    from .recipes import build_optimizer
+    class Probe(torch.nn.Module):
+        """A backbone and a head of one weight each: what ``backbone_lr_scale`` splits."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.head = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+
+        def get_classifier(self) -> torch.nn.Module:
+            return self.head
 
     refused = (TypeError, ValueError, KeyError, AssertionError, ArithmeticError)
     try:
-        built = build_optimizer(optimizer.name, torch.nn.Linear(1, 1), lr=optimizer.lr,
-                                weight_decay=optimizer.weight_decay, **optimizer.options)
+        built = optimizer_for(optimizer, Probe())
     except refused as exc:
         raise OptionError("optimizer", f"optimizer {optimizer.name} cannot be built with these options: {exc}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's note on stepping a schedule before its optimizer
-            schedule = build_schedule(scheduler.name, built, epochs=epochs, steps_per_epoch=TRIED_STEPS_PER_EPOCH,
-                                      warmup_epochs=scheduler.warmup_epochs, interval=scheduler.interval,
-                                      **scheduler.options)
+            schedule = schedule_for(scheduler, built, epochs=epochs, steps_per_epoch=TRIED_STEPS_PER_EPOCH)
             for _ in range(TRIED_STEPS):
                 schedule.step_batch()
                 schedule.step_epoch({schedule.metric: 0.0} if schedule.metric else {})

@@ -24,10 +24,10 @@ from .config import TrialConfig
 from .graphs import graphed_step
 from .loop import (DeviceMemoryError, Predictions, StepOptions, evaluate, joined, predicted_classes,
                    reconstruction_epoch, train_one_epoch)
-from .lr_schedules import LRSchedule, build_schedule, scale_learning_rate
+from .lr_schedules import LRSchedule, scale_learning_rate
 from .metrics import BEST_TOP1, EPOCH_METRICS, TEST_AT_BEST, TEST_TOP1, TOP1
-from .recipe import LrScheduleSpec, OptimizerSpec, TrainSpec
-from .recipes import build_criterion, build_optimizer
+from .recipe import LrScheduleSpec, OptimizerSpec, TrainSpec, optimizer_for, schedule_for
+from .recipes import build_criterion
 from .regularize import EarlyStopping, build_ema, build_mixup
 from .report import FinalReport, class_tables
 from .setup import (build_loaders, build_model, check_pretraining, count_params, resolve_amp, resolve_device,
@@ -98,15 +98,8 @@ class Trainer:
 
     def _recipe(self, optimizer: OptimizerSpec, scheduler: LrScheduleSpec, epochs: int,
                 loader: InMemoryLoader) -> tuple[torch.optim.Optimizer, LRSchedule]:
-        built = build_optimizer(
-            optimizer.name, self.model, lr=optimizer.lr, weight_decay=optimizer.weight_decay,
-            no_decay_norm_bias=optimizer.no_decay_norm_bias, backbone_lr_scale=optimizer.backbone_lr_scale,
-            **optimizer.options,
-        )
-        schedule = build_schedule(scheduler.name, built, epochs=epochs, steps_per_epoch=len(loader),
-                                  warmup_epochs=scheduler.warmup_epochs, interval=scheduler.interval,
-                                  **scheduler.options)
-        return built, schedule
+        built = optimizer_for(optimizer, self.model)
+        return built, schedule_for(scheduler, built, epochs=epochs, steps_per_epoch=len(loader))
 
     @classmethod
     def from_config(cls, config: TrialConfig | dict[str, Any], *, seed: int, callbacks: Iterable[EpochCallback] = (),
