@@ -10,7 +10,7 @@ from . import quick_exit  # first: its exit handler must run after those the imp
 
 import click
 
-from .commands import DEBUG_ENV, OneLineUsage, friendly_errors, quiet_libraries
+from .commands import DEBUG_ENV, OneLineUsage, friendly_errors, in_existing_folder, quiet_libraries
 from .commands.bench import bench
 from .commands.data import data
 from .commands.models import models
@@ -143,7 +143,8 @@ def _choose_fused(configs: list[dict]) -> object:
 
 @main.command()
 @click.argument("studies", nargs=-1, required=True, metavar="STUDY...")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write the raw table as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), callback=in_existing_folder,
+              help="Also write the raw table as CSV.")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "md", "tex"]), default="text",
               show_default=True, help="What to print: aligned text, raw CSV, Markdown or LaTeX.")
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
@@ -211,10 +212,10 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
 def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) -> None:
     """Open the MLflow UI on the study store; prints the address of STUDY's runs (or of the
     experiment list) in the model-training view."""
-    from .tracking.reader import ui_path
-    from .tracking.store import redact, resolve_uri
+    from .tracking.reader import existing_store, ui_path
+    from .tracking.store import redact
 
-    uri = resolve_uri(tracking_uri)
+    uri = existing_store(tracking_uri)  # MLflow's server would create a database at a mistyped path
     click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}{ui_path(study, uri=uri)}")
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])

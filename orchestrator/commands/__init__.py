@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import click
 
@@ -59,6 +60,14 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+def in_existing_folder(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """A file option's callback: the file's folder must exist, checked before the command reads
+    anything (click's ``Path`` checks only a file that exists)."""
+    if value is not None and not Path(value).resolve().parent.is_dir():
+        raise click.BadParameter(f"folder {Path(value).parent} does not exist")
+    return value
 
 
 class OneLineUsageError(click.ClickException):

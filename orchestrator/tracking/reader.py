@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
 
 import pandas as pd
 
-from ..errors import OrchestrateError, SpecError, StudyNotFoundError
+from ..errors import SpecError, StudyNotFoundError
 from . import sqlite_reader
 from .names import (ADDED_TO_STUDY, KIND_SWEEP, KIND_TRIAL, OUTCOME_OF_STATUS, TAG, TOP1,
                     UI_TRAINING_VIEW)
@@ -110,7 +110,7 @@ def ui_path(study: Optional[str] = None, *, uri: Optional[str] = None) -> str:
         return f"/#/experiments?{UI_TRAINING_VIEW}"
     experiment = mlflow_client(uri).get_experiment_by_name(study)
     if experiment is None:
-        raise OrchestrateError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
+        raise StudyNotFoundError(f"no study named {study!r} in {redact(resolve_uri(uri))}")
     return f"/#/experiments/{experiment.experiment_id}?{UI_TRAINING_VIEW}"
 
 

@@ -8,13 +8,19 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import OrchestrateError
+from ..errors import OrchestrateError, SpecError
 
 if TYPE_CHECKING:  # imported when a client is opened: see open_client
     from mlflow.tracking import MlflowClient
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 SQLITE_PREFIX = "sqlite:///"
+# A store written as a plain path to a database file (as --help shows the default, ./mlflow.db)
+# is that SQLite file; MLflow itself would read any plain path as its file store.
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+# MLflow 3 opens its file store (a plain folder path or file://) only with this set; without
+# it, the store fails with a paragraph once a sweep has started.
+FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"
 
 
 # The URI schemes MLflow's own tracking-store registry opens (a database's may name its driver:
@@ -29,10 +35,23 @@ PLUGIN_GROUP = "mlflow.tracking_store"  # the entry points MLflow's plugins regi
 def unsupported_scheme(uri: str) -> str:
     """Why MLflow opens no store at ``uri`` ('' when it does)."""
     scheme, sep, _ = uri.partition("://")
+    if (not sep or scheme.lower() == "file") and not sqlite_file_path(uri) and not file_store_allowed():
+        return (f"{redact(uri)} is MLflow's file store, which MLflow opens only with {FILE_STORE_ENV}=true; "
+                "allowed: a SQLite file (sqlite:///PATH, or a PATH ending in .db), a tracking server "
+                "(http://, https://) or a database URI (postgresql://, mysql://)")
     allowed = (*STORE_SCHEMES, *(entry.name for entry in entry_points(group=PLUGIN_GROUP)))
     if not sep or scheme.split("+")[0].lower() in allowed:
         return ""
-    return f"unsupported scheme {scheme!r} in {redact(uri)}; allowed: {', '.join(allowed)} (or a path)"
+    return f"unsupported scheme {scheme!r} in {redact(uri)}; allowed: {', '.join(allowed)} (or a PATH ending in .db)"
+
+
+def file_store_allowed() -> bool:
+    return os.environ.get(FILE_STORE_ENV, "").lower() in ("true", "1")  # as MLflow reads it
+
+
+def sqlite_file_path(uri: str) -> bool:
+    """Whether ``uri`` is a plain path to a database file, read as that SQLite store."""
+    return "://" not in uri and Path(uri).suffix.lower() in SQLITE_SUFFIXES
 
 
 def sqlite_path(uri: str) -> Optional[Path]:
@@ -59,21 +78,28 @@ def absent_sqlite_file(uri: str) -> Optional[Path]:
 def resolve_uri(configured: Optional[str] = None) -> str:
     """The spec's URI, else ``$MLFLOW_TRACKING_URI``, else ``mlflow.db`` in the working directory.
 
-    A relative SQLite path is made absolute so the store does not move with the process's cwd.
+    A plain path to a database file is that SQLite store. A relative SQLite path is made
+    absolute so the store does not move with the process's cwd.
     """
     uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if sqlite_file_path(uri):
+        uri = SQLITE_PREFIX + uri
     path = sqlite_path(uri)
     return SQLITE_PREFIX + str(path.resolve()) if path is not None else uri
 
 
 def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
     """Fail fast with one line when the store cannot be used, instead of MLflow's minutes of
-    retries against a server that is down or a database folder that does not exist."""
+    retries against a server that is down or a database folder that does not exist. The URI may
+    come from ``$MLFLOW_TRACKING_URI``, which no spec check has seen."""
+    why = unsupported_scheme(uri)
+    if why:
+        raise SpecError(f"tracking store: {why}")
     path = sqlite_path(uri)
     if path is not None:
         folder = path.parent
         if not folder.is_dir():
-            raise OrchestrateError(f"tracking store {uri}: folder {folder} does not exist")
+            raise SpecError(f"tracking store {uri}: folder {folder} does not exist")
         return
     if uri.startswith(("http://", "https://")):
         import requests

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from orchestrator.cli import main
 from orchestrator.spec import plans
+from orchestrator.tracking.store import resolve_uri
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_SHARE_ALLOWED = "resources.gpus_per_trial: allowed: a GPU share >= 0 (e.g. 0.25, 1, 2) or auto"
@@ -71,6 +72,15 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "tracking.uri=sqlit:///x.db"], "tracking.uri: unsupported scheme 'sqlit'"),
         (["leaderboard", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme"),
         (["report", "quickstart", "--tracking-uri", "sqlit:///x.db"], "tracking store: unsupported scheme 'sqlit'"),
+        # MLflow's file store, which MLflow 3 opens only when told to: was exit 1 with MLflow's
+        # paragraph about its maintenance mode, after the sweep said it was starting.
+        (["sweep", "quickstart.yaml", "tracking.uri=./mlruns"],
+         "tracking.uri: ./mlruns is MLflow's file store, which MLflow opens only with MLFLOW_ALLOW_FILE_STORE=true"),
+        (["leaderboard", "quickstart", "--tracking-uri", "file:///tmp/mlruns"],
+         "tracking store: file:///tmp/mlruns is MLflow's file store"),
+        # Was exit 1 with pandas' OSError, once the table had been read.
+        (["leaderboard", "quickstart", "--csv", "missing/board.csv"],
+         "Invalid value for '--csv': folder missing does not exist (see orchestrate leaderboard --help)"),
         # Refused by click's parser: one line too, not its usage and hint first.
         (["leaderboard", "quickstart", "--format", "xml"],
          "Invalid value for '--format': 'xml' is not one of 'text', 'csv', 'md', 'tex'. "
@@ -106,10 +116,15 @@ def test_a_grid_of_too_many_combinations_is_refused_before_any_is_made(
 
 
 
-@pytest.mark.parametrize("command", [["leaderboard", "missing"], ["report", "missing"]])
+@pytest.mark.parametrize("command", [["leaderboard", "missing"], ["report", "missing"], ["ui", "missing"]])
 @pytest.mark.parametrize("store", ["none", "another study"])
 def test_read_only_commands_on_an_unknown_study_exit_2_and_create_nothing(
-        command: list[str], store: str, store_uri: str, tmp_path: Path) -> None:
+        command: list[str], store: str, store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI's server made a database at a mistyped store path (in folders it made too)."""
+    def server_started(*args) -> None:
+        raise AssertionError(f"the MLflow server was started: {args}")
+
+    monkeypatch.setattr(os, "execvp", server_started)
     if store != "none":
         mlflow.MlflowClient(tracking_uri=store_uri).create_experiment("other")
     before = sorted(tmp_path.rglob("*"))
@@ -119,6 +134,26 @@ def test_read_only_commands_on_an_unknown_study_exit_2_and_create_nothing(
     message = "no study named 'missing'" if store != "none" else "no MLflow store at"
     assert result.output.startswith(f"error: {message}")
     assert sorted(tmp_path.rglob("*")) == before  # no mlflow.db, no reports/missing
+
+
+def test_a_file_store_in_the_environment_is_refused_before_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No spec check sees $MLFLOW_TRACKING_URI: the store's own check does, before anything
+    opens it (MLflow refused it with a paragraph, exit 1)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "mlruns")
+    result = invoke("sweep", "quickstart.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: tracking store: mlruns is MLflow's file store")
+    assert not Path("mlruns").exists() and not Path("ray_results").exists()
+
+
+def test_a_store_given_as_a_database_path_is_that_sqlite_store(store_uri: str, tmp_path: Path) -> None:
+    """--help gives the default as ./mlflow.db: a path, which MLflow alone reads as a file store."""
+    mlflow.MlflowClient(tracking_uri=store_uri).create_experiment("other")
+    database = store_uri.removeprefix("sqlite:///")
+    assert resolve_uri(os.path.relpath(database)) == store_uri
+    result = invoke("leaderboard", "other", "--tracking-uri", database)
+    assert result.exit_code == 0, result.output
+    assert "other: no trial runs yet" in result.output
 
 
 BAD_FACTORS = {

@@ -53,6 +53,10 @@ def test_a_scheme_an_mlflow_plugin_registers_is_a_store_and_an_unknown_one_is_re
     plugin = EntryPoint(name="vault", value="vault_store:VaultStore", group=store.PLUGIN_GROUP)
     monkeypatch.setattr(store, "entry_points", lambda group: [plugin] if group == store.PLUGIN_GROUP else [])
     assert store.unsupported_scheme("vault://team/runs") == ""
-    assert store.unsupported_scheme("postgresql+psycopg://db/mlflow") == store.unsupported_scheme("mlruns") == ""
+    assert store.unsupported_scheme("postgresql+psycopg://db/mlflow") == store.unsupported_scheme("runs/mlflow.db") == ""
     assert store.unsupported_scheme("sqlit:///x.db").startswith("unsupported scheme 'sqlit'")
-    assert store.unsupported_scheme("sqlit:///x.db").endswith("databricks-uc, uc, vault (or a path)")
+    assert store.unsupported_scheme("sqlit:///x.db").endswith("databricks-uc, uc, vault (or a PATH ending in .db)")
+    # MLflow's file store, as MLflow 3 decides: only when its variable allows it.
+    assert store.unsupported_scheme("mlruns").startswith("mlruns is MLflow's file store")
+    monkeypatch.setenv(store.FILE_STORE_ENV, "true")
+    assert store.unsupported_scheme("mlruns") == store.unsupported_scheme("file:///tmp/mlruns") == ""
