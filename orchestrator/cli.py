@@ -184,7 +184,7 @@ def leaderboard(studies: tuple[str, ...], csv_path: Optional[str], fmt: str, tra
 @click.option("--group-by", "group_by", multiple=True, metavar="KEY",
               help="Summarise configurations by a tag or config option (repeatable), e.g. model.name.")
 @click.option("--no-log", is_flag=True, help="Do not attach the report to the study's sweep run.")
-@click.option("--min-effect", type=float, default=None, metavar="POINTS",
+@click.option("--min-effect", type=click.FloatRange(min=0, min_open=True), default=None, metavar="POINTS",
               help="Also say how many seeds would detect a difference this large (e.g. 0.5 top-1 points).")
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
 @friendly_errors

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
+from ..errors import SpecError
 from ..tracking.names import BASELINE_LABEL, PERCENT_METRICS, SETTLE_FILE, TOP1
 from ..tracking.reader import latest_sweep, metric_history, read_csv_artifact, read_json_artifact, sweep_runs
 from ..tracking.writer import log_directory
@@ -25,7 +26,7 @@ from .formats import (display_ablation, display_groups, display_importances, dis
 from .groups import group_summary
 from .importance import study_importances
 from .basis import headline_of
-from .leaderboard import leaderboard, load_board_runs, objective, ranking
+from .leaderboard import COLUMNS, leaderboard, load_board_runs, objective, ranking
 from .reported import caption as reported_caption
 from .reported import display_reported, reported_of
 from .runs import StudyRuns
@@ -67,6 +68,7 @@ def write_report(
     """
     out = Path(out)
     runs = load_board_runs(study, uri=uri, fields=group_by)  # an unknown study fails before out exists
+    _check_groups(study, group_by, runs)
     out.mkdir(parents=True, exist_ok=True)
     sweeps = sweep_runs(study, uri=uri)
     report = Report(out, runs, sweeps=sweeps_read(sweeps))
@@ -95,6 +97,15 @@ def write_report(
         log_directory(sweep[0], out, uri=uri)
         report.logged_to = sweep[0]
     return report
+
+
+def _check_groups(study: str, group_by: Sequence[str], runs: StudyRuns) -> None:
+    """A key no run has (a mistyped option) would be one empty group table among the files."""
+    for by in group_by:
+        if by not in COLUMNS and not runs.frame.empty and runs.frame[by].isna().all():
+            raise SpecError(f"--group-by {by}: no run of {study} has this config option or tag; allowed: a config "
+                            "option (model.name, train.optimizer.lr, ...), a run tag or a leaderboard column "
+                            "(model, device, ...)")
 
 
 def _slug(name: str) -> str:

@@ -20,10 +20,14 @@ PATH_KEYED = {("search", "factors"), ("search", "baseline"), ("search", "space")
 def resolve_spec_path(path: str | Path) -> Path:
     """``path`` as given, or else under ``search_spaces/`` when relative."""
     candidate = Path(path)
+    if not candidate.exists() and not candidate.is_absolute() and (SEARCH_SPACES_DIR / candidate).exists():
+        candidate = SEARCH_SPACES_DIR / candidate
+    if candidate.is_dir():
+        inside = sorted(candidate.glob("*.yaml"))
+        example = f", e.g. {Path(path) / inside[0].name}" if inside else ""
+        raise SpecError(f"{path}: a folder; a spec is one YAML file{example}")
     if candidate.exists():
         return candidate
-    if not candidate.is_absolute() and (SEARCH_SPACES_DIR / candidate).exists():
-        return SEARCH_SPACES_DIR / candidate
     raise SpecError(f"{path}: no such spec file (also looked in {SEARCH_SPACES_DIR})")
 
 
@@ -41,7 +45,11 @@ SpecLoader.add_implicit_resolver(
 
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.load(path.read_text(), Loader=SpecLoader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a text file; a spec is YAML (UTF-8)") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

@@ -28,7 +28,7 @@ def _check_metric(metric: str, key: str) -> None:
         raise OptionError(key, f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
 
 
-MAX_IMAGE_SIDE = 2048
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 2048
 
 
 class DataSpec(StrictModel):
@@ -41,7 +41,7 @@ class DataSpec(StrictModel):
     # At most MAX_IMAGE_SIDE: the dataset is held decoded in memory, and one 2048 px image already
     # takes 12 MiB (a CIFAR-10 training set 150 MiB in all).
     image_size: Optional[int] = Field(
-        None, ge=8, le=MAX_IMAGE_SIDE,
+        None, ge=MIN_IMAGE_SIDE, le=MAX_IMAGE_SIDE,
         description="resize to this square size; default: the pretrained weights' size, else none")
     normalize: Literal["auto", "dataset", "imagenet"] = Field(
         "auto", description="auto: the pretrained weights' statistics for a pretrained model, else the dataset's")

@@ -136,6 +136,16 @@ def test_read_only_commands_on_an_unknown_study_exit_2_and_create_nothing(
     assert sorted(tmp_path.rglob("*")) == before  # no mlflow.db, no reports/missing
 
 
+def test_a_spec_that_is_a_folder_or_not_text_is_one_line_and_exit_2() -> None:
+    """Both ended in Python's IsADirectoryError or UnicodeDecodeError, exit 1."""
+    Path("binary.yaml").write_bytes(bytes(range(128, 256)))
+    for spec, message in (("ablations", "ablations: a folder; a spec is one YAML file, e.g. ablations/"),
+                          ("binary.yaml", "binary.yaml: not a text file; a spec is YAML (UTF-8)")):
+        result = invoke("sweep", spec, "--dry-run")
+        assert (result.exit_code, result.output.count("\n")) == (2, 1), result.output
+        assert result.output.startswith(f"error: {message}")
+
+
 def test_a_file_store_in_the_environment_is_refused_before_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     """No spec check sees $MLFLOW_TRACKING_URI: the store's own check does, before anything
     opens it (MLflow refused it with a paragraph, exit 1)."""

@@ -40,3 +40,21 @@ def test_no_match_is_said_not_an_empty_table() -> None:
     result = CliRunner().invoke(main, ["models", "no-such-thing"])
     assert result.exit_code == 0
     assert result.output.startswith("no registered model name contains 'no-such-thing'")
+
+
+def test_a_model_that_cannot_run_at_the_size_says_so_and_the_others_are_still_listed() -> None:
+    """Mixer-B/16 takes 224 px only: its forward raised, and the command ended in a traceback."""
+    result = CliRunner().invoke(main, ["models", "mlp_mixer", "--input-size", "32"])
+    assert result.exit_code == 0, result.output
+    listed = rows(result.output)
+    assert listed["mlp_mixer_b16"][:3] == ["59.188", "-", "32"]
+    assert " ".join(listed["mlp_mixer_b16"][3:]).startswith("cannot run at 32 px: Input height (32) doesn't match")
+    assert listed["mlp_mixer_tiny"][-1] == "32"
+
+
+def test_counts_outside_their_range_are_one_line_and_exit_2() -> None:
+    """A negative class count ended in torch's traceback, exit 1."""
+    for option, value in (("--num-classes", "-3"), ("--input-size", "4"), ("--input-size", "4096")):
+        result = CliRunner().invoke(main, ["models", "resnet20", option, value])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: Invalid value for '{option}'") and result.output.count("\n") == 1

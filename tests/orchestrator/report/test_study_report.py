@@ -95,6 +95,19 @@ def test_cli_report(oat, tmp_path):
     assert "seeds, 80% power (Δ=±0.5, ref.)" in table and "not informative (2 seeds)" in table
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--group-by", "model.atention"], "--group-by model.atention: no run of oat has this config option or tag"),
+    (["--min-effect", "-0.5"], "Invalid value for '--min-effect': -0.5 is not in the range x>0."),
+])
+def test_a_group_no_run_has_or_an_effect_not_above_0_is_refused_and_nothing_written(oat, tmp_path, args, message):
+    """A mistyped group key wrote an empty group table among the files; a negative effect was taken."""
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "oat", "--out", str(out), "--no-log", "--tracking-uri", oat, *args])
+    assert (result.exit_code, result.output.count("\n")) == (2, 1), result.output
+    assert result.output.startswith(f"error: {message}")
+    assert not out.exists()
+
+
 def test_one_model_size_gets_a_note_not_a_params_axis(store, tmp_path):
     trials = [oat_trial(label, seed, params=269_720.0 + 30 * i, per_class=None)
               for i, label in enumerate(["baseline", "k_size=3", "k_size=5"]) for seed in range(3)]
