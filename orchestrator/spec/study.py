@@ -123,6 +123,15 @@ class StudySpec(TrialConfig):
         return self
 
     @model_validator(mode="after")
+    def _cuda_has_a_gpu_share(self) -> StudySpec:
+        # Ray hides every GPU from a trial given no share: each trial failed at its start.
+        if self.train.device == "cuda" and self.resources.gpus_per_trial == 0:
+            raise OptionError("train.device", "cuda needs a GPU for each trial, but resources.gpus_per_trial is 0; "
+                                              "allowed: train.device auto or cpu, or resources.gpus_per_trial above "
+                                              "0 or auto")
+        return self
+
+    @model_validator(mode="after")
     def _scheduler_fits_study(self) -> StudySpec:
         if self.search.scheduler is not None:
             self.search.scheduler.validate_study(self)

@@ -65,6 +65,10 @@ def test_dry_run_of_the_eca_ablation_lists_twelve_trials_without_data() -> None:
         (["sweep", "quickstart.yaml", "resources.fused_trials=0"], FUSED_ALLOWED),
         (["sweep", "quickstart.yaml", "resources.gpu_sharing=exclusive"],
          "resources.gpu_sharing: Input should be 'mps' or 'time_slice'"),
+        # Ray hides every GPU from a trial given no share: every trial failed at its start.
+        (["sweep", "quickstart.yaml", "train.device=cuda"],
+         "train.device: cuda needs a GPU for each trial, but resources.gpus_per_trial is 0; allowed: "
+         "train.device auto or cpu, or resources.gpus_per_trial above 0 or auto"),
         (["sweep", "quickstart.yaml", "--measure"],
          "--measure goes with --dry-run: it measures and projects, it runs nothing"),
         # A store scheme MLflow has no store for: was exit 1 with MLflow's registry exception,
@@ -235,7 +239,7 @@ def test_dry_run_summarises_data_epochs_resources_objectives_and_cost() -> None:
     assert summary[2].startswith("cost: 48 trial-epochs at most; ~") and "s per trial-epoch" in summary[2]
     on_cpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cpu", "resources.gpus_per_trial=0.5")
     assert on_cpu.output.strip().splitlines()[-1] == result.output.strip().splitlines()[-1]  # timed as CPU trials
-    on_gpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cuda")  # no share asked: a whole GPU
+    on_gpu = invoke("sweep", "quickstart.yaml", "--dry-run", "train.device=cuda", "resources.gpus_per_trial=1")
     assert on_gpu.output.strip().splitlines()[-1].startswith("cost: 48 trial-epochs at most; ~")
 
 

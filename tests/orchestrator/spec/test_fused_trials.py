@@ -104,7 +104,7 @@ def test_auto_is_measured_only_for_trials_on_this_machines_gpu() -> None:
 
 
 def test_an_explicit_k_with_cuda_graphs_on_is_refused_and_auto_runs_unfused() -> None:
-    graphs_on = ("train.cuda_graphs=on", "train.device=cuda", *SAME_SHAPE)
+    graphs_on = ("train.cuda_graphs=on", "train.device=cuda", "resources.gpus_per_trial=1", *SAME_SHAPE)
     assert refused("resources.fused_trials=2", *graphs_on).startswith(
         "error: resources.fused_trials: train.cuda_graphs: on captures one trial's step; fused members train "
         "in one step that is not captured; allowed here: 1 or auto (got 2)")
