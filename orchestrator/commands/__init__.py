@@ -18,6 +18,13 @@ DEBUG_ENV = "ORCHESTRATE_DEBUG"
 # Ray warns at every local start that token authentication is off: true of any single-user
 # machine, and our output is the user's screen, not a security audit (``--debug`` shows it).
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+# Tune logs the ids of the trials that failed once they all ended, at ERROR level; the sweep's
+# summary names each failed run with its reason just after.
+RAY_TUNE_LOGGER, TUNE_INCOMPLETE = "ray.tune.tune", "Trials did not complete"
+
+
+def _not_tunes_incomplete_list(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(TUNE_INCOMPLETE)
 
 
 def quiet_libraries() -> None:
@@ -34,6 +41,8 @@ def quiet_libraries() -> None:
     # says what happened and how to resume in this tool's terms.
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     logging.getLogger(RAY_AUTH_LOGGER).setLevel(logging.ERROR)
+    if _not_tunes_incomplete_list not in logging.getLogger(RAY_TUNE_LOGGER).filters:
+        logging.getLogger(RAY_TUNE_LOGGER).addFilter(_not_tunes_incomplete_list)
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -50,11 +50,16 @@ def error_text(trial: Trial) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)  # Ray colours the worker's name for terminals
 
 
+# A traceback's last line names an exception by its module path (orchestrator.train.loop.
+# NonFiniteLossError, torch.OutOfMemoryError); the class name says it.
+QUALIFIED_NAME = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )")
+
+
 def first_line(error: Optional[BaseException | str]) -> str:
     """The most specific line of an error, for a tag and a one-line summary."""
     text = str(error or "unknown error").strip()
     lines = [line for line in text.splitlines() if line.strip()]
-    return (lines[-1] if lines else text)[:500]
+    return QUALIFIED_NAME.sub("", lines[-1] if lines else text)[:500]
 
 
 @dataclass

@@ -262,18 +262,21 @@ def test_contradictory_settings_warn_at_validation(overrides: list[str], warning
 
 QUIET_PROBE = """
 import logging, sys
-from orchestrator.commands import RAY_AUTH_LOGGER, quiet_libraries
+from orchestrator.commands import RAY_AUTH_LOGGER, RAY_TUNE_LOGGER, quiet_libraries
 if sys.argv[1] == "quiet":
     quiet_libraries()
 logging.basicConfig()
 from mlflow import MlflowClient
 MlflowClient("sqlite:///probe.db").search_experiments()  # a new store: MLflow's INFO lines
 logging.getLogger(RAY_AUTH_LOGGER).warning("Token authentication is disabled for this Ray cluster.")
+logging.getLogger(RAY_TUNE_LOGGER).error("Trials did not complete: %s", ["3a4bb096b2-s0"])
+logging.getLogger(RAY_TUNE_LOGGER).error("Tune's other errors still show")
 """
 
 
 @pytest.mark.parametrize("mode", ["quiet", "debug"])
 def test_mlflow_info_and_rays_token_warning_show_only_with_debug(mode: str) -> None:
+    """With Tune's list of the failed trials' ids, which the sweep's summary gives with reasons."""
     import subprocess
     import sys
 
@@ -282,8 +285,9 @@ def test_mlflow_info_and_rays_token_warning_show_only_with_debug(mode: str) -> N
     done = subprocess.run([sys.executable, "-c", QUIET_PROBE, mode], capture_output=True, text=True,
                           cwd=Path.cwd(), env={**env, "PYTHONPATH": str(REPO)}, timeout=120)
     assert done.returncode == 0, done.stderr
-    shown = ("INFO mlflow" in done.stderr, "Token authentication" in done.stderr)
-    assert shown == ((False, False) if mode == "quiet" else (True, True))
+    shown = ("INFO mlflow" in done.stderr, "Token authentication" in done.stderr, "3a4bb096b2-s0" in done.stderr)
+    assert shown == ((False, False, False) if mode == "quiet" else (True, True, True))
+    assert "Tune's other errors still show" in done.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal of a machine without CUDA")

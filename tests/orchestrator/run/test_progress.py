@@ -71,3 +71,17 @@ def test_no_time_left_is_shown_while_the_count_of_trials_is_open() -> None:
     progress = printer(lines, total=0)  # a search whose trial count is not known up front
     progress.on_trial_result(0, [], trial("a", epoch=1, best=50.0), {"epoch": 1, TOP1: 50.0})
     assert "left" not in lines[-1]
+
+
+@pytest.mark.parametrize(("last_line", "reason"), [
+    ("orchestrator.train.loop.NonFiniteLossError: training loss is nan; the run diverged",
+     "NonFiniteLossError: training loss is nan; the run diverged"),
+    ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+     "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+    ("RuntimeError: shape '[2, 3]' is invalid for input of size 7", "RuntimeError: shape '[2, 3]' is invalid for input of size 7"),
+    ("see ./run.log: lost", "see ./run.log: lost"),
+])
+def test_a_failures_reason_is_its_last_line_with_the_exceptions_class_name(last_line: str, reason: str) -> None:
+    """The module path made each failed trial's summary line and tag longer without saying more."""
+    traceback = f"Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n{last_line}\n"
+    assert callbacks.first_line(traceback) == reason
