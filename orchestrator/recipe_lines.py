@@ -92,11 +92,10 @@ def _input(data: DataSpec, model: str, pretrained: bool, weights_cfg: dict[str, 
     import models
 
     from .data.registry import dataset_info
-    from .train.setup import resize_side
 
     stored = dataset_info(data.dataset).input_size
     native = f"{stored[-1]} px" if stored else "the dataset's size"
-    side = resize_side(data, pretrained, weights_cfg)
+    side = data.resize_side(pretrained, weights_cfg)
     if side is None:
         meant = models.default_input_size(model)
         note = f" ({model} is built for {meant} px)" if stored and meant != stored[-1] else ""

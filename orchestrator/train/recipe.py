@@ -19,6 +19,7 @@ from ..tracking.names import TOP1
 # the ops allowed (a typed item here would be refused as "should be a valid string").
 AugmentList = list[Any]
 ASSUMED_SIDE = 32  # the side the augmentation is tried at where only the image files know it
+PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
 
 
 def _check_metric(metric: str, key: str) -> None:
@@ -67,6 +68,13 @@ class DataSpec(StrictModel):
         except OptionError as exc:
             raise OptionError(".".join(p for p in ("augment", exc.subpath) if p), str(exc)) from None
         return self
+
+    def resize_side(self, pretrained: bool, weights: dict[str, Any]) -> Optional[int]:
+        """The square side images are resized to (None: as stored): ``image_size``, else for a
+        pretrained model its weights' input size (``pretrained_cfg``, else ImageNet's 224)."""
+        if self.image_size is None and pretrained:
+            return int(weights.get("input_size", (0, PRETRAINED_INPUT_SIZE))[-1])
+        return self.image_size
 
     def try_augmentation(self, pretrained: bool) -> None:
         """Run the augmentation once on 2 images of the size the trial feeds it: ``image_size``,

@@ -23,8 +23,6 @@ from ..data.augment import Op
 from .recipe import DataSpec
 from .config import TrialConfig
 
-PRETRAINED_INPUT_SIZE = 224  # when pretrained weights do not say (torchvision's ImageNet models)
-
 
 @dataclass
 class TrainingData:
@@ -87,14 +85,6 @@ def select_data(data: DataSpec, dataset: Optional[DatasetTensors]) -> tuple[Data
     return dataset, dataset.select_train(labelled)
 
 
-def resize_side(data: DataSpec, pretrained: bool, weights: dict) -> Optional[int]:
-    """The square side images are resized to (None: as stored): ``data.image_size``, else for a
-    pretrained model its weights' input size (``pretrained_cfg``, else ImageNet's 224)."""
-    if data.image_size is None and pretrained:
-        return int(weights.get("input_size", (0, PRETRAINED_INPUT_SIZE))[-1])
-    return data.image_size
-
-
 def input_geometry(config: TrialConfig, model: nn.Module,
                    dataset: DatasetTensors) -> tuple[Optional[int], list[float], list[float]]:
     """(resize target or None, mean, std) for this model and dataset."""
@@ -103,7 +93,7 @@ def input_geometry(config: TrialConfig, model: nn.Module,
     data = config.data
     pretrained = bool(config.model.options.get("pretrained"))
     weights = getattr(model, "pretrained_cfg", None) or {}
-    image_size = resize_side(data, pretrained, weights)
+    image_size = data.resize_side(pretrained, weights)
     normalize = data.normalize if data.normalize != "auto" else ("imagenet" if pretrained else "dataset")
     if normalize == "imagenet":
         return image_size, list(weights.get("mean", IMAGENET_DEFAULT_MEAN)), list(weights.get("std", IMAGENET_DEFAULT_STD))

@@ -175,6 +175,12 @@ BAD_FACTORS = {
     "an option the model lacks": ({"model.depth": [1, 2]}, "model resnet20 has no option 'depth'"),
     "a bad option value": ({"model.attention": ["eca", "nope"]}, "unknown attention 'nope'"),
     "no levels": ({"model.name": []}, "factor 'model.name' has no levels"),
+    # Built on the meta device and run on the study's input: every trial of the level failed
+    # at its first batch (Mixer-B/16's token mixing is sized for 224 px).
+    "a model that cannot run at the study's size": (
+        {"model.name": ["resnet20", "mlp_mixer_b16"]},
+        "mlp_mixer_b16 cannot run on 32 px inputs (synthetic's images as stored): Input height (32) doesn't "
+        "match model (224)."),
 }
 
 

@@ -123,15 +123,16 @@ def test_pretrained_weights_choose_input_size_and_normalisation(dataset) -> None
     assert input_geometry(config, model, dataset) == (160, [0.5] * 3, [0.5] * 3)  # its weights' own
     plain = nn.Conv2d(3, 4, 1)  # pretrained weights that say nothing: ImageNet's size and statistics
     assert input_geometry(config, plain, dataset) == (224, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-    scratch = TrialConfig.model_validate({"data": DATA, "model": {"name": "timm/test_convnext"}})
+    # From scratch (a model that runs on the dataset's 8 px images; the geometry is of the config).
+    scratch = TrialConfig.model_validate({"data": DATA, "model": {"name": "resnet20"}})
     assert input_geometry(scratch, model, dataset) == (None, *dataset.channel_stats())
     forced = TrialConfig.model_validate({"data": {**DATA, "normalize": "imagenet", "image_size": 12},
-                                         "model": {"name": "timm/test_convnext"}})
+                                         "model": {"name": "resnet20"}})
     assert input_geometry(forced, model, dataset)[0] == 12
 
 
 def test_drop_path_and_backbone_learning_rate_reach_a_timm_model(dataset) -> None:
-    config = {"data": DATA, "model": {"name": "timm/test_convnext", "drop_path_rate": 0.2},
+    config = {"data": {**DATA, "image_size": 32}, "model": {"name": "timm/test_convnext", "drop_path_rate": 0.2},
               "train": {"optimizer": {"name": "adamw", "lr": 1e-3, "backbone_lr_scale": 0.1}}}
     trainer = Trainer.from_config(config, seed=0, dataset=dataset)
     rates = [m.drop_prob for m in trainer.model.modules() if type(m).__name__ == "DropPath"]
