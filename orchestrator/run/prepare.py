@@ -8,13 +8,14 @@ from typing import Any, Optional
 
 from ..data import load_dataset
 from ..designs import get_design
-from ..errors import ResumeError
+from ..errors import ResumeError, SpecError
 from ..spec.fused import fused_size
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from ..tracking import reader
 from ..tracking.store import absent_sqlite_file, check_reachable, redact, redact_spec, resolve_uri, spec_differences
 from ..tracking.writer import StudyTracker
+from ..train.config import forward_error
 from . import capacity
 from .cluster import cluster_address
 from .study_guard import check_base
@@ -24,15 +25,31 @@ def preflight_data(spec: StudySpec, plans: Optional[list[TrialPlan]]) -> None:
     """Load every dataset the sweep trains on once in the driver, before anything is recorded.
 
     A missing archive fails here with its message instead of in every trial, and the decoded
-    cache is written once instead of by concurrent trials.
+    cache is written once instead of by concurrent trials. Where only the files said the images'
+    size (an image folder without ``image_size``), each row's model is run on it now, as the
+    spec's check runs it where the spec says the size.
     """
-    configs = [p.config["data"] for p in plans] if plans else [spec.data.model_dump(mode="json")]
-    seen: set[str] = set()
-    for data in configs:
+    rows = [(f"row {p.label}", p.config) for p in plans] if plans else [("the base config", spec.trial_config())]
+    sizes: dict[str, tuple[int, int, int]] = {}
+    for row, config in rows:
+        data = config["data"]
         key = json.dumps([data["dataset"], data["root"], data["options"]], sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            load_dataset(data["dataset"], root=data["root"], download=data["download"], **data["options"])
+        if key not in sizes:
+            sizes[key] = load_dataset(data["dataset"], root=data["root"], download=data["download"],
+                                      **data["options"]).input_size
+        check_decoded_input(row, config, sizes[key])
+
+
+def check_decoded_input(row: str, config: dict[str, Any], stored: tuple[int, int, int]) -> None:
+    """Refuse a row whose model cannot run on the images as decoded (fed to it unresized)."""
+    model = {k: v for k, v in config["model"].items() if k != "name"}
+    if config["data"]["image_size"] is not None or model.get("pretrained"):
+        return  # resized: checked when the spec was read
+    channels, side = stored[0], stored[-1]
+    why = forward_error(config["model"]["name"], model, channels, side)
+    if why:
+        raise SpecError(f"{row}: model.name: {config['model']['name']} cannot run on {side} px inputs "
+                        f"({config['data']['dataset']}'s images as decoded; set data.image_size): {why}")
 
 
 def new_store(spec: StudySpec) -> bool:

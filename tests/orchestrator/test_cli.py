@@ -198,6 +198,24 @@ def test_a_factor_level_that_cannot_be_built_is_refused_before_anything_starts(k
     assert not Path("mlflow.db").exists() and not Path("ray_results").exists() and not Path("data").exists()
 
 
+def test_a_model_that_cannot_run_on_an_image_folders_decoded_size_is_refused_before_ray_starts(image_folder) -> None:
+    """Only the files say an image folder's size: the driver decodes it before Ray starts and runs
+    each row's model on it there (every trial of the row failed at its first batch)."""
+    image_folder(Path("photos"), {"cat": 6, "dog": 6}, size=16)
+    spec = {"name": "folder", "data": {"dataset": "imagefolder", "root": "cache", "batch_size": 4,
+                                       "options": {"path": "photos"}},
+            "model": {"name": "resnet20"}, "train": {"epochs": 1},
+            "search": {"kind": "grid", "factors": {"model.name": ["resnet20", "mlp_mixer_b16"]}}}
+    Path("folder.yaml").write_text(yaml.safe_dump(spec))
+    assert invoke("sweep", "folder.yaml", "--dry-run").exit_code == 0  # the spec alone cannot tell
+    result = invoke("sweep", "folder.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        'error: row name="mlp_mixer_b16": model.name: mlp_mixer_b16 cannot run on 16 px inputs (imagefolder\'s images '
+        "as decoded; set data.image_size): Input height (16) doesn't match model (224).")
+    assert not Path("mlflow.db").exists() and not Path("ray_results").exists()
+
+
 def test_models_lists_the_registry_with_params() -> None:
     result = invoke("models", "resnet2*")
     assert result.exit_code == 0
