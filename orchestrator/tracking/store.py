@@ -30,12 +30,14 @@ FILE_STORE_ENV = "MLFLOW_ALLOW_FILE_STORE"
 STORE_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file", "databricks",
                  "databricks-uc", "uc")
 PLUGIN_GROUP = "mlflow.tracking_store"  # the entry points MLflow's plugins register their schemes under
+BARE_SCHEMES = ("databricks", "databricks-uc", "uc")  # stores MLflow opens named alone, without ://
 
 
 def unsupported_scheme(uri: str) -> str:
     """Why MLflow opens no store at ``uri`` ('' when it does)."""
     scheme, sep, _ = uri.partition("://")
-    if (not sep or scheme.lower() == "file") and not sqlite_file_path(uri) and not file_store_allowed():
+    file_store = scheme.lower() == "file" if sep else uri not in BARE_SCHEMES and not sqlite_file_path(uri)
+    if file_store and not file_store_allowed():
         return (f"{redact(uri)} is MLflow's file store, which MLflow opens only with {FILE_STORE_ENV}=true; "
                 "allowed: a SQLite file (sqlite:///PATH, or a PATH ending in .db), a tracking server "
                 "(http://, https://) or a database URI (postgresql://, mysql://)")

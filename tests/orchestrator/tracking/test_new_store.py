@@ -58,5 +58,6 @@ def test_a_scheme_an_mlflow_plugin_registers_is_a_store_and_an_unknown_one_is_re
     assert store.unsupported_scheme("sqlit:///x.db").endswith("databricks-uc, uc, vault (or a PATH ending in .db)")
     # MLflow's file store, as MLflow 3 decides: only when its variable allows it.
     assert store.unsupported_scheme("mlruns").startswith("mlruns is MLflow's file store")
+    assert store.unsupported_scheme("databricks") == ""  # a workspace, named alone
     monkeypatch.setenv(store.FILE_STORE_ENV, "true")
     assert store.unsupported_scheme("mlruns") == store.unsupported_scheme("file:///tmp/mlruns") == ""
