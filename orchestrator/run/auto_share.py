@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Protocol
 
+from ..errors import SpecError
 from ..spec.plans import TrialPlan
 from ..spec.study import StudySpec
 from .cluster import cluster_address, connect_ray
@@ -35,6 +36,10 @@ def resolve_share(spec: StudySpec, sharing: Sharing, configs: list[dict[str, Any
     (None on this machine's own Ray)."""
     if spec.resources.gpus_per_trial != "auto":
         return spec, None
+    no_gpu = not cluster_gpus if cluster_gpus is not None else not cuda
+    if no_gpu and spec.train.device == "cuda":  # a trial given no GPU share sees none: each would fail
+        raise SpecError(f"train.device: cuda, but resources.gpus_per_trial auto found no GPU "
+                        f"{'in the cluster' if cluster_gpus is not None else 'here'}; allowed: train.device auto or cpu")
     result: Optional[Measured] = None
     if cluster_gpus is not None:
         # The measurement runs on this machine; a cluster's nodes are not measured yet, so a trial

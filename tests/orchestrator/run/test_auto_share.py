@@ -49,6 +49,16 @@ def test_without_cuda_auto_is_no_gpu_and_nothing_is_measured(monkeypatch: pytest
     assert echoed == ["gpus_per_trial auto: no CUDA device here, so trials train on CPU (nothing measured)"]
 
 
+def test_trials_told_to_train_on_cuda_where_auto_finds_no_gpu_are_refused(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    """Each trial would be given no GPU share and fail at its start; the line said they train on CPU."""
+    from orchestrator.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"^train.device: cuda, but resources.gpus_per_trial auto found no GPU here; "
+                                        r"allowed: train.device auto or cpu$"):
+        sweep(monkeypatch, cuda=False, sharing="mps", tmp_path=tmp_path, train={"device": "cuda"})
+
+
 def test_trials_told_to_train_on_cpu_ask_for_no_gpu_and_nothing_is_measured(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     seen, echoed = sweep(monkeypatch, cuda=True, sharing="time_slice", tmp_path=tmp_path, train={"device": "cpu"})
