@@ -26,8 +26,11 @@ def check_options(
     key: str = "",
     name_key: str = "name",
     types: bool = True,
+    required: bool = False,
 ) -> None:
-    """Raise :class:`OptionError` for an unknown ``name`` or an option its builder does not take.
+    """Raise :class:`OptionError` for an unknown ``name`` or an option its builder does not take
+    (with ``required``, also for one it needs that has no default: for a builder not run when the
+    spec is read, such as a dataset's decoder).
 
     ``lookup(name)`` returns the builder's parameters, None when it takes any keyword, and raises
     ``KeyError`` with a helpful message for an unknown name.
@@ -51,6 +54,10 @@ def check_options(
         wrong = type_error(params[option].annotation, value) if types else ""
         if wrong:
             raise OptionError(f"{prefix}{option}", f"{kind} {name}: {wrong} (got {value!r})")
+    missing = [option for option, param in params.items() if param.default is inspect.Parameter.empty
+               and param.kind is not inspect.Parameter.VAR_POSITIONAL and option not in options]
+    if required and missing:
+        raise OptionError(f"{prefix}{missing[0]}", f"{kind} {name} needs option {missing[0]!r}, which has no default")
 
 
 def type_error(annotation: Any, value: Any) -> str:

@@ -43,9 +43,9 @@ def check_dataset(name: str, options: dict[str, Any]) -> None:
     from ..options import check_options
 
     try:
-        check_options("dataset", name, dataset_options, options)
-    except OptionError as exc:
-        raise SpecError(str(exc)) from None
+        check_options("dataset", name, dataset_options, options, name_key="", required=True)
+    except OptionError as exc:  # named as typed on the command line: -o KEY
+        raise SpecError(f"-o {exc.subpath}: {exc}" if exc.subpath else str(exc)) from None
 
 
 @data.command("prepare")

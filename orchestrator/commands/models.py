@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from . import friendly_errors
-from ..train.recipe import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from ..data.registry import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
 GLOB_CHARS = "*?["
 # What a forward at an input size the network cannot take raises: torch's shape mismatches

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .registry import register_dataset
+from .registry import ImageSide, register_dataset
 from .splits import stratified_split
 from .tensors import DatasetTensors
 
@@ -19,7 +19,7 @@ VAL_FRACTION = 0.2
 
 
 @register_dataset("digits", num_classes=10)
-def digits(root: Path, download: bool, *, image_size: int = 32) -> DatasetTensors:
+def digits(root: Path, download: bool, *, image_size: ImageSide = 32) -> DatasetTensors:
     from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
 
     bunch = load_digits()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
+from pydantic import Field
 
 from .archive import DatasetNotFoundError
 from .images import decode_all
-from .registry import register_dataset
+from .registry import ImageSide, Seed, register_dataset
 from .splits import stratified_split
 from .tensors import DatasetTensors
 
@@ -58,9 +59,9 @@ def imagefolder(
     download: bool,
     *,
     path: str,
-    val_fraction: float = 0.1,
-    split_seed: int = 0,
-    image_size: Optional[int] = None,
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1,
+    split_seed: Seed = 0,
+    image_size: Optional[ImageSide] = None,
 ) -> DatasetTensors:
     """Images under ``path``; ``image_size`` resizes (shorter side + centre crop) when sizes differ.
 

@@ -11,7 +11,9 @@ import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+
+from pydantic import Field
 
 from ..options import lookup_in
 from .tensors import DatasetTensors
@@ -20,6 +22,16 @@ if TYPE_CHECKING:
     from .archive import ArchiveSource
 
 DatasetBuilder = Callable[..., DatasetTensors]
+
+# The square sides the data path holds: a dataset is held decoded in memory, and one 2048 px
+# image already takes 12 MiB (a CIFAR-10 training set 150 MiB in all).
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 2048
+# Builders' option types with their bounds: a spec's options are checked against them when it is
+# read (``options.type_error``), so a 0 px side or a negative count is one line naming the option,
+# not the decoder's error once the sweep has started.
+ImageSide = Annotated[int, Field(ge=MIN_IMAGE_SIDE, le=MAX_IMAGE_SIDE)]
+Count = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0)]
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ so a test can tell a training loop that learns from one that does not.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 
 from .augment import random_crop
-from .registry import register_dataset
+from pydantic import Field
+
+from .registry import Count, ImageSide, Seed, register_dataset
 from .tensors import DatasetTensors
 
 
@@ -32,13 +35,13 @@ def synthetic(
     root: Path,
     download: bool,
     *,
-    num_classes: int = 10,
-    train_size: int = 1024,
-    val_size: int = 256,
-    image_size: int = 32,
-    in_chans: int = 3,
-    noise: float = 0.25,
-    seed: int = 0,
+    num_classes: Count = 10,
+    train_size: Count = 1024,
+    val_size: Count = 256,
+    image_size: ImageSide = 32,
+    in_chans: Count = 3,
+    noise: Annotated[float, Field(ge=0)] = 0.25,
+    seed: Seed = 0,
 ) -> DatasetTensors:
     generator = torch.Generator().manual_seed(seed)
     coarse = torch.rand(num_classes, in_chans, 4, 4, generator=generator)

@@ -10,6 +10,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from ..data.registry import ImageSide
 from ..errors import OptionError
 from ..options import check_options
 from ..schema import OptionsModel, StrictModel
@@ -29,7 +30,6 @@ def _check_metric(metric: str, key: str) -> None:
         raise OptionError(key, f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
 
 
-MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 2048
 
 
 class DataSpec(StrictModel):
@@ -39,11 +39,8 @@ class DataSpec(StrictModel):
     augment: Union[str, AugmentList] = Field("standard", description="a preset name or a list of ops")
     augment_mode: Literal["always", "alternate", "concat"] = Field(
         "always", description="alternate: augmented and original epochs in turn; concat: both each epoch")
-    # At most MAX_IMAGE_SIDE: the dataset is held decoded in memory, and one 2048 px image already
-    # takes 12 MiB (a CIFAR-10 training set 150 MiB in all).
-    image_size: Optional[int] = Field(
-        None, ge=MIN_IMAGE_SIDE, le=MAX_IMAGE_SIDE,
-        description="resize to this square size; default: the pretrained weights' size, else none")
+    image_size: Optional[ImageSide] = Field(
+        None, description="resize to this square size; default: the pretrained weights' size, else none")
     normalize: Literal["auto", "dataset", "imagenet"] = Field(
         "auto", description="auto: the pretrained weights' statistics for a pretrained model, else the dataset's")
     batch_size: int = Field(128, ge=1)
@@ -62,7 +59,8 @@ class DataSpec(StrictModel):
     def _known_dataset_and_augmentation(self) -> DataSpec:
         from ..data import build_augmentation, dataset_options
 
-        check_options("dataset", self.dataset, dataset_options, self.options, key="options", name_key="dataset")
+        check_options("dataset", self.dataset, dataset_options, self.options, key="options", name_key="dataset",
+                      required=True)
         try:
             build_augmentation(self.augment)
         except OptionError as exc:

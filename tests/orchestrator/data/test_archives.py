@@ -98,7 +98,11 @@ def test_import_of_a_dataset_without_an_archive_says_so(tmp_path: Path) -> None:
 @pytest.mark.parametrize("arguments, says", [
     # Each was exit 1: the registry's KeyError, or the builder's TypeError for the option.
     (["data", "prepare", "cifar1000"], "unknown dataset 'cifar1000'; did you mean cifar100, cifar10? allowed:"),
-    (["data", "prepare", "digits", "-o", "size=16"], "dataset digits has no option 'size'; allowed: image_size"),
+    (["data", "prepare", "digits", "-o", "size=16"], "-o size: dataset digits has no option 'size'; allowed: image_size"),
+    # Was the builder's TypeError, then the decoder's RuntimeError for a 0 px side (exit 1).
+    (["data", "prepare", "imagefolder"], "-o path: dataset imagefolder needs option 'path', which has no default"),
+    (["data", "prepare", "synthetic", "-o", "image_size=0"],
+     "-o image_size: dataset synthetic: Input should be greater than or equal to 8 (got 0)"),
     (["bench", "loader", "--dataset", "cifar1000"], "unknown dataset 'cifar1000'; did you mean"),
 ])
 def test_an_unknown_dataset_or_option_is_one_line_exit_2_and_nothing_written(

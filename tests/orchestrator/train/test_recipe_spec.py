@@ -20,6 +20,15 @@ from orchestrator.study import parse_spec
      "data.augment.0.transforms.0.name: unknown augmentation 'vflp'; did you mean vflip"),
     ({"data": {"augment": ["hflip", 42]}}, "data.augment.1: an augmentation is an op name or a mapping"),
     ({"data": {"label_fraction": 0}}, "data.label_fraction: Input should be greater than 0"),
+    # A dataset's options are checked against its builder's bounds and required options when the
+    # spec is read: each passed the dry run and failed the sweep in the decoder (exit 1).
+    ({"data": {"dataset": "imagefolder"}}, "data.options.path: dataset imagefolder needs option 'path', which has no default"),
+    ({"data": {"dataset": "synthetic", "options": {"image_size": 0}}},
+     "data.options.image_size: dataset synthetic: Input should be greater than or equal to 8 (got 0)"),
+    ({"data": {"dataset": "synthetic", "options": {"train_size": -5}}},
+     "data.options.train_size: dataset synthetic: Input should be greater than or equal to 1 (got -5)"),
+    ({"data": {"dataset": "imagefolder", "options": {"path": "photos", "val_fraction": 1}}},
+     "data.options.val_fraction: dataset imagefolder: Input should be less than 1 (got 1)"),
     ({"train": {"early_stopping": {"metric": "val/acc"}}}, "train.early_stopping.metric: unknown metric 'val/acc'"),
     ({"train": {"scheduler": {"name": "onecycle", "warmup_epochs": 3}}},
      "train.scheduler.warmup_epochs: scheduler onecycle does not take a separate warm-up"),
