@@ -13,12 +13,17 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import torch.nn as nn
+from pydantic import Field
 
 from ._helpers import create_timm
 from ._weights import recording_weights
+
+# A dropout or stochastic-depth probability. Checked where a spec is read (the option's
+# annotation): timm's DropPath takes any number and fails at the first training step.
+DropRate = Annotated[float, Field(ge=0, lt=1)]
 
 TIMM_PREFIX = "timm/"
 DEFAULT_INPUT_SIZE = 32  # CIFAR, the seeds' usual dataset
@@ -95,7 +100,10 @@ def model_options(name: str) -> dict[str, inspect.Parameter] | None:
     if name not in _model_entrypoints:
         raise UnknownModelError(unknown_model_message(name))
     fn = _model_entrypoints[name]
-    params = inspect.signature(fn).parameters
+    try:  # annotations as types, so that a spec's options are checked against them
+        params = inspect.signature(fn, eval_str=True).parameters
+    except (NameError, TypeError, SyntaxError):  # a name only a type checker sees
+        params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return None
     return dict(params)

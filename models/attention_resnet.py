@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._registry import register_variant
+from ._registry import DropRate, register_variant
 from .layers.residual import AttentionPosition, BasicBlock
 from .resnet import ResNet, build_resnet
 
@@ -30,7 +30,7 @@ def _variant(name: str, attention: str, position: AttentionPosition, doc: str) -
         in_chans: int = 3,
         attention_kwargs: dict[str, Any] | None = None,
         attention_position: AttentionPosition = position,
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
     ) -> ResNet:
         return build_resnet(
             BasicBlock, [2, 2, 2, 2], num_classes=num_classes, in_chans=in_chans, attention=attention,

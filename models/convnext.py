@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from timm.models.convnext import ConvNeXt
 
-from ._registry import register_model
+from ._registry import DropRate, register_model
 
 
 @register_model
@@ -23,7 +23,7 @@ def convnext_cifar(
     in_chans: int = 3,
     depths: tuple[int, ...] = (2, 2, 2, 2),
     dims: tuple[int, ...] = (12, 24, 48, 96),
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
 ) -> ConvNeXt:
     """Seed 003's small hand-built ConvNeXt ("convnext_tiny" there): 251,392 params at 100 classes."""
     return ConvNeXt(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch.nn as nn
 from timm.layers import LayerNorm2d
 
-from ._registry import register_model
+from ._registry import DropRate, register_model
 from .layers import create_attn
 from .metaformer import MetaBlock, MetaFormer
 
@@ -36,7 +36,7 @@ def hornet_tiny(
     num_classes: int = 100,
     in_chans: int = 3,
     orders: tuple[int, ...] = (2, 3, 4, 5),
-    drop_path_rate: float = 0.2,
+    drop_path_rate: DropRate = 0.2,
 ) -> MetaFormer:
     """HorNet-T (7x7 g^n Conv): 21.95M params at 100 classes."""
     dims = (64, 128, 256, 512)

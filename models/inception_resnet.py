@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ._registry import input_size, register_model
+from ._registry import DropRate, input_size, register_model
 
 
 def cbr(
@@ -97,7 +97,7 @@ def block_b(scale: float) -> ScaledResidual:
 
 class InceptionResNetTin(nn.Module):
     def __init__(
-        self, *, num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: float = 0.5,
+        self, *, num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: DropRate = 0.5,
         factorized_stem: bool = True,
     ) -> None:
         super().__init__()
@@ -117,7 +117,7 @@ class InceptionResNetTin(nn.Module):
 @register_model
 @input_size(64)
 def inception_resnet_tin(
-    num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: float = 0.5,
+    num_classes: int = 200, in_chans: int = 3, residual_scale: float = 0.1, drop_rate: DropRate = 0.5,
     factorized_stem: bool = True,
 ) -> InceptionResNetTin:
     """Modified Inception-ResNet-v2 for 64x64: 6.22M params at 200 classes.

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 from timm.layers import DropPath
 
+from ._registry import DropRate
+
 ModuleFactory = Callable[[int], nn.Module]
 
 
@@ -59,7 +61,7 @@ class MetaFormer(nn.Module):
         stage_norm: ModuleFactory | None = None,
         head_norm: ModuleFactory | None = None,
         num_classes: int = 100,
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
     ) -> None:
         super().__init__()
         total, index = sum(depths), 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from timm.models.mlp_mixer import MlpMixer
 
 from ._helpers import Freeze, apply_freeze, create_timm
-from ._registry import input_size, register_model
+from ._registry import DropRate, input_size, register_model
 
 
 @register_model
@@ -26,7 +26,7 @@ def mlp_mixer_tiny(
     patch_size: int = 4,
     embed_dim: int = 128,
     num_blocks: int = 8,
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
 ) -> MlpMixer:
     """Small Mixer for CIFAR (patch 4, hidden 128, MLPs 64/512, 8 layers): 1.14M params at 100 classes."""
     return MlpMixer(
@@ -40,7 +40,7 @@ def mlp_mixer_tiny(
 def mlp_mixer_b16(
     num_classes: int = 100,
     in_chans: int = 3,
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
     pretrained: bool = False,
     freeze: Freeze | None = None,
 ) -> MlpMixer:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._registry import register_variant
+from ._registry import DropRate, register_variant
 from .layers.residual import AttentionPosition, Bottleneck, Shortcut
 from .resnet import ResNet, Stem, build_resnet
 
@@ -40,7 +40,7 @@ def _variant(name: str, attention: str | None, stem: Stem, shortcut: Shortcut, d
         attention_position: AttentionPosition = "before_add",
         stem: Stem = stem,
         shortcut: Shortcut = shortcut,
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
     ) -> ResNet:
         return build_resnet(
             Res2Bottleneck, [3, 4, 6, 3], width_factor=scale * base_width / 64, scale=scale,

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from ._helpers import Freeze, apply_freeze, create_timm, mark_pretrained
-from ._registry import register_variant
+from ._registry import DropRate, register_variant
 from .layers.residual import AttentionPosition, BasicBlock, Bottleneck, init_resnet_weights
 
 Stem = Literal["cifar", "cifar_deep", "imagenet"]
@@ -63,7 +63,7 @@ class ResNet(nn.Module):
         stem: Stem = "cifar",
         num_classes: int = 100,
         in_chans: int = 3,
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
         **block_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -159,7 +159,7 @@ def _variant(
         attention: str | None = None,
         attention_kwargs: dict[str, Any] | None = None,
         attention_position: AttentionPosition = "before_add",
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
         pretrained: bool = False,
         freeze: Freeze | None = None,
     ) -> ResNet:

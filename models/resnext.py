@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._registry import register_variant
+from ._registry import DropRate, register_variant
 from .layers.residual import AttentionPosition, Bottleneck
 from .resnet import ResNet, build_resnet
 
@@ -35,7 +35,7 @@ def _variant(cardinality: int, group_width: int, params: str) -> Callable[..., R
         attention: str | None = None,
         attention_kwargs: dict[str, Any] | None = None,
         attention_position: AttentionPosition = "before_add",
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
     ) -> ResNet:
         return _resnext29(
             cardinality, group_width, num_classes=num_classes, in_chans=in_chans, attention=attention,

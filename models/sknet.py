@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._registry import register_model
+from ._registry import DropRate, register_model
 from .layers import ConvBn, create_attn
 from .layers.residual import Bottleneck, make_shortcut
 from .resnet import ResNet, build_resnet
@@ -71,7 +71,7 @@ def sknet26(
     groups: int = 32,
     attention: str | None = None,
     attention_kwargs: dict[str, Any] | None = None,
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
 ) -> ResNet:
     """SKNet-26 (32 x 4d SK bottlenecks 2-2-2-2), CIFAR stem: 14.89M params at 100 classes."""
     return build_resnet(

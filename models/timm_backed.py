@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch.nn as nn
 
 from ._helpers import Freeze, apply_freeze, create_timm
-from ._registry import input_size, register_model, register_variant
+from ._registry import DropRate, input_size, register_model, register_variant
 
 
 def _timm_model(variant: str, *, pretrained: bool, freeze: Freeze | None, **kwargs: Any) -> nn.Module:
@@ -44,7 +44,7 @@ def coatnet_0(
     num_classes: int = 100,
     in_chans: int = 3,
     img_size: int = 224,
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
     pretrained: bool = False,
     freeze: Freeze | None = None,
 ) -> nn.Module:
@@ -56,7 +56,7 @@ def _variant(name: str, doc: str) -> Callable[..., nn.Module]:
     def entry(
         num_classes: int = 100,
         in_chans: int = 3,
-        drop_path_rate: float = 0.0,
+        drop_path_rate: DropRate = 0.0,
         pretrained: bool = False,
         freeze: Freeze | None = None,
     ) -> nn.Module:

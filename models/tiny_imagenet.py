@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ._registry import input_size, register_model
+from ._registry import DropRate, input_size, register_model
 
 
 def kaiming_init(model: nn.Module) -> nn.Module:
@@ -81,7 +81,7 @@ def resnet_tin_encoder(in_chans: int, width: int) -> nn.Sequential:
 
 @register_model
 @input_size(64)
-def alexnet_tin(num_classes: int = 200, in_chans: int = 3, drop_rate: float = 0.5) -> ClassifierNet:
+def alexnet_tin(num_classes: int = 200, in_chans: int = 3, drop_rate: DropRate = 0.5) -> ClassifierNet:
     """AlexNet adapted to 64x64: 11.78M params at 200 classes."""
     features = nn.Sequential(
         nn.Conv2d(in_chans, 64, 5, 1, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from ._registry import register_model, register_variant
+from ._registry import DropRate, register_model, register_variant
 from .layers import create_attn
 from .metaformer import MetaBlock, MetaFormer
 
@@ -76,7 +76,7 @@ def _van_like(
     mlp_ratios: tuple[float, ...],
     *,
     num_classes: int,
-    drop_path_rate: float,
+    drop_path_rate: DropRate,
 ) -> MetaFormer:
     def block(dim: int, stage: int, drop_path: float) -> MetaBlock:
         return MetaBlock(
@@ -91,7 +91,7 @@ def _van_like(
 
 
 def _van_variant(name: str, dims: tuple[int, ...], depths: tuple[int, ...], doc: str) -> Callable[..., MetaFormer]:
-    def entry(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
+    def entry(num_classes: int = 100, in_chans: int = 3, drop_path_rate: DropRate = 0.1) -> MetaFormer:
         stem = patch_embed(in_chans, dims[0], 7, 4)
         ratios = (8, 8, 4, 4)
         return _van_like("lka", stem, dims, depths, ratios, num_classes=num_classes, drop_path_rate=drop_path_rate)
@@ -105,7 +105,7 @@ van_b2 = _van_variant("van_b2", (64, 128, 320, 512), (3, 3, 12, 3), "VAN-B2: 26.
 
 
 @register_model
-def segnext_mscan_tiny(num_classes: int = 100, in_chans: int = 3, drop_path_rate: float = 0.1) -> MetaFormer:
+def segnext_mscan_tiny(num_classes: int = 100, in_chans: int = 3, drop_path_rate: DropRate = 0.1) -> MetaFormer:
     """SegNeXt MSCAN-T encoder with a linear head: 3.93M params at 100 classes."""
     dims = (32, 64, 160, 256)
     stem = nn.Sequential(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from timm.models.vision_transformer import VisionTransformer
 
-from ._registry import register_model
+from ._registry import DropRate, register_model
 
 
 @register_model
@@ -24,7 +24,7 @@ def vit(
     embed_dim: int = 768,
     depth: int = 12,
     num_heads: int = 12,
-    drop_path_rate: float = 0.0,
+    drop_path_rate: DropRate = 0.0,
 ) -> VisionTransformer:
     """ViT-Base with 4x4 patches on 32x32 inputs: 85.22M params at 100 classes."""
     if img_size % patch_size:

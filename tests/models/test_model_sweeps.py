@@ -75,4 +75,5 @@ def test_an_option_the_model_lacks_is_a_spec_error(name_grid: Path) -> None:
 def test_an_ill_typed_option_level_is_a_spec_error() -> None:
     code, output = dry_run("ablations/attention_position.yaml", "search.factors.model.attention_position=[middle]")
     assert code == 2
-    assert "attention_position must be one of after_conv1, after_relu1, before_add, after_add" in output
+    assert ("model.attention_position: model resnet20: Input should be 'after_conv1', 'after_relu1', 'before_add' "
+            "or 'after_add' (got 'middle')") in output

@@ -181,14 +181,22 @@ BAD_FACTORS = {
         {"model.name": ["resnet20", "mlp_mixer_b16"]},
         "mlp_mixer_b16 cannot run on 32 px inputs (synthetic's images as stored): Input height (32) doesn't "
         "match model (224)."),
+    # A model's options are checked against its builder's annotations, bounds included: timm's
+    # DropPath took 5 and failed every trial at its first training step.
+    "a stochastic-depth rate of 1 or more": (
+        {"model.drop_path_rate": [0.1, 5.0]},
+        "model.drop_path_rate: model convnext_cifar: Input should be less than 1 (got 5.0)", "convnext_cifar"),
+    "an option of the wrong type": ({"model.depths": [[1, 1, 1, 1], "deep"]},
+                                    "model.depths: model convnext_cifar: Input should be a valid tuple (got 'deep')",
+                                    "convnext_cifar"),
 }
 
 
 @pytest.mark.parametrize("kind", ["grid", "ablation"])
 @pytest.mark.parametrize("case", BAD_FACTORS, ids=list(BAD_FACTORS))
 def test_a_factor_level_that_cannot_be_built_is_refused_before_anything_starts(kind: str, case: str) -> None:
-    factors, message = BAD_FACTORS[case]
-    spec = {"name": "bad", "data": {"dataset": "synthetic"}, "model": {"name": "resnet20"},
+    factors, message, *base = BAD_FACTORS[case]
+    spec = {"name": "bad", "data": {"dataset": "synthetic"}, "model": {"name": base[0] if base else "resnet20"},
             "train": {"epochs": 1}, "search": {"kind": kind, "factors": factors}}
     Path("bad.yaml").write_text(yaml.safe_dump(spec))
     result = invoke("sweep", "bad.yaml")
