@@ -203,6 +203,9 @@ def report(study: str, out_dir: Optional[str], group_by: tuple[str, ...], no_log
         click.echo(f"logged to the sweep run {result.logged_to} under report/")
 
 
+STARLETTE_WSGI_WARNING = "ignore:starlette.middleware.wsgi is deprecated"
+
+
 @main.command()
 @click.argument("study", required=False)
 @click.option("--tracking-uri", default=None, help="MLflow store (default: $MLFLOW_TRACKING_URI or ./mlflow.db).")
@@ -217,6 +220,10 @@ def ui(study: Optional[str], tracking_uri: Optional[str], host: str, port: int) 
 
     uri = existing_store(tracking_uri)  # MLflow's server would create a database at a mistyped path
     click.echo(f"MLflow UI for {redact(uri)} at http://{host}:{port}{ui_path(study, uri=uri)}")
+    # Each of the server's workers imports Starlette's deprecated WSGI middleware (MLflow's to
+    # change): two warning lines per worker above the server's own. A filter on the message, in
+    # the environment the workers inherit, does not import Starlette at every interpreter start.
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), STARLETTE_WSGI_WARNING]))
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])
 

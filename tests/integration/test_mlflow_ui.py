@@ -97,6 +97,8 @@ def test_the_experiment_opens_on_the_training_runs_view(chromium: str, server_st
     on its GenAI overview of traces ("No data available") unless told the training view."""
     experiment = MlflowClient(postgres.uri).get_experiment_by_name(server_study.name)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    # Starlette's deprecation of the WSGI middleware MLflow's server imports, once per worker.
+    assert "DeprecationWarning" not in (tmp_path / "ui.log").read_text()
     dom = render(chromium, study_ui + ui_path(server_study.name, uri=postgres.uri), tmp_path / "profile", "--dump-dom")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "mlflow_ui_landing.html").write_text(dom)
