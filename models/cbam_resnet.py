@@ -36,7 +36,7 @@ class SampleResNet(nn.Module):
         *,
         num_classes: int = 10,
         in_chans: int = 3,
-        attention: str = "cbam",
+        attention: str | None = "cbam",
         attention_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -61,7 +61,7 @@ class SampleResNet(nn.Module):
 def sample_resnet(
     num_classes: int = 10,
     in_chans: int = 3,
-    attention: str = "cbam",
+    attention: str | None = "cbam",
     attention_kwargs: dict[str, Any] | None = None,
 ) -> SampleResNet:
     """Seed 002's Sample ResNet with CBAM: 232,164 params at 10 classes (the seed's 0.23M)."""
@@ -75,7 +75,7 @@ def sample_resnet(
 def resnet50_attn(
     num_classes: int = 10,
     in_chans: int = 3,
-    attention: str = "cbam",
+    attention: str | None = "cbam",
     attention_kwargs: dict[str, Any] | None = None,
     head_width: int = 512,
     pretrained: bool = False,

@@ -86,8 +86,9 @@ def _variant(depth: int, params: str) -> Callable[..., CifarResNet]:
 
 def _eca_variant(depth: int, params: str) -> Callable[..., CifarResNet]:
     def entry(
-        num_classes: int = 10, in_chans: int = 3, k_size: int = 3, attention_position: AttentionPosition = "before_add"
-    ) -> CifarResNet:
+        num_classes: int = 10, in_chans: int = 3, k_size: int | None = 3,
+        attention_position: AttentionPosition = "before_add",
+    ) -> CifarResNet:  # k_size None: ECA's kernel adapts to each layer's channels
         return CifarResNet(
             (depth - 2) // 6, num_classes=num_classes, in_chans=in_chans, attention="eca",
             attention_kwargs={"k_size": k_size}, attention_position=attention_position,

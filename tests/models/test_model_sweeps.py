@@ -10,6 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from orchestrator.cli import main
+from orchestrator.study import parse_spec
 
 
 def dry_run(*args: str) -> tuple[int, str]:
@@ -77,3 +78,11 @@ def test_an_ill_typed_option_level_is_a_spec_error() -> None:
     assert code == 2
     assert ("model.attention_position: model resnet20: Input should be 'after_conv1', 'after_relu1', 'before_add' "
             "or 'after_add' (got 'middle')") in output
+
+
+@pytest.mark.parametrize("model", [{"name": "eca_resnet20", "k_size": None}, {"name": "sample_resnet", "attention": None}])
+def test_a_none_the_builder_gives_a_meaning_passes_the_option_check(model: dict) -> None:
+    """The options are checked against the builders' annotations: these say None is allowed
+    (ECA's kernel adapting to each layer's channels; no attention), as the builders take it."""
+    spec = parse_spec({"name": "none", "data": {"dataset": "synthetic"}, "model": model, "search": {"kind": "grid"}})
+    assert spec.model.options == {key: value for key, value in model.items() if key != "name"}
