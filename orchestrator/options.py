@@ -60,6 +60,10 @@ def check_options(
         raise OptionError(f"{prefix}{missing[0]}", f"{kind} {name} needs option {missing[0]!r}, which has no default")
 
 
+# Strict validation's errors for text where a number or a switch is annotated.
+QUOTED_SCALAR_ERRORS = {"float_type", "int_type", "bool_type"}
+
+
 def type_error(annotation: Any, value: Any) -> str:
     """Why ``value`` is not of the builder's annotated type ('' when it is, or when the annotation
     says nothing pydantic can check). A value the builder reads only late (a step schedule's
@@ -68,8 +72,13 @@ def type_error(annotation: Any, value: Any) -> str:
         return ""  # unannotated, or a name that did not resolve: the builder checks it
     try:
         _adapter(annotation).validate_python(value)
+        if isinstance(value, str):
+            # Lax validation reads "0.5" as a number, but the builder is given the text itself:
+            # a step schedule's gamma: "0.5" failed at its first cut, 30 epochs into each trial.
+            _adapter(annotation).validate_python(value, strict=True)
     except ValidationError as exc:
-        return exc.errors()[0]["msg"]
+        quoted = isinstance(value, str) and exc.errors()[0]["type"] in QUOTED_SCALAR_ERRORS
+        return exc.errors()[0]["msg"] + (", not text in quotes" if quoted else "")
     except (PydanticSchemaGenerationError, TypeError):
         return ""  # a type pydantic has no schema for
     return ""

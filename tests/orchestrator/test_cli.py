@@ -186,6 +186,9 @@ BAD_FACTORS = {
     "a stochastic-depth rate of 1 or more": (
         {"model.drop_path_rate": [0.1, 5.0]},
         "model.drop_path_rate: model convnext_cifar: Input should be less than 1 (got 5.0)", "convnext_cifar"),
+    "a number in quotes": ({"model.drop_path_rate": [0.1, "0.2"]},
+                           "model.drop_path_rate: model convnext_cifar: Input should be a valid number, not text in "
+                           "quotes (got '0.2')", "convnext_cifar"),
     "an option of the wrong type": ({"model.depths": [[1, 1, 1, 1], "deep"]},
                                     "model.depths: model convnext_cifar: Input should be a valid tuple (got 'deep')",
                                     "convnext_cifar"),

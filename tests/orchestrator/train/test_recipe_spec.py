@@ -54,6 +54,9 @@ from orchestrator.study import parse_spec
      "(got '1/2')"),
     ({"train": {"optimizer": {"name": "sgd", "nesterov": "maybe"}}},
      "train.optimizer.nesterov: optimizer sgd: Input should be a valid boolean"),
+    # A number in quotes reads as one, but the builder would be given the text: at the first cut.
+    ({"train": {"scheduler": {"name": "step", "gamma": "0.5"}}},
+     "train.scheduler.gamma: scheduler step: Input should be a valid number, not text in quotes (got '0.5')"),
     # An op's own option, named at its place in the list.
     ({"data": {"augment": ["hflip", {"name": "cutout", "size": "16"}]}},
      "data.augment.1: augmentation cutout: size '16'; allowed: a whole number 1 or more"),
