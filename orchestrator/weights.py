@@ -124,6 +124,18 @@ def prefetch(spec: StudySpec, plans: Optional[list[TrialPlan]], *, echo: Callabl
     return recorded
 
 
+def is_checkpoint(file: Path) -> bool:
+    """Whether ``file`` has a checkpoint's layout: torch.save's zip archive or its older pickle
+    stream, or safetensors (an 8-byte header length, then the header's JSON)."""
+    import zipfile
+
+    with open(file, "rb") as stream:
+        head = stream.read(9)
+    pickled = head[:1] == b"\x80"  # a pickle's PROTO opcode: torch.save before its zip format
+    safetensors = len(head) == 9 and head[8:9] == b"{"
+    return zipfile.is_zipfile(file) or pickled or safetensors
+
+
 def import_weights(name: str, file: Path) -> tuple[str, Path, str]:
     """Copy ``file`` into the store as weights ``name`` (a timm name; without a tag, timm's
     default weights) once it loads into that architecture; returns (name, path, sha256)."""
@@ -133,6 +145,9 @@ def import_weights(name: str, file: Path) -> tuple[str, Path, str]:
         name = models.weight_name(name)
     except (RuntimeError, ValueError) as exc:  # timm: an unknown name; ours: no published weights
         raise SpecError(f"{name}: not a timm model with pretrained weights ({exc})") from None
+    if not is_checkpoint(file):  # torch.load's message for a stray file speaks of pickle globals
+        raise SpecError(f"{file}: not a checkpoint; allowed: a state dict saved by torch.save (.pth, .pt, .bin) "
+                        "or a safetensors file")
     try:
         with_file = {"pretrained_cfg_overlay": {"file": str(file)}}
         timm.create_model(name, pretrained=True, **with_file)

@@ -105,6 +105,17 @@ def test_a_file_of_other_weights_is_refused(offline: Path, tmp_path: Path) -> No
     assert models.stored_file(WEIGHTS) is None
 
 
+def test_a_file_that_is_no_checkpoint_is_refused_in_the_commands_words(offline: Path, tmp_path: Path) -> None:
+    """torch.load's own message for a text file spoke of weights_only and pickle globals."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not weights\n")
+    result = CliRunner().invoke(main, ["weights", "import", WEIGHTS, str(notes)])
+    assert result.exit_code == 2 and result.output == (
+        f"error: {notes}: not a checkpoint; allowed: a state dict saved by torch.save (.pth, .pt, .bin) or a "
+        "safetensors file\n")
+    assert models.stored_file(WEIGHTS) is None
+
+
 def test_prefetch_fetches_each_missing_weight_once_and_records_its_checksum(
         study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real download path, with the Hub client answering from a local file."""
