@@ -54,9 +54,11 @@ def check_options(
         wrong = type_error(params[option].annotation, value) if types else ""
         if wrong:
             raise OptionError(f"{prefix}{option}", f"{kind} {name}: {wrong} (got {value!r})")
+    if not required:
+        return
     missing = [option for option, param in params.items() if param.default is inspect.Parameter.empty
                and param.kind is not inspect.Parameter.VAR_POSITIONAL and option not in options]
-    if required and missing:
+    if missing:
         raise OptionError(f"{prefix}{missing[0]}", f"{kind} {name} needs option {missing[0]!r}, which has no default")
 
 

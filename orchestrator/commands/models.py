@@ -8,12 +8,9 @@ from typing import Optional
 import click
 
 from . import friendly_errors
-from ..data.registry import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
+from ..limits import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
 GLOB_CHARS = "*?["
-# What a forward at an input size the network cannot take raises: torch's shape mismatches
-# (RuntimeError), timm's input-size asserts, a pooling window larger than the input (ValueError).
-FORWARD_ERRORS = (RuntimeError, AssertionError, ValueError)
 
 
 def matching(names: list[str], pattern: str) -> list[str]:
@@ -37,6 +34,7 @@ def models(pattern: str, num_classes: int, input_size: Optional[int]) -> None:
     import models as zoo
 
     from ..profile import profile_model
+    from ..train.config import FORWARD_ERRORS
 
     names = matching(zoo.list_models(), pattern)
     if not names:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 from pydantic import Field
 
+from ..limits import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 from ..options import lookup_in
 from .tensors import DatasetTensors
 
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
 
 DatasetBuilder = Callable[..., DatasetTensors]
 
-# The square sides the data path holds: a dataset is held decoded in memory, and one 2048 px
-# image already takes 12 MiB (a CIFAR-10 training set 150 MiB in all).
-MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 8, 2048
 # Builders' option types with their bounds: a spec's options are checked against them when it is
 # read (``options.type_error``), so a 0 px side or a negative count is one line naming the option,
 # not the decoder's error once the sweep has started.

@@ -75,6 +75,11 @@ def _meta_model(name: str, options: str, channels: int) -> nn.Module:
         return models.needed_weights(name, in_chans=channels, **json.loads(options))[1]
 
 
+# What a forward at an input size the network cannot take raises: torch's shape mismatches
+# (RuntimeError), timm's input-size asserts, a pooling window larger than the input (ValueError).
+FORWARD_ERRORS = (RuntimeError, AssertionError, ValueError, IndexError, TypeError)
+
+
 def forward_error(name: str, options: dict[str, Any], channels: int, side: int) -> Optional[str]:
     """Why model ``name`` cannot take a batch of ``channels`` x ``side`` x ``side`` images (None:
     it can, or the meta device cannot tell). Run on the meta device: shapes only, no memory and
@@ -96,7 +101,7 @@ def _forward_error(name: str, options: str, channels: int, side: int) -> Optiona
             model(torch.empty(2, channels, side, side, device="meta"))
     except NotImplementedError:  # an op without a meta kernel: only a real forward would tell
         return None
-    except (RuntimeError, AssertionError, ValueError, IndexError, TypeError) as exc:
+    except FORWARD_ERRORS as exc:
         text = str(exc).strip()
         if "meta" in text:  # a value the meta device does not hold (``.item()``): not the input's fault
             return None

@@ -30,8 +30,6 @@ def _check_metric(metric: str, key: str) -> None:
         raise OptionError(key, f"unknown metric {metric!r}; allowed: {', '.join(EPOCH_METRICS)}")
 
 
-
-
 class DataSpec(StrictModel):
     dataset: str = "digits"
     root: Optional[str] = Field(None, description="dataset cache; default $ORCHESTRATE_DATA")
